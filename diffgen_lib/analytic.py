@@ -1,0 +1,166 @@
+"""Closed-form denoisers of a finite training set (SPEC sections 2 and 4).
+
+The optimal (empirical) denoiser is the posterior mean over the training points
+(Karras et al. 2022, appendix B.3, "ideal denoiser"):
+
+    y*(x; sigma) = sum_i w_i(x) y_i,   w = softmax_i(-||x - y_i||^2 / (2 sigma^2)).
+
+The smoothed-data denoiser is the exact posterior mean for the training distribution blurred by a
+Gaussian of width delta (the paper's error model, SPEC section 4):
+
+    y_delta(x; sigma) = (delta^2 x + sigma^2 y*(x; sqrt(sigma^2 + delta^2))) / (sigma^2 + delta^2).
+
+All functions work in any dimension D, take x (M, D) and train (N, D) tensors and sigma as a float
+or an (M,) tensor, and run in chunks so that extra memory stays bounded for any M and N.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+Tensor = torch.Tensor
+Sigma = Union[float, Tensor]
+
+# Each chunk holds at most this many (query, training point) pairs: two float32 buffers of this
+# size are 128 MB, so peak extra memory stays under 256 MB.
+MAX_PAIRS_PER_CHUNK = 1 << 24
+
+
+@dataclass
+class PosteriorStats:
+    """Per-query summaries of the posterior over training points at noise level sigma."""
+
+    mean: Optional[Tensor]   # (M, D) posterior mean y*(x; sigma), or None if not asked for
+    log_norm: Tensor         # (M,) log sum_i exp(l_i), with l_i = (x.y_i - |y_i|^2 / 2) / sigma^2
+    max_weight: Tensor       # (M,) largest posterior weight
+    entropy: Tensor          # (M,) entropy of the weights in nats (0: one point; log N: uniform)
+
+
+def posterior_stats(x: Tensor, sigma: Sigma, train: Tensor, want_mean: bool = True) -> PosteriorStats:
+    """One chunked pass over the training set computing the posterior mean and its concentration.
+
+    The logits drop the per-query constant ||x||^2 (softmax is invariant to it). Weights that are
+    negligible (below eps / N of the largest, so that all of them together change the result by
+    less than the dtype's precision) are set to exactly zero: at intermediate sigma most weights
+    would otherwise be subnormal floats, which slow the second matrix product down many times.
+    """
+    x, train, inv_var = _check(x, sigma, train)
+    m, n = x.shape[0], train.shape[0]
+    half_sq_norm = 0.5 * (train * train).sum(1)
+    eps_over_n = torch.finfo(x.dtype).eps / n
+    rows = max(1, min(m, MAX_PAIRS_PER_CHUNK // n))
+    cols = max(1, min(n, MAX_PAIRS_PER_CHUNK // rows))
+    mean = torch.empty_like(x) if want_mean else None
+    log_norm = torch.empty(m, dtype=x.dtype, device=x.device)
+    max_weight = torch.empty_like(log_norm)
+    entropy = torch.empty_like(log_norm)
+    for r0 in range(0, m, rows):
+        xr, scale = x[r0:r0 + rows], inv_var[r0:r0 + rows, None]
+        # Online softmax over column chunks (one chunk whenever N fits).
+        run_max = torch.full((xr.shape[0], 1), -math.inf, dtype=x.dtype, device=x.device)
+        run_sum = torch.zeros_like(run_max)
+        run_logit_sum = torch.zeros_like(run_max)  # sum_i e^(l_i - max) * (l_i - max)
+        run_mean = torch.zeros_like(xr) if want_mean else None
+        for c0 in range(0, n, cols):
+            tc = train[c0:c0 + cols]
+            logits = (xr @ tc.T - half_sq_norm[c0:c0 + cols]) * scale
+            new_max = torch.maximum(run_max, logits.amax(1, keepdim=True))
+            rescale = torch.exp(run_max - new_max)
+            logits -= new_max
+            w = torch.exp(logits)
+            w.masked_fill_(w < eps_over_n, 0.0)
+            shift = (run_max - new_max).nan_to_num(0.0)  # -inf - finite on the first chunk
+            run_logit_sum = rescale * (run_logit_sum + shift * run_sum) + (w * logits).sum(1, keepdim=True)
+            run_sum = rescale * run_sum + w.sum(1, keepdim=True)
+            if want_mean:
+                run_mean = rescale * run_mean + w @ tc
+            run_max = new_max
+        log_sum = run_sum.log()
+        log_norm[r0:r0 + rows] = (run_max + log_sum)[:, 0]
+        max_weight[r0:r0 + rows] = (1.0 / run_sum)[:, 0]
+        entropy[r0:r0 + rows] = (log_sum - run_logit_sum / run_sum)[:, 0].clamp_min(0.0)
+        if want_mean:
+            mean[r0:r0 + rows] = run_mean / run_sum
+    return PosteriorStats(mean, log_norm, max_weight, entropy)
+
+
+def optimal_denoiser(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
+    """The optimal (empirical) denoiser y*(x; sigma) = sum_i w_i(x) y_i (EDM, appendix B.3)."""
+    return posterior_stats(x, sigma, train, want_mean=True).mean
+
+
+def smoothed_denoiser(x: Tensor, sigma: Sigma, train: Tensor, delta: float) -> Tensor:
+    """Posterior mean for the training set blurred by N(0, delta^2 I) (SPEC section 4).
+
+    y_delta(x; s) = (delta^2 x + s^2 y*(x; sqrt(s^2 + delta^2))) / (s^2 + delta^2);
+    delta = 0 is the optimal denoiser.
+    """
+    if delta < 0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+    if delta == 0:
+        return optimal_denoiser(x, sigma, train)
+    s2 = _sigma_column(sigma, x) ** 2
+    d2 = float(delta) ** 2
+    y_star = optimal_denoiser(x, (s2 + d2).sqrt()[:, 0], train)
+    return (d2 * x + s2 * y_star) / (s2 + d2)
+
+
+def posterior_weights(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
+    """The full (M, N) matrix of posterior weights w_i(x); for small M * N (diagnostics, tests)."""
+    x, train, inv_var = _check(x, sigma, train)
+    logits = (x @ train.T - 0.5 * (train * train).sum(1)) * inv_var[:, None]
+    return torch.softmax(logits, dim=1)
+
+
+def log_density(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
+    """log p_sigma(x) under the noisy empirical distribution p = mean_i N(x; y_i, sigma^2 I)."""
+    x, train, inv_var = _check(x, sigma, train)
+    stats = posterior_stats(x, sigma, train, want_mean=False)
+    d, n = x.shape[1], train.shape[0]
+    return (stats.log_norm - 0.5 * (x * x).sum(1) * inv_var
+            - math.log(n) + 0.5 * d * torch.log(inv_var / (2 * math.pi)))
+
+
+def collapse_sigma(n_train: int, dim: int, data_variance: float) -> float:
+    """Collapse noise level of Biroli, Bonnaire, de Bortoli & Mezard (2024) for Gaussian data.
+
+    The noisy empirical distribution collapses onto its N training points when its entropy,
+    approximately that of the noisy data D/2 log(2 pi e (v + sigma^2)), drops to the entropy of a
+    single component plus log N, D/2 log(2 pi e sigma^2) + log N. Solving for sigma:
+
+        sigma_c^2 = v / (N^(2/D) - 1),   v = per-dimension data variance.
+
+    Real images lie near a low-dimensional set, so this Gaussian estimate is an upper bound on
+    the noise level at which the optimal denoiser starts to return single training points.
+    """
+    if n_train < 2 or dim < 1 or data_variance <= 0:
+        raise ValueError(f"need n_train >= 2, dim >= 1, data_variance > 0; got {n_train}, {dim}, {data_variance}")
+    return math.sqrt(data_variance / math.expm1(2.0 * math.log(n_train) / dim))
+
+
+def _sigma_column(sigma: Sigma, x: Tensor) -> Tensor:
+    """sigma as an (M, 1) tensor in x's dtype and device."""
+    s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    if s.ndim == 0:
+        s = s.expand(x.shape[0])
+    if s.shape != (x.shape[0],):
+        raise ValueError(f"sigma must be a float or a ({x.shape[0]},) tensor, got shape {tuple(s.shape)}")
+    return s[:, None]
+
+
+def _check(x: Tensor, sigma: Sigma, train: Tensor):
+    """Validate shapes; return x, train in x's dtype/device and 1 / sigma^2 as an (M,) tensor."""
+    if x.ndim != 2 or train.ndim != 2 or x.shape[1] != train.shape[1]:
+        raise ValueError(f"need x (M, D) and train (N, D), got {tuple(x.shape)} and {tuple(train.shape)}")
+    if train.shape[0] == 0:
+        raise ValueError("the training set is empty")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got {x.dtype}")
+    s = _sigma_column(sigma, x)[:, 0]
+    if not bool((s > 0).all()):
+        raise ValueError("sigma must be > 0")
+    return x, train.to(dtype=x.dtype, device=x.device), 1.0 / (s * s)

@@ -1,0 +1,251 @@
+"""Measurements of SPEC section 3: per-sigma denoising error and its relative gap, Frechet distance
+and the inference-gap protocol, nearest neighbours, 1-NN cosine similarity, memorization ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import diffusion
+
+Tensor = torch.Tensor
+COPY_THRESHOLD = 1.0 / 3.0  # Gu et al. / Yoon et al.: x is a copy when d1 / d2 < 1/3
+
+
+# ----------------------------------------------------------------------------------------------
+# Denoising error per noise level
+
+
+@torch.no_grad()
+def denoising_errors(denoiser: Callable, images: Tensor, sigmas: Sequence[float], noise_seed: int = 0,
+                     labels: Optional[Tensor] = None, batch_size: int = 512,
+                     device: Optional[torch.device] = None) -> np.ndarray:
+    """Per-sample MSE of D(y + sigma n; sigma) against y: array (len(sigmas), len(images)).
+
+    The noise of image j comes from its own generator seeded ``noise_seed + j`` and is the same
+    at every sigma (and for every snapshot evaluated with the same seed): SPEC section 3.
+    ``denoiser(x, sigma[, labels])`` is called with a (batch,) sigma tensor.
+    """
+    if device is None:
+        device = _device_of(denoiser)
+    n = len(images)
+    noise = diffusion.per_sample_noise([noise_seed + j for j in range(n)], images.shape[1:])
+    out = np.empty((len(sigmas), n))
+    for start in range(0, n, batch_size):
+        y = images[start:start + batch_size].to(device)
+        eps = noise[start:start + batch_size].to(device)
+        lab = None if labels is None else labels[start:start + batch_size].to(device)
+        for k, s in enumerate(sigmas):
+            sig = torch.full((len(y),), float(s), device=device)
+            x = y + float(s) * eps
+            pred = denoiser(x, sig) if lab is None else denoiser(x, sig, lab)
+            out[k, start:start + len(y)] = ((pred.float() - y) ** 2).flatten(1).mean(1).cpu().double().numpy()
+    return out
+
+
+def relative_gap(err_val, err_train):
+    """Relative generalization gap (E_val - E_train) / E_train."""
+    err_val, err_train = np.asarray(err_val, dtype=np.float64), np.asarray(err_train, dtype=np.float64)
+    return (err_val - err_train) / err_train
+
+
+def overfitting_threshold(val_errors: np.ndarray, train_errors: np.ndarray) -> np.ndarray:
+    """Gap at the snapshot where the validation error is smallest, separately at each sigma.
+
+    Both inputs are (n_snapshots, n_sigmas) mean errors; returns (n_sigmas,).
+    """
+    val_errors, train_errors = np.asarray(val_errors), np.asarray(train_errors)
+    best = np.argmin(val_errors, axis=0)
+    cols = np.arange(val_errors.shape[1])
+    return relative_gap(val_errors[best, cols], train_errors[best, cols])
+
+
+# ----------------------------------------------------------------------------------------------
+# Frechet distance and the inference-gap protocol
+
+
+def frechet_distance(a, b) -> float:
+    """FD = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between the Gaussians fitted to two
+    feature sets (n, d) (Heusel et al. 2017).
+
+    Tr((S1 S2)^(1/2)) is computed as the sum of square roots of the eigenvalues of the symmetric
+    PSD matrix S1^(1/2) S2 S1^(1/2), which is stable for singular covariances. An eigenvalue below
+    -1e-3 (relative to the largest) means the covariances are not PSD: the equivalent of the
+    imaginary residue of scipy's sqrtm, and it raises.
+    """
+    a, b = _as_2d_float64(a), _as_2d_float64(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} and {b.shape[1]}")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("need at least 2 samples in each set")
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    return gaussian_frechet_distance(mu1, s1, mu2, s2)
+
+
+def gaussian_frechet_distance(mu1, s1, mu2, s2) -> float:
+    """Frechet distance between N(mu1, s1) and N(mu2, s2)."""
+    evals, evecs = np.linalg.eigh((s1 + s1.T) / 2)
+    sqrt_s1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+    m = sqrt_s1 @ s2 @ sqrt_s1
+    ev = np.linalg.eigvalsh((m + m.T) / 2)
+    scale = max(1.0, float(np.abs(ev).max(initial=0.0)))
+    if ev.min(initial=0.0) < -1e-3 * scale:
+        raise ValueError(f"covariance product has a negative eigenvalue {ev.min():.3g}: "
+                         "the matrix square root would be complex")
+    tr_covmean = np.sqrt(np.clip(ev, 0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 0) -> List[np.ndarray]:
+    """Index arrays into the training set, each with the same size and class counts as the
+    reference (val) set. Subsets are disjoint while the training set has enough images of a class;
+    after that a class's draws restart from a fresh permutation."""
+    train_labels, reference_labels = np.asarray(train_labels), np.asarray(reference_labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(reference_labels, return_counts=True)
+    pools = {}
+    for c in classes:
+        pool = np.flatnonzero(train_labels == c)
+        if len(pool) < counts[classes == c][0]:
+            raise ValueError(f"class {c}: the training set has {len(pool)} images, the reference needs "
+                             f"{counts[classes == c][0]}")
+        pools[c] = pool
+    subsets, cursors, perms = [], {c: 0 for c in classes}, {c: rng.permutation(pools[c]) for c in classes}
+    for _ in range(n_subsets):
+        idx = []
+        for c, k in zip(classes, counts):
+            if cursors[c] + k > len(perms[c]):
+                perms[c], cursors[c] = rng.permutation(pools[c]), 0
+            idx.append(perms[c][cursors[c]:cursors[c] + k])
+            cursors[c] += k
+        subsets.append(np.sort(np.concatenate(idx)))
+    return subsets
+
+
+@dataclass
+class InferenceGap:
+    """The inference-gap protocol of SPEC section 3 in one feature space."""
+
+    fd_val: float            # FD(generated, val)
+    fd_train: float          # mean over k of FD(generated, train_k)
+    gap: float               # (fd_val - fd_train) / fd_train
+    fd_train_vs_val: float   # baseline: mean FD(train_k, val)
+    fd_train_vs_train: float # baseline (floor): mean FD(train_k, train_l), k != l
+
+
+def inference_gap(gen_features, train_features, val_features, subsets: Sequence[np.ndarray]) -> InferenceGap:
+    """FD of generated features to the val set and to several train subsets of the val set's size
+    and class prior (``subsets`` from :func:`matched_subsets`), with the two baselines."""
+    gen, train, val = _as_2d_float64(gen_features), _as_2d_float64(train_features), _as_2d_float64(val_features)
+    stats = [_gaussian(train[idx]) for idx in subsets]
+    g, v = _gaussian(gen), _gaussian(val)
+    fd_val = gaussian_frechet_distance(*g, *v)
+    fd_train = float(np.mean([gaussian_frechet_distance(*g, *t) for t in stats]))
+    tv = float(np.mean([gaussian_frechet_distance(*t, *v) for t in stats]))
+    pairs = [(i, j) for i in range(len(stats)) for j in range(i + 1, len(stats))]
+    tt = float(np.mean([gaussian_frechet_distance(*stats[i], *stats[j]) for i, j in pairs])) if pairs else float("nan")
+    return InferenceGap(fd_val, fd_train, (fd_val - fd_train) / fd_train, tv, tt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Nearest neighbours
+
+
+@torch.no_grad()
+def nearest_neighbors(query, reference, k: int = 1, metric: str = "l2", chunk: int = 1024):
+    """Exact k nearest neighbours of each query row in ``reference``, in chunks.
+
+    metric "l2": Euclidean distances; "cosine": cosine similarities (largest first).
+    Returns (values (M, k), indices (M, k)) as NumPy arrays.
+    """
+    q, r = _flat_tensor(query), _flat_tensor(reference)
+    if metric not in ("l2", "cosine"):
+        raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
+    if not 1 <= k <= len(r):
+        raise ValueError(f"k must be in [1, {len(r)}], got {k}")
+    if metric == "cosine":
+        q = q / q.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        r = r / r.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    r_sq = (r * r).sum(1)
+    values, indices = [], []
+    for start in range(0, len(q), chunk):
+        qc = q[start:start + chunk]
+        if metric == "cosine":
+            v, i = (qc @ r.T).topk(k, dim=1)
+        else:
+            d2 = (qc * qc).sum(1, keepdim=True) - 2 * qc @ r.T + r_sq
+            i = d2.topk(k, dim=1, largest=False).indices
+            # Recompute the chosen distances directly: the expansion above loses precision near 0.
+            v = (qc[:, None, :] - r[i]).norm(dim=2)
+            v, order = v.sort(dim=1)
+            i = i.gather(1, order)
+        values.append(v)
+        indices.append(i)
+    return torch.cat(values).numpy(), torch.cat(indices).numpy()
+
+
+def nn_cosine_similarity(query, reference) -> np.ndarray:
+    """1-NN cosine similarity of each query to the reference set (the nearest-neighbour probe)."""
+    return nearest_neighbors(query, reference, k=1, metric="cosine")[0][:, 0]
+
+
+def memorization_ratio(samples, train) -> np.ndarray:
+    """d1 / d2: distance to the nearest training point over that to the second nearest."""
+    d, _ = nearest_neighbors(samples, train, k=2)
+    return d[:, 0] / np.maximum(d[:, 1], 1e-12)
+
+
+def copy_fraction(ratios, threshold: float = COPY_THRESHOLD) -> float:
+    """Fraction of samples whose memorization ratio is below the threshold (copies)."""
+    return float(np.mean(np.asarray(ratios) < threshold))
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman rank correlation (ties get average ranks)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def summarize_peak(sigmas, gaps) -> Dict[str, float]:
+    """Peak value and location of a gap curve."""
+    gaps = np.asarray(gaps)
+    k = int(np.nanargmax(gaps))
+    return {"peak_gap": float(gaps[k]), "peak_sigma": float(np.asarray(sigmas)[k]), "index": k}
+
+
+def _gaussian(x: np.ndarray):
+    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))
+
+
+def _as_2d_float64(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape(len(x), -1)
+
+
+def _flat_tensor(x) -> Tensor:
+    if not isinstance(x, torch.Tensor):
+        x = torch.from_numpy(np.asarray(x))
+    x = x.detach().cpu()
+    if not x.is_floating_point():
+        x = x.double()
+    return x.reshape(len(x), -1).to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+
+
+def _device_of(module) -> torch.device:
+    try:
+        return next(module.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")

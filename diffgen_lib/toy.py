@@ -1,0 +1,141 @@
+"""The analytic 2-D toy model of the paper (SPEC section 4): points on a circle, the smoothed-data
+denoiser y_delta as the model with error delta, its flow field, Euler trajectories and the toy gap.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from . import analytic, diffusion
+
+RADIUS = 10.0
+OFFSET = 1e-2
+TRAJECTORY_STEPS = 40   # steps for trajectory and flow plots (SPEC section 4)
+GAP_STEPS = 120         # steps of the sigma grid for gap-versus-sigma curves
+
+
+def circle_data(n: int, radius: float = RADIUS, symmetric: bool = True, offset: float = OFFSET,
+                seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """(train, val) points on a circle, each (n // 2, 2) float64.
+
+    Symmetric: n equally spaced angles 2 pi (k/n + offset), alternating along the circle,
+    train = points 0, 2, 4, ..., val = points 1, 3, 5, ... Random: n uniform angles drawn from
+    ``seed``, the first half val, the second half train.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an int >= 2 (train and val points together), got {n!r}")
+    if symmetric:
+        angles = 2 * np.pi * (np.arange(n) / n + offset)
+    else:
+        angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, n)
+    points = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    if symmetric:
+        return points[0::2].copy(), points[1::2].copy()
+    half = n // 2
+    return points[half:].copy(), points[:half].copy()
+
+
+def predictor(x: torch.Tensor, sigma, train: torch.Tensor, delta: float, guidance: float = 0.0,
+              delta_neg: Optional[float] = None) -> torch.Tensor:
+    """The toy model's prediction y_delta(x; sigma), optionally autoguided:
+    y = y_delta + w (y_delta - y_delta_neg) with delta_neg > delta (SPEC section 4)."""
+    y = analytic.smoothed_denoiser(x, sigma, train, delta)
+    if guidance == 0:
+        return y
+    if delta_neg is None or delta_neg <= delta:
+        raise ValueError(f"autoguidance needs delta_neg > delta, got delta_neg={delta_neg}, delta={delta}")
+    return y + guidance * (y - analytic.smoothed_denoiser(x, sigma, train, delta_neg))
+
+
+def flow_field(train: np.ndarray, sigma: float, delta: float, extent: float = 14.0, resolution: int = 41,
+               guidance: float = 0.0, delta_neg: Optional[float] = None):
+    """Grid (X, Y) and the field (U, V) = y_delta(x; sigma) - x, which points to the prediction."""
+    axis = np.linspace(-extent, extent, resolution)
+    gx, gy = np.meshgrid(axis, axis)
+    x = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))
+    y = predictor(x, sigma, torch.from_numpy(train), delta, guidance, delta_neg)
+    field = (y - x).numpy()
+    return gx, gy, field[:, 0].reshape(gx.shape), field[:, 1].reshape(gx.shape)
+
+
+def sample_trajectories(train: np.ndarray, delta: float, n_samples: int, n_steps: int = TRAJECTORY_STEPS,
+                        seed: int = 0, guidance: float = 0.0, delta_neg: Optional[float] = None):
+    """Euler trajectories of the toy sampler (EDM schedule, x_0 ~ N(0, 80^2 I)).
+
+    Returns (states, sigmas): states (n_steps + 1, n_samples, 2) from x_0 to the final sample,
+    sigmas (n_steps,) the noise level of each state but the last (which is at sigma 0).
+    """
+    train_t = torch.from_numpy(np.asarray(train, dtype=np.float64))
+    sigmas = diffusion.edm_sigmas(n_steps)
+    x0 = diffusion.per_sample_noise([seed * 1_000_003 + i for i in range(n_samples)], (2,),
+                                    dtype=torch.float64) * float(sigmas[0])
+    states = [x0]
+
+    def record(step):
+        if step["i"] > 0:
+            states.append(step["x"].clone())
+
+    final = diffusion.sample(lambda x, s: predictor(x, s, train_t, delta, guidance, delta_neg),
+                             x0, sigmas, heun=False, callback=record)
+    states.append(final)
+    return torch.stack(states).numpy(), sigmas.numpy()
+
+
+def _errors(points: torch.Tensor, sigmas, train: torch.Tensor, delta: float, n_noise: int, seed: int,
+            guidance: float = 0.0, delta_neg: Optional[float] = None) -> np.ndarray:
+    """Non-squared error ||y(p + s n; s) - p|| averaged over n_noise noise draws per point:
+    array (len(sigmas), len(points)).
+
+    The same n_noise draws serve every sigma and every point, each expressed in the point's own
+    (radial, tangential) frame (common random numbers): on a symmetric circle, train and val
+    points then differ only by where they sit relative to the training points, not by luck.
+    """
+    local = torch.randn(n_noise, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    theta = torch.atan2(points[:, 1], points[:, 0])
+    c, s_ = theta.cos(), theta.sin()
+    rot = torch.stack([torch.stack([c, -s_], 1), torch.stack([s_, c], 1)], 1)   # (P, 2, 2)
+    noise = torch.einsum("pij,nj->pni", rot, local).reshape(-1, 2)                # (P * n, 2)
+    clean = points[:, None, :].expand(-1, n_noise, -1).reshape(-1, 2)
+    out = np.empty((len(sigmas), len(points)))
+    for k, sig in enumerate(sigmas):
+        pred = predictor(clean + float(sig) * noise, float(sig), train, delta, guidance, delta_neg)
+        out[k] = (pred - clean).norm(dim=1).reshape(len(points), n_noise).mean(1).numpy()
+    return out
+
+
+def gap_curve(train: np.ndarray, val: np.ndarray, sigmas: Sequence[float], delta: float, n_noise: int = 50,
+              seed: int = 0, guidance: float = 0.0, delta_neg: Optional[float] = None) -> np.ndarray:
+    """Toy relative gap (E_val - E_train) / E_train at each sigma (SPEC section 4).
+
+    For every train and val point, n_noise noise samples (the same at every sigma, see
+    :func:`_errors`); the error is the non-squared distance of the prediction to the clean point,
+    averaged.
+    """
+    train_t = torch.from_numpy(np.asarray(train, dtype=np.float64))
+    val_t = torch.from_numpy(np.asarray(val, dtype=np.float64))
+    sigmas = np.asarray(sigmas, dtype=np.float64)
+    e_train = _errors(train_t, sigmas, train_t, delta, n_noise, seed, guidance, delta_neg).mean(1)
+    e_val = _errors(val_t, sigmas, train_t, delta, n_noise, seed, guidance, delta_neg).mean(1)
+    return (e_val - e_train) / e_train
+
+
+def gap_along_circle(train: np.ndarray, angles: Sequence[float], sigma: float, delta: float,
+                     radius: float = RADIUS, n_noise: int = 50, seed: int = 0) -> np.ndarray:
+    """Relative gap of points on the circle at the given angles against the mean training error:
+    (E(theta) - E_train) / E_train at one sigma; on a symmetric set exactly 0 at training points."""
+    train_t = torch.from_numpy(np.asarray(train, dtype=np.float64))
+    angles = np.asarray(angles, dtype=np.float64)
+    probes = torch.from_numpy(radius * np.stack([np.cos(angles), np.sin(angles)], 1))
+    e_probe = _errors(probes, [sigma], train_t, delta, n_noise, seed)[0]
+    e_train = _errors(train_t, [sigma], train_t, delta, n_noise, seed)[0].mean()
+    return (e_probe - e_train) / e_train
+
+
+def peak(sigmas: Sequence[float], gaps: Sequence[float]) -> Tuple[float, float]:
+    """(peak gap, sigma at the peak) of a gap curve."""
+    gaps = np.asarray(gaps)
+    k = int(np.argmax(gaps))
+    return float(gaps[k]), float(np.asarray(sigmas)[k])

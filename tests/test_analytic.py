@@ -1,0 +1,122 @@
+"""Closed-form checks of the optimal and smoothed-data denoisers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from diffgen_lib import analytic
+
+torch.set_num_threads(2)
+
+
+def _points(n=7, d=3, seed=0, dtype=torch.float64):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def test_one_training_point_is_returned():
+    y = torch.tensor([[1.5, -2.0, 0.25]], dtype=torch.float64)
+    x = _points(5)
+    for sigma in (1e-3, 0.5, 80.0):
+        assert torch.allclose(analytic.optimal_denoiser(x, sigma, y), y.expand(5, -1))
+
+
+def test_weights_sum_to_one_and_match_softmax_of_distances():
+    train, x = _points(9), _points(4, seed=1)
+    sigma = torch.tensor([0.3, 1.0, 3.0, 10.0], dtype=torch.float64)
+    w = analytic.posterior_weights(x, sigma, train)
+    assert torch.allclose(w.sum(1), torch.ones(4, dtype=torch.float64))
+    ref = torch.softmax(-torch.cdist(x, train) ** 2 / (2 * sigma[:, None] ** 2), dim=1)
+    assert torch.allclose(w, ref, atol=1e-12)
+    assert torch.allclose(analytic.optimal_denoiser(x, sigma, train), w @ train, atol=1e-12)
+
+
+def test_tiny_sigma_maps_noised_training_point_to_itself():
+    train = _points(50, d=8, dtype=torch.float32)
+    x = train + 1e-4 * _points(50, d=8, seed=3, dtype=torch.float32)
+    assert torch.allclose(analytic.optimal_denoiser(x, 1e-4, train), train, atol=1e-6)
+
+
+def test_huge_sigma_gives_the_mean():
+    train = _points(20)
+    out = analytic.optimal_denoiser(_points(3, seed=5), 1e4, train)
+    assert torch.allclose(out, train.mean(0).expand(3, -1), atol=1e-6)
+
+
+def test_stats_entropy_and_max_weight_against_full_weights():
+    train, x = _points(30, d=4), _points(6, d=4, seed=2)
+    for sigma in (0.2, 1.0, 5.0):
+        w = analytic.posterior_weights(x, sigma, train)
+        stats = analytic.posterior_stats(x, sigma, train)
+        entropy = -(w * w.clamp_min(1e-300).log()).sum(1)
+        assert torch.allclose(stats.max_weight, w.max(1).values, atol=1e-10)
+        assert torch.allclose(stats.entropy, entropy, atol=1e-8)
+
+
+def test_chunked_pass_equals_unchunked(monkeypatch):
+    train, x = _points(300, d=5, dtype=torch.float32), 3 * _points(40, d=5, seed=4, dtype=torch.float32)
+    full = analytic.posterior_stats(x, 0.7, train)
+    monkeypatch.setattr(analytic, "MAX_PAIRS_PER_CHUNK", 512)  # forces row and column chunks
+    chunked = analytic.posterior_stats(x, 0.7, train)
+    assert torch.allclose(full.mean, chunked.mean, atol=1e-5)
+    assert torch.allclose(full.entropy, chunked.entropy, atol=1e-4)
+    assert torch.allclose(full.log_norm, chunked.log_norm, atol=1e-4)
+
+
+@pytest.mark.parametrize("sigma", [1e-4, 1e-2, 1.0, 1e2, 1e4])
+def test_finite_in_float32_over_the_whole_sigma_range(sigma):
+    train = _points(200, d=64, dtype=torch.float32)
+    x = train[:10] + sigma * _points(10, d=64, seed=9, dtype=torch.float32)
+    out = analytic.optimal_denoiser(x, sigma, train)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    ld = analytic.log_density(x, sigma, train)
+    assert torch.isfinite(ld).all()
+
+
+def test_delta_zero_is_the_optimal_denoiser():
+    train, x = _points(12, d=2), 4 * _points(8, d=2, seed=1)
+    for s in (0.1, 1.0, 10.0):
+        assert torch.equal(analytic.smoothed_denoiser(x, s, train, 0.0), analytic.optimal_denoiser(x, s, train))
+
+
+def test_smoothed_denoiser_against_numerical_posterior_mean_on_a_grid():
+    """y_delta is E[y_tilde | x] for y_tilde = y_i + delta * m, x = y_tilde + sigma * n; integrate
+    over y_tilde on a fine 2-D grid."""
+    train = torch.tensor([[2.0, 0.0], [-1.0, 1.5], [0.0, -2.0]], dtype=torch.float64)
+    sigma, delta = 0.8, 0.6
+    g = torch.linspace(-6, 6, 801, dtype=torch.float64)
+    gx, gy = torch.meshgrid(g, g, indexing="xy")
+    grid = torch.stack([gx.ravel(), gy.ravel()], 1)
+    prior = torch.exp(-torch.cdist(grid, train) ** 2 / (2 * delta ** 2)).sum(1)
+    for x in ([0.3, 0.4], [1.5, -0.5], [-2.0, 2.0]):
+        x = torch.tensor([x], dtype=torch.float64)
+        post = prior * torch.exp(-((grid - x) ** 2).sum(1) / (2 * sigma ** 2))
+        numeric = (post[:, None] * grid).sum(0) / post.sum()
+        assert torch.allclose(analytic.smoothed_denoiser(x, sigma, train, delta)[0], numeric, atol=1e-6)
+
+
+def test_log_density_matches_mixture_formula():
+    train, x = _points(5, d=3), _points(4, d=3, seed=7)
+    sigma = 0.9
+    comps = torch.distributions.MultivariateNormal(train, sigma ** 2 * torch.eye(3, dtype=torch.float64))
+    ref = torch.logsumexp(comps.log_prob(x[:, None, :]), dim=1) - math.log(5)
+    assert torch.allclose(analytic.log_density(x, sigma, train), ref, atol=1e-10)
+
+
+def test_collapse_sigma_formula():
+    # sigma_c^2 = v / (N^(2/D) - 1)
+    assert analytic.collapse_sigma(100, 2, 1.0) == pytest.approx(math.sqrt(1 / 99))
+    assert analytic.collapse_sigma(1000, 64, 0.25) > analytic.collapse_sigma(1000, 16, 0.25)
+
+
+def test_bad_inputs_raise():
+    train = _points(3)
+    with pytest.raises(ValueError, match="sigma"):
+        analytic.optimal_denoiser(_points(2), 0.0, train)
+    with pytest.raises(ValueError, match="need x"):
+        analytic.optimal_denoiser(_points(2, d=2), 1.0, train)
+    with pytest.raises(ValueError, match="delta"):
+        analytic.smoothed_denoiser(_points(2), 1.0, train, -1.0)
+    with pytest.raises(ValueError, match="sigma must be a float"):
+        analytic.optimal_denoiser(_points(2), torch.ones(3), train)

@@ -1,0 +1,83 @@
+"""The 2-D toy model: data layout, regimes of the gap, trajectories."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffgen_lib import diffusion, toy
+
+torch.set_num_threads(2)
+
+
+def test_symmetric_circle_alternates_train_and_val():
+    train, val = toy.circle_data(20)
+    assert train.shape == val.shape == (10, 2)
+    angles = 2 * np.pi * (np.arange(20) / 20 + 1e-2)
+    assert np.allclose(train[1], 10 * np.array([np.cos(angles[2]), np.sin(angles[2])]))
+    assert np.allclose(val[0], 10 * np.array([np.cos(angles[1]), np.sin(angles[1])]))
+    assert np.allclose(np.linalg.norm(train, axis=1), 10)
+
+
+def test_random_circle_is_seeded_first_half_val():
+    train, val = toy.circle_data(10, symmetric=False, seed=3)
+    train2, val2 = toy.circle_data(10, symmetric=False, seed=3)
+    assert np.array_equal(train, train2) and np.array_equal(val, val2)
+    angles = np.random.default_rng(3).uniform(0, 2 * np.pi, 10)
+    assert np.allclose(val[:, 0], 10 * np.cos(angles[:5]))
+    with pytest.raises(ValueError, match="n must be"):
+        toy.circle_data(1)
+
+
+def test_gap_regimes_and_monotone_in_delta():
+    train, val = toy.circle_data(20)
+    sigmas = diffusion.edm_sigmas(120).numpy()
+    peaks = []
+    for delta in (2.2, 1.6, 1.2):
+        gap = toy.gap_curve(train, val, sigmas, delta)
+        peak, where = toy.peak(sigmas, gap)
+        peaks.append(peak)
+        assert 0.3 < where < 5.0                          # gap peaks near sigma ~ delta
+        assert abs(gap[-1]) < 0.1 * peak and abs(gap[0]) < 0.1 * peak  # ~0 at both ends
+    assert peaks[0] < peaks[1] < peaks[2]                  # smaller model error, larger gap
+
+
+def test_denser_support_shrinks_the_gap():
+    sigmas = diffusion.edm_sigmas(60).numpy()
+    peaks = [toy.peak(sigmas, toy.gap_curve(*toy.circle_data(2 * n), sigmas, 1.6))[0] for n in (8, 12, 15)]
+    assert peaks[0] > peaks[1] > peaks[2]
+
+
+def test_autoguidance_raises_the_gap_and_needs_blurrier_negative():
+    train, val = toy.circle_data(20)
+    sigmas = diffusion.edm_sigmas(60).numpy()
+    p0 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8))[0]
+    p2 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, guidance=2.0, delta_neg=2.2))[0]
+    assert p2 > p0
+    with pytest.raises(ValueError, match="delta_neg"):
+        toy.gap_curve(train, val, sigmas, 1.8, guidance=1.0, delta_neg=1.0)
+
+
+def test_gap_along_circle_zero_at_training_points_max_between():
+    train, _ = toy.circle_data(20)
+    angles = 2 * np.pi * (np.arange(20) / 20 + 1e-2)
+    gap = toy.gap_along_circle(train, angles, sigma=1.0, delta=1.4)
+    assert np.allclose(gap[0::2], 0, atol=1e-12)
+    assert (gap[1::2] > 0.1).all()
+
+
+def test_trajectories_end_on_training_points_without_model_error():
+    train, _ = toy.circle_data(20)
+    states, sigmas = toy.sample_trajectories(train, delta=0.0, n_samples=16, n_steps=40, seed=1)
+    assert states.shape == (41, 16, 2) and sigmas.shape == (40,)
+    d = np.linalg.norm(states[-1][:, None, :] - train[None], axis=2).min(1)
+    assert d.max() < 1e-3
+    # with model error the endpoints spread off the training points
+    states2, _ = toy.sample_trajectories(train, delta=2.0, n_samples=16, n_steps=40, seed=1)
+    assert np.linalg.norm(states2[-1][:, None, :] - train[None], axis=2).min(1).mean() > 0.1
+
+
+def test_flow_field_points_to_prediction():
+    train, _ = toy.circle_data(20)
+    gx, gy, u, v = toy.flow_field(train, sigma=1e4, delta=0.0, resolution=5)
+    # at huge sigma the prediction is the mean of the training points (the origin)
+    assert np.allclose(u, -gx, atol=1e-3) and np.allclose(v, -gy, atol=1e-3)

@@ -25,64 +25,73 @@ import torch
 Tensor = torch.Tensor
 Sigma = Union[float, Tensor]
 
-# Each chunk holds at most this many (query, training point) pairs: two float32 buffers of this
-# size are 128 MB, so peak extra memory stays under 256 MB.
-MAX_PAIRS_PER_CHUNK = 1 << 24
+# A chunk aims at this many (query, training point) pairs: small enough that the elementwise
+# passes over it stay in the CPU's cache, large enough for efficient products ...
+MAX_PAIRS_PER_CHUNK = 1 << 18
+# ... but takes at least MIN_ROWS queries while that stays under this memory cap (three float32
+# buffers of 2^24 pairs are 192 MB, so extra memory stays under 256 MB).
+MIN_ROWS = 64
+MEMORY_PAIRS = 1 << 24
 
 
 @dataclass
 class PosteriorStats:
     """Per-query summaries of the posterior over training points at noise level sigma."""
 
-    mean: Optional[Tensor]   # (M, D) posterior mean y*(x; sigma), or None if not asked for
-    log_norm: Tensor         # (M,) log sum_i exp(l_i), with l_i = (x.y_i - |y_i|^2 / 2) / sigma^2
-    max_weight: Tensor       # (M,) largest posterior weight
-    entropy: Tensor          # (M,) entropy of the weights in nats (0: one point; log N: uniform)
+    mean: Optional[Tensor]        # (M, D) posterior mean y*(x; sigma), or None if not asked for
+    log_norm: Tensor              # (M,) log sum_i exp(l_i), l_i = (x.y_i - |y_i|^2 / 2) / sigma^2
+    max_weight: Optional[Tensor]  # (M,) largest posterior weight (None if not asked for)
+    entropy: Optional[Tensor]     # (M,) entropy of the weights in nats (0: one point; log N: uniform)
 
 
-def posterior_stats(x: Tensor, sigma: Sigma, train: Tensor, want_mean: bool = True) -> PosteriorStats:
-    """One chunked pass over the training set computing the posterior mean and its concentration.
+def posterior_stats(x: Tensor, sigma: Sigma, train: Tensor, want_mean: bool = True,
+                    want_concentration: bool = True) -> PosteriorStats:
+    """One chunked pass over the training set: posterior mean, normalizer and concentration.
 
-    The logits drop the per-query constant ||x||^2 (softmax is invariant to it). Weights that are
-    negligible (below eps / N of the largest, so that all of them together change the result by
-    less than the dtype's precision) are set to exactly zero: at intermediate sigma most weights
-    would otherwise be subnormal floats, which slow the second matrix product down many times.
+    The logits drop the per-query constant ||x||^2 (softmax is invariant to it) and come from one
+    product of augmented matrices, [x / sigma^2, -1 / sigma^2] @ [y, |y|^2 / 2]^T. Weights below
+    eps / N of the largest (all of them together change the result by less than the dtype's
+    precision) are set to exactly zero: at intermediate sigma most weights would otherwise be
+    subnormal floats, which slow the second product down many times.
     """
     x, train, inv_var = _check(x, sigma, train)
     m, n = x.shape[0], train.shape[0]
-    half_sq_norm = 0.5 * (train * train).sum(1)
-    eps_over_n = torch.finfo(x.dtype).eps / n
-    rows = max(1, min(m, MAX_PAIRS_PER_CHUNK // n))
-    cols = max(1, min(n, MAX_PAIRS_PER_CHUNK // rows))
+    train_aug = torch.cat([train, 0.5 * (train * train).sum(1, keepdim=True)], 1)
+    log_threshold = math.log(torch.finfo(x.dtype).eps / n)
+    rows = max(1, min(m, max(MAX_PAIRS_PER_CHUNK // n, min(MIN_ROWS, MEMORY_PAIRS // n))))
+    cols = max(1, min(n, max(MAX_PAIRS_PER_CHUNK, MEMORY_PAIRS // 4) // rows))
     mean = torch.empty_like(x) if want_mean else None
     log_norm = torch.empty(m, dtype=x.dtype, device=x.device)
-    max_weight = torch.empty_like(log_norm)
-    entropy = torch.empty_like(log_norm)
+    max_weight = torch.empty_like(log_norm) if want_concentration else None
+    entropy = torch.empty_like(log_norm) if want_concentration else None
     for r0 in range(0, m, rows):
-        xr, scale = x[r0:r0 + rows], inv_var[r0:r0 + rows, None]
-        # Online softmax over column chunks (one chunk whenever N fits).
-        run_max = torch.full((xr.shape[0], 1), -math.inf, dtype=x.dtype, device=x.device)
+        scale = inv_var[r0:r0 + rows, None]
+        x_aug = torch.cat([x[r0:r0 + rows] * scale, -scale], 1)
+        # Online softmax over column chunks (a single chunk whenever N fits).
+        run_max = torch.full((x_aug.shape[0], 1), -math.inf, dtype=x.dtype, device=x.device)
         run_sum = torch.zeros_like(run_max)
-        run_logit_sum = torch.zeros_like(run_max)  # sum_i e^(l_i - max) * (l_i - max)
-        run_mean = torch.zeros_like(xr) if want_mean else None
+        run_logit_sum = torch.zeros_like(run_max)  # sum_i e^(l_i - max) (l_i - max)
+        run_mean = torch.zeros(x_aug.shape[0], x.shape[1], dtype=x.dtype, device=x.device) if want_mean else None
         for c0 in range(0, n, cols):
-            tc = train[c0:c0 + cols]
-            logits = (xr @ tc.T - half_sq_norm[c0:c0 + cols]) * scale
+            logits = x_aug @ train_aug[c0:c0 + cols].T
             new_max = torch.maximum(run_max, logits.amax(1, keepdim=True))
             rescale = torch.exp(run_max - new_max)
             logits -= new_max
-            w = torch.exp(logits)
-            w.masked_fill_(w < eps_over_n, 0.0)
-            shift = (run_max - new_max).nan_to_num(0.0)  # -inf - finite on the first chunk
-            run_logit_sum = rescale * (run_logit_sum + shift * run_sum) + (w * logits).sum(1, keepdim=True)
+            torch.nn.functional.threshold_(logits, log_threshold, -math.inf)
+            if want_concentration:
+                shift = (run_max - new_max).nan_to_num(0.0)  # -inf - finite on the first chunk
+                run_logit_sum = rescale * (run_logit_sum + shift * run_sum) + (
+                    logits.exp() * logits.nan_to_num(0.0, neginf=0.0)).sum(1, keepdim=True)
+            w = logits.exp_()
             run_sum = rescale * run_sum + w.sum(1, keepdim=True)
             if want_mean:
-                run_mean = rescale * run_mean + w @ tc
+                run_mean = rescale * run_mean + w @ train[c0:c0 + cols]
             run_max = new_max
         log_sum = run_sum.log()
         log_norm[r0:r0 + rows] = (run_max + log_sum)[:, 0]
-        max_weight[r0:r0 + rows] = (1.0 / run_sum)[:, 0]
-        entropy[r0:r0 + rows] = (log_sum - run_logit_sum / run_sum)[:, 0].clamp_min(0.0)
+        if want_concentration:
+            max_weight[r0:r0 + rows] = (1.0 / run_sum)[:, 0]
+            entropy[r0:r0 + rows] = (log_sum - run_logit_sum / run_sum)[:, 0].clamp_min(0.0)
         if want_mean:
             mean[r0:r0 + rows] = run_mean / run_sum
     return PosteriorStats(mean, log_norm, max_weight, entropy)
@@ -90,7 +99,7 @@ def posterior_stats(x: Tensor, sigma: Sigma, train: Tensor, want_mean: bool = Tr
 
 def optimal_denoiser(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
     """The optimal (empirical) denoiser y*(x; sigma) = sum_i w_i(x) y_i (EDM, appendix B.3)."""
-    return posterior_stats(x, sigma, train, want_mean=True).mean
+    return posterior_stats(x, sigma, train, want_mean=True, want_concentration=False).mean
 
 
 def smoothed_denoiser(x: Tensor, sigma: Sigma, train: Tensor, delta: float) -> Tensor:
@@ -119,7 +128,7 @@ def posterior_weights(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
 def log_density(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
     """log p_sigma(x) under the noisy empirical distribution p = mean_i N(x; y_i, sigma^2 I)."""
     x, train, inv_var = _check(x, sigma, train)
-    stats = posterior_stats(x, sigma, train, want_mean=False)
+    stats = posterior_stats(x, sigma, train, want_mean=False, want_concentration=False)
     d, n = x.shape[1], train.shape[0]
     return (stats.log_norm - 0.5 * (x * x).sum(1) * inv_var
             - math.log(n) + 0.5 * d * torch.log(inv_var / (2 * math.pi)))

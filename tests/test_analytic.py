@@ -57,11 +57,15 @@ def test_stats_entropy_and_max_weight_against_full_weights():
 def test_chunked_pass_equals_unchunked(monkeypatch):
     train, x = _points(300, d=5, dtype=torch.float32), 3 * _points(40, d=5, seed=4, dtype=torch.float32)
     full = analytic.posterior_stats(x, 0.7, train)
-    monkeypatch.setattr(analytic, "MAX_PAIRS_PER_CHUNK", 512)  # forces row and column chunks
-    chunked = analytic.posterior_stats(x, 0.7, train)
-    assert torch.allclose(full.mean, chunked.mean, atol=1e-5)
-    assert torch.allclose(full.entropy, chunked.entropy, atol=1e-4)
-    assert torch.allclose(full.log_norm, chunked.log_norm, atol=1e-4)
+    monkeypatch.setattr(analytic, "MIN_ROWS", 1)
+    for pairs in (128, 4096):  # one query and 3 column chunks a pass; 13 queries, one column chunk
+        monkeypatch.setattr(analytic, "MAX_PAIRS_PER_CHUNK", pairs)
+        monkeypatch.setattr(analytic, "MEMORY_PAIRS", 4 * pairs)
+        chunked = analytic.posterior_stats(x, 0.7, train)
+        assert torch.allclose(full.mean, chunked.mean, atol=1e-5)
+        assert torch.allclose(full.entropy, chunked.entropy, atol=1e-4)
+        assert torch.allclose(full.max_weight, chunked.max_weight, atol=1e-5)
+        assert torch.allclose(full.log_norm, chunked.log_norm, atol=1e-4)
 
 
 @pytest.mark.parametrize("sigma", [1e-4, 1e-2, 1.0, 1e2, 1e4])

@@ -1,0 +1,76 @@
+# diffgen — the two commands are `make book` and `make test` (see README.md).
+#
+#   make book    execute the changed chapters (papermill) and build the HTML into _build/html
+#   make test    unit tests, the chapter notebooks under nbval, and an HTML build check
+#   make vendor  re-fetch the vendored MathJax / widget JavaScript from the npm registry
+#   make clean   remove _build (stamps, runs, HTML); make distclean also removes .venv
+#
+# Both main targets create .venv (python3.11) and install requirements.txt into it; they
+# re-install only when requirements.txt changes (its sha256 is kept in .venv/.requirements.sha256).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+REQ_STAMP := $(VENV)/.requirements.sha256
+
+# determinism: the same thread counts everywhere (the chapters pin torch to DIFFGEN_THREADS)
+export DIFFGEN_THREADS ?= 2
+export OMP_NUM_THREADS ?= $(DIFFGEN_THREADS)
+export MKL_NUM_THREADS ?= $(DIFFGEN_THREADS)
+export OPENBLAS_NUM_THREADS ?= $(DIFFGEN_THREADS)
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# vendored JavaScript (book/_static/vendor), pinned
+MATHJAX_VERSION := 3.2.2
+HTML_MANAGER_VERSION := 1.0.15
+REQUIREJS_VERSION := 2.3.8
+
+.PHONY: book test venv vendor clean distclean
+
+book: venv
+	$(PY) -m diffgen_lib.book build
+
+test: venv
+	@mkdir -p _build; rc=0; \
+	$(PY) -m pytest || rc=$$?; \
+	echo $$rc > _build/pytest-exit-code; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit code 5): that is a failure" >&2; fi; \
+	exit $$rc
+
+venv:
+	@set -e; req=$$(sha256sum requirements.txt | cut -d' ' -f1); \
+	if [ -x $(PY) ] && [ "$$(cat $(REQ_STAMP) 2>/dev/null)" = "$$req" ]; then exit 0; fi; \
+	echo "==> $(VENV): installing requirements.txt"; \
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
+	$(PY) -m pip install --quiet -r requirements.txt; \
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "$(CURDIR)" > "$$site/diffgen-repo.pth"; \
+	echo "$$req" > $(REQ_STAMP)
+
+vendor:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd "$$tmp" && npm pack --silent mathjax@$(MATHJAX_VERSION) \
+	  @jupyter-widgets/html-manager@$(HTML_MANAGER_VERSION) requirejs@$(REQUIREJS_VERSION) >/dev/null; \
+	for f in *.tgz; do mkdir -p "x/$${f%.tgz}"; tar xzf "$$f" -C "x/$${f%.tgz}"; done; \
+	cd "$(CURDIR)"; dst=book/_static/vendor; rm -rf $$dst; mkdir -p $$dst/mathjax $$dst/widgets; \
+	cp "$$tmp"/x/mathjax-*/package/es5/tex-svg-full.js "$$tmp"/x/mathjax-*/package/LICENSE $$dst/mathjax/; \
+	hm="$$tmp"/x/jupyter-widgets-html-manager-$(HTML_MANAGER_VERSION)/package/dist; \
+	cp $$hm/embed-amd.js $$hm/*.woff $$hm/*.woff2 $$dst/widgets/; \
+	cp $$hm/embed.js.LICENSE.txt $$dst/widgets/embed-amd.js.LICENSE.txt; \
+	cp "$$tmp"/x/requirejs-*/package/require.js $$dst/widgets/; \
+	{ echo "Vendored from the npm registry by 'make vendor' (do not edit by hand):"; \
+	  echo "  mathjax@$(MATHJAX_VERSION)  es5/tex-svg-full.js             Apache-2.0 (mathjax/LICENSE)"; \
+	  echo "  @jupyter-widgets/html-manager@$(HTML_MANAGER_VERSION)  dist/embed-amd.js + fonts  BSD-3-Clause (bundled licenses: widgets/embed-amd.js.LICENSE.txt)"; \
+	  echo "  requirejs@$(REQUIREJS_VERSION)  require.js                      MIT (header of require.js)"; \
+	  echo "Served from the built site: _config.yml sets mathjax_path and nb_ipywidgets_js to them."; \
+	} > $$dst/VENDOR.txt; \
+	(cd $$dst && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS); \
+	echo "vendored into $$dst:"; du -sh $$dst
+
+clean:
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV)

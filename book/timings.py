@@ -1,0 +1,42 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Timings
+#
+# How long each chapter took when its committed notebook was executed (with its default
+# parameters, by `make book`), read from the papermill metadata of the notebooks. The times
+# depend on the machine that last executed a chapter; the threads are pinned
+# (`DIFFGEN_THREADS`, default 2).
+
+# %% tags=["hide-input"]
+from IPython.display import Markdown, display
+
+from diffgen_lib import book
+
+rows = book.collect_timings()
+lines = [
+    "| Chapter | Execution time | Code cells | Slowest cell | Finished (UTC) | Parameters |",
+    "|---|---:|---:|---:|---|---|",
+]
+for r in rows:
+    seconds = f"{r['duration']:.1f} s" if r["duration"] is not None else "?"
+    slowest = f"#{r['slowest_cell']}: {r['slowest_s']:.1f} s" if r["slowest_cell"] is not None else ""
+    finished = (r["end_time"] or "?")[:19].replace("T", " ")
+    params = ", ".join(f"`{k}={v}`" for k, v in r["parameters"].items()) or "defaults"
+    lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {r['n_cells']} | {slowest} | {finished} | {params} |")
+total = sum(r["duration"] or 0.0 for r in rows)
+lines.append(f"| **all chapters** | **{total:.1f} s** ({total / 60:.1f} min) | | | | |")
+display(Markdown("\n".join(lines)))

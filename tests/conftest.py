@@ -1,0 +1,25 @@
+"""Test settings shared by the unit tests and the nbval-run chapter notebooks.
+
+Set before any kernel starts, so every notebook kernel inherits them: threads pinned to 2 for
+bit-reproducible numbers, and the repository importable as ``diffgen_lib``.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("DIFFGEN_THREADS", "2")
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ["DIFFGEN_THREADS"])
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if str(ROOT) not in _paths:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + _paths)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

@@ -1,0 +1,502 @@
+"""Tests of the book pipeline (diffgen_lib/book.py), the chapters' conventions and the HTML build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from diffgen_lib import book
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEADER = """# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+"""
+
+FIXTURE_CHAPTER = HEADER + '''
+# %% [markdown]
+# # A test chapter
+
+# %% tags=["parameters"]
+n = 5                 # int in [1, 10]: an int
+lr = 0.5              # float in (0, 1]: a float
+name = "a"            # one of {"a", "b"}: a choice
+flag = True           # bool: a flag
+steps = [1, 2]        # list of int in [0, 100]: a list of ints
+scales = [0.5, 2]     # list of float: floats (ints accepted)
+label = "x"           # str: free text
+seed = 0              # int in [0, 2**31-1]: master seed
+
+# %%
+from pathlib import Path
+
+Path("executed.txt").write_text("yes")
+from diffgen_lib.book import setup_chapter
+
+params = setup_chapter("t_chapter", globals())
+print(f"n={n} lr={lr} name={name} steps={steps}")
+'''
+
+
+def make_root(tmp_path: Path, chapter: str = FIXTURE_CHAPTER) -> Path:
+    """A minimal book: _toc.yml, _config.yml, book/t_chapter.py, diffgen_lib/."""
+    root = tmp_path / "root"
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "t_chapter.py").write_text(chapter)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/t_chapter\n"
+    )
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    shutil.copy(ROOT / "book" / "references.bib", root / "book" / "references.bib")
+    (root / "diffgen_lib").mkdir()
+    (root / "diffgen_lib" / "__init__.py").write_text("")
+    (root / "diffgen_lib" / "a.py").write_text("A = 1\n")
+    return root
+
+
+def cli(*args: str, root: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "diffgen_lib.book"]
+    if root is not None:
+        cmd += ["--root", str(root)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# spec grammar
+# ---------------------------------------------------------------------------------------------
+
+
+def test_spec_parsing_every_kind():
+    specs = book.parse_spec_source(FIXTURE_CHAPTER)
+    assert list(specs) == ["n", "lr", "name", "flag", "steps", "scales", "label", "seed"]
+    n, lr, name, flag, steps, scales, label, seed = specs.values()
+    assert (n.kind, n.low, n.high, n.low_closed, n.high_closed, n.default) == ("int", 1, 10, True, True, 5)
+    assert (lr.kind, lr.low, lr.low_closed, lr.high_closed) == ("float", 0, False, True)
+    assert name.kind == "choice" and name.choices == ("a", "b") and name.allowed == 'one of {"a", "b"}'
+    assert flag.kind == "bool" and flag.default is True
+    assert steps.kind == "list of int" and steps.high == 100 and steps.allowed == "list of int in [0, 100]"
+    assert scales.kind == "list of float" and scales.low is None
+    assert label.kind == "str" and label.help == "free text"
+    assert seed.high == 2**31 - 1 and seed.allowed == "int in [0, 2**31-1]"
+    assert n.help == "an int" and n.line == 15
+
+
+@pytest.mark.parametrize(
+    "comment, expected",
+    [
+        ("int in [50, 1797]: number of images", dict(kind="int", low=50, high=1797)),
+        ("float in [1e-3, inf): a rate", dict(kind="float", low=1e-3, high=float("inf"), high_closed=False)),
+        ("float in (-inf, 0]", dict(kind="float", low=float("-inf"), low_closed=False)),
+        ('one of {"auto", "cpu", "cuda"}: where', dict(kind="choice", choices=("auto", "cpu", "cuda"))),
+        ("one of {16, 32, 64}: width", dict(kind="choice", choices=(16, 32, 64))),
+        ('one of {"a:b", "c"}: colon inside', dict(kind="choice", choices=("a:b", "c"), help="colon inside")),
+        ("list of float in [0, 1]: fractions", dict(kind="list of float", low=0, high=1)),
+        ("bool", dict(kind="bool", help="")),
+        ("str: a name: with colon", dict(kind="str", help="a name: with colon")),
+    ],
+)
+def test_spec_comment_grammar(comment, expected):
+    fields = book.parse_spec_comment(comment)
+    for key, value in expected.items():
+        assert fields[key] == value, (key, fields)
+
+
+@pytest.mark.parametrize(
+    "comment, message",
+    [
+        ("integer in [0, 1]: x", "expected a type"),
+        ("int in [0, 1: x", "range ends"),
+        ("int in [0]: x", "two bounds"),
+        ("int in [5, 1]: x", "bad range"),
+        ("str in [0, 1]: x", "numeric type"),
+        ("one of [1, 2]: x", "one of"),
+        ("int [0, 1]: x", "unexpected text"),
+        ("int in [0, foo]: x", "cannot evaluate"),
+    ],
+)
+def test_spec_comment_errors(comment, message):
+    with pytest.raises(book.SpecError, match=re.escape(message)):
+        book.parse_spec_comment(comment)
+
+
+def test_spec_source_errors_name_the_line():
+    src = HEADER + '\n# %% tags=["parameters"]\nn = 1  # int in [0, 2]: ok\nm = 2\n'
+    with pytest.raises(book.SpecError, match=r"<chapter>:13: parameter 'm' has no spec comment"):
+        book.parse_spec_source(src)
+    src = HEADER + '\n# %% tags=["parameters"]\nimport os\n'
+    with pytest.raises(book.SpecError, match="only hold assignments"):
+        book.parse_spec_source(src)
+    assert book.parse_spec_source(HEADER + "\n# %%\nx = 1\n") == {}
+
+
+def test_multiline_default_and_annotated_assignment():
+    src = HEADER + (
+        '\n# %% tags=["parameters"]\n'
+        "snapshots = [250, 500,\n"
+        "             1000]  # list of int in [1, inf): steps at which snapshots are kept\n"
+        "width: int = 32  # one of {16, 32}: channels\n"
+    )
+    specs = book.parse_spec_source(src)
+    assert specs["snapshots"].default == [250, 500, 1000]
+    assert specs["width"].choices == (16, 32)
+
+
+@pytest.mark.parametrize(
+    "name, value, ok",
+    [
+        ("n", 1, 1), ("n", 10, 10), ("n", 0, None), ("n", 11, None), ("n", 2.0, None), ("n", True, None),
+        ("lr", 1, 1.0), ("lr", 0.0, None), ("lr", 1.0, 1.0), ("lr", float("nan"), None), ("lr", "0.1", None),
+        ("name", "b", "b"), ("name", "c", None), ("name", 1, None),
+        ("flag", False, False), ("flag", 1, None),
+        ("steps", [], []), ("steps", [0, 100], [0, 100]), ("steps", [101], None), ("steps", [1.5], None),
+        ("steps", 5, None), ("scales", [1, 0.5], [1.0, 0.5]), ("label", "anything", "anything"), ("label", 3, None),
+    ],
+)
+def test_check_values(name, value, ok):
+    spec = book.parse_spec_source(FIXTURE_CHAPTER)[name]
+    if ok is None:
+        with pytest.raises(book.ParamError) as err:
+            spec.check(value)
+        msg = str(err.value)
+        assert "\n" not in msg and f"'{name}'" in msg and spec.allowed in msg
+    else:
+        got = spec.check(value)
+        assert got == ok and type(got) is type(ok)
+
+
+def test_cli_value_parsing_follows_papermill():
+    specs = book.parse_spec_source(FIXTURE_CHAPTER)
+    assert specs["n"].parse_cli("7") == 7
+    assert specs["lr"].parse_cli("1e-3") == 1e-3
+    assert specs["flag"].parse_cli("True") is True and specs["flag"].parse_cli("false") is False
+    assert specs["steps"].parse_cli("[1, 2]") == [1, 2]
+    assert specs["steps"].parse_cli("[1,x]") == [1, "x"]  # YAML flow list; then rejected by check
+    assert specs["name"].parse_cli("b") == "b"
+    assert specs["label"].parse_cli("123") == "123"  # str parameters keep the raw text
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line: one-line errors before anything executes
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, must_contain",
+    [
+        (["-p", "bogus", "1"], ["unknown parameter 'bogus'", "n, lr, name", "bogus=1"]),
+        (["-p", "n", "2.5"], ["parameter 'n'", "int in [1, 10]", "got 2.5", "float"]),
+        (["-p", "n", "11"], ["parameter 'n'", "int in [1, 10]", "got 11"]),
+        (["-p", "n", "abc"], ["parameter 'n'", "int in [1, 10]", "got abc", "str"]),
+        (["-p", "lr", "0"], ["parameter 'lr'", "float in (0, 1]", "got 0"]),
+        (["-p", "name", "c"], ["parameter 'name'", 'one of {"a", "b"}', "got c"]),
+        (["-p", "flag", "1"], ["parameter 'flag'", "bool", "got 1"]),
+        (["-p", "steps", "[1,x]"], ["parameter 'steps'", "list of int in [0, 100]", "got [1,x]"]),
+        (["-p", "steps", "[1, 200]"], ["parameter 'steps'", "got [1, 200]", "200"]),
+        (["-p", "steps", "5"], ["parameter 'steps'", "not a list"]),
+        (["--profile", "nope"], ["unknown profile 'nope'"]),
+        (["--profile", "gpu"], ["parameter 'n'", "int in [1, 10]", "got 50", "profile 'gpu'"]),
+        (["--profile", "typo"], ["unknown parameter 'nn'", "profile 'typo'"]),
+    ],
+)
+def test_cli_rejects_bad_parameters_in_one_line(tmp_path, args, must_contain):
+    root = make_root(tmp_path)
+    (root / "book" / "profiles.yml").write_text(
+        "gpu:\n  t_chapter:\n    n: 50\ntypo:\n  chapter: {}\n  t_chapter:\n    nn: 1\n"
+    )
+    t0 = time.monotonic()
+    res = cli("run", "t_chapter", *args, root=root)
+    assert res.returncode == 2, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for text in must_contain:
+        assert text in lines[0], (text, lines[0])
+    assert not (root / "_build" / "runs").exists()
+    assert not (root / "book" / "executed.txt").exists()
+    assert time.monotonic() - t0 < 30
+
+
+def test_cli_unknown_chapter(tmp_path):
+    root = make_root(tmp_path)
+    res = cli("run", "nonexistent", root=root)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "unknown chapter 'nonexistent'" in res.stderr and "t_chapter" in res.stderr
+
+
+def test_cli_list(tmp_path):
+    root = make_root(tmp_path)
+    res = cli("list", root=root)
+    assert res.returncode == 0, res.stderr
+    assert "t_chapter" in res.stdout
+    assert re.search(r"n = 5\s+int in \[1, 10\]: an int", res.stdout)
+    assert 'name = "a"' in res.stdout
+
+
+def test_resolve_chapter_by_short_name(tmp_path):
+    root = make_root(tmp_path)
+    (root / "book" / "t_chapter.py").rename(root / "book" / "03_training_gap.py")
+    assert book.resolve_chapter("training_gap", root / "book") == "03_training_gap"
+    assert book.resolve_chapter("03_training_gap", root / "book") == "03_training_gap"
+    assert book.resolve_chapter("book/03_training_gap.py", root / "book") == "03_training_gap"
+
+
+@pytest.mark.slow
+def test_cli_run_executes_into_build_runs_and_builds_the_page(tmp_path):
+    root = make_root(tmp_path)
+    (root / "book" / "_static").symlink_to(ROOT / "book" / "_static")
+    res = cli("run", "t_chapter", "-p", "n", "7", "-p", "lr", "1", "-p", "steps", "[3, 4]", root=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    runs = list((root / "_build" / "runs").glob("t_chapter-*.ipynb"))
+    assert len(runs) == 1
+    nb = json.loads(runs[0].read_text())
+    out = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "n=7 lr=1.0 name=a steps=[3, 4]" in out
+    assert nb["metadata"]["papermill"]["parameters"] == {"n": 7, "lr": 1.0, "steps": [3, 4]}
+    assert not (root / "book" / "t_chapter.ipynb").exists()  # the book's notebook is untouched
+    html = re.search(r"HTML in .* -> (\S+\.html)", res.stdout)
+    assert html, res.stdout
+    page = (root / html.group(1)).read_text()
+    assert "n=7 lr=1.0" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# setup_chapter (the chapter-side check)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_setup_chapter_validates_and_returns_params(tmp_path):
+    src = tmp_path / "t_chapter.py"
+    src.write_text(FIXTURE_CHAPTER)
+    specs = book.parse_spec_source(FIXTURE_CHAPTER)
+    ns = {name: spec.default for name, spec in specs.items()}
+    ns["lr"] = 1  # an int is a fine float
+    params = book.setup_chapter("t_chapter", ns, source=src)
+    assert params.lr == 1.0 and isinstance(ns["lr"], float) and params["n"] == 5
+    assert params.chapter == "t_chapter" and params.threads == int(os.environ["DIFFGEN_THREADS"])
+    import torch
+
+    assert torch.get_num_threads() == params.threads
+
+    ns["n"] = 0
+    with pytest.raises(ValueError) as err:
+        book.setup_chapter("t_chapter", ns, source=src)
+    assert str(err.value) == "parameter 'n' must be int in [1, 10], got 0"
+
+    ns["n"] = 5
+    ns["In"] = ["", '# Parameters\nn = 3\nbogus = "x"\n']  # what papermill injects
+    with pytest.raises(ValueError, match=r"^unknown parameter 'bogus' for chapter t_chapter .*got bogus='x'$"):
+        book.setup_chapter("t_chapter", ns, source=src)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLAIM / SCALE lines
+# ---------------------------------------------------------------------------------------------
+
+
+def test_claim_lines_round_trip():
+    line = book.format_claim("C2a", True, "relative gap at sigma = 1.7", "0.123", "> 0.05 (fixed)")
+    assert line == "CLAIM C2a PASS: relative gap at sigma = 1.7 = 0.123 (criterion: > 0.05 (fixed))"
+    c = book.parse_claim_line(line)
+    assert (c.id, c.passed, c.measured, c.value, c.criterion) == (
+        "C2a", True, "relative gap at sigma = 1.7", "0.123", "> 0.05 (fixed)")
+    assert c.line == line and c.base_id == "C2"
+    assert book.parse_claim_line("CLAIM C2 OK: x = 1 (criterion: y)") is None
+    assert book.parse_claim_line("CLAIM C2 PASS: no value (criterion: y)") is None
+    with pytest.raises(ValueError):
+        book.format_claim("X1", True, "a", 1, "b")
+
+
+def test_claims_of_notebook_and_table():
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": [
+        "gap: 0.1\n", "SCALE: digits, N=1000, small UNet, 4000 steps\n",
+        "CLAIM C2 PASS: gap after 4000 steps = 0.100 (criterion: > 0.05)\n",
+        "CLAIM C9 FAIL: something = 1 (criterion: < 1)\n"]}]}]}
+    claims = book.claims_of_notebook(nb, "03_training_gap")
+    assert [c.id for c in claims] == ["C2", "C9"]
+    assert claims[0].scale == "digits, N=1000, small UNet, 4000 steps" and claims[0].chapter == "03_training_gap"
+    paper = {"C1": dict(statement="s1", paper_scale="p1", chapter="01_optimal_denoiser"),
+             "C2": dict(statement="s2", paper_scale="p2", chapter="03_training_gap")}
+    rows = book.claim_rows(paper, claims)
+    assert [r["id"] for r in rows] == ["C1", "C2", "C9"]
+    text = book.claims_text(rows)
+    assert "C1   not yet measured (planned: 01_optimal_denoiser)" in text
+    assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text
+    md = book.claims_markdown(rows)
+    assert "{doc}`03_training_gap`" in md and "(not a claim of the paper)" in md
+
+
+# ---------------------------------------------------------------------------------------------
+# stamps: what makes a chapter re-execute
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stamp_key_changes_with_source_params_library_and_notebook(tmp_path):
+    root = make_root(tmp_path)
+    (root / "book" / "t_chapter.ipynb").write_text("{}")
+    key = book.stamp_key("t_chapter", {}, root)
+    assert book.stamp_key("t_chapter", {}, root) == key  # deterministic
+    assert book.stamp_key("t_chapter", {"n": 3}, root) != key
+
+    def changed(path: Path, text: str) -> bool:
+        old = path.read_text()
+        path.write_text(text)
+        new_key = book.stamp_key("t_chapter", {}, root)
+        path.write_text(old)
+        assert book.stamp_key("t_chapter", {}, root) == key
+        return new_key != key
+
+    assert changed(root / "book" / "t_chapter.py", FIXTURE_CHAPTER + "\n# edit\n")
+    assert changed(root / "diffgen_lib" / "a.py", "A = 2\n")
+    assert changed(root / "book" / "t_chapter.ipynb", '{"cells": []}')
+    (root / "diffgen_lib" / "sub").mkdir()
+    (root / "diffgen_lib" / "sub" / "b.py").write_text("")
+    assert book.stamp_key("t_chapter", {}, root) != key  # a new library file counts too
+    (root / "diffgen_lib" / "sub" / "b.py").unlink()
+
+    assert not book.is_up_to_date("t_chapter", {}, root)
+    book.write_stamp("t_chapter", {}, root)
+    assert book.is_up_to_date("t_chapter", {}, root)
+    assert book.stamp_path("t_chapter", root).parent == root / "_build" / "stamps"
+
+
+def test_aggregate_pages_depend_on_the_chapters(tmp_path):
+    root = make_root(tmp_path)
+    (root / "book" / "claims.py").write_text(HEADER + "\n# %%\nprint(1)\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/claims\n  - file: book/t_chapter\n"
+    )
+    assert book.toc_chapters(root) == ["t_chapter", "claims"]  # aggregates last
+    (root / "book" / "t_chapter.ipynb").write_text("{}")
+    key = book.stamp_key("claims", {}, root)
+    (root / "book" / "t_chapter.ipynb").write_text('{"cells": []}')
+    assert book.stamp_key("claims", {}, root) != key
+
+
+# ---------------------------------------------------------------------------------------------
+# the real book: toc, chapter conventions, vendored assets
+# ---------------------------------------------------------------------------------------------
+
+TOC_FILES = book.toc_files(ROOT)
+CHAPTERS = book.toc_chapters(ROOT)
+
+
+def test_toc_order_and_files():
+    assert TOC_FILES[0] == "book/intro"
+    assert [Path(f).name for f in TOC_FILES[-2:]] == ["claims", "timings"]
+    for f in TOC_FILES:
+        assert (ROOT / f"{f}.md").exists() or (
+            (ROOT / f"{f}.py").exists() and (ROOT / f"{f}.ipynb").exists()
+        ), f"{f}: needs {f}.md, or {f}.py with its executed {f}.ipynb (make book)"
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_chapter_follows_the_conventions(stem):
+    import jupytext
+
+    specs = book.parse_spec(stem)  # raises SpecError on a malformed parameters cell
+    for spec in specs.values():
+        spec.check(spec.default)  # defaults satisfy their own spec
+    src = jupytext.read(ROOT / "book" / f"{stem}.py")
+    nb = json.loads((ROOT / "book" / f"{stem}.ipynb").read_text())
+    assert nb["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
+    assert nb["metadata"]["papermill"]["parameters"] == {}, "the committed notebook holds the defaults"
+    # the notebook was executed from the current source (run `make book` after editing the .py)
+    nb_cells = [c for c in nb["cells"] if "injected-parameters" not in c["metadata"].get("tags", [])]
+    assert [(c["cell_type"], "".join(c["source"])) for c in nb_cells] == [
+        (c.cell_type, c.source) for c in src.cells
+    ], f"book/{stem}.ipynb is stale: run `make book`"
+    code = [c for c in nb_cells if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), f"book/{stem}.ipynb has unexecuted cells"
+    if specs:
+        i = next(i for i, c in enumerate(code) if "parameters" in c["metadata"].get("tags", []))
+        assert f'setup_chapter("{stem}", globals())' in "".join(code[i + 1]["source"]), (
+            "the first code cell after the parameters must call "
+            f'setup_chapter("{stem}", globals())'
+        )
+    if stem not in book.AGGREGATE_PAGES:
+        claims = book.claims_of_notebook(nb, stem)
+        ids = [c.id for c in claims]
+        assert len(ids) == len(set(ids)), f"one CLAIM line per claim id: {ids}"
+        assert all(c.scale for c in claims), "print the SCALE line before the CLAIM lines"
+
+
+def test_vendored_assets_match_their_checksums():
+    vendor = ROOT / "book" / "_static" / "vendor"
+    for line in (vendor / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        data = (vendor / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, name
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTML build from the committed notebooks
+# ---------------------------------------------------------------------------------------------
+
+
+def _image_outputs(nb: dict) -> int:
+    return sum(
+        1
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if any(k.startswith("image/") for k in o.get("data", {}))
+        and "remove-output" not in c["metadata"].get("tags", [])
+        and "remove-cell" not in c["metadata"].get("tags", [])
+    )
+
+
+@pytest.mark.slow
+def test_html_build_from_committed_notebooks(tmp_path):
+    res = subprocess.run(
+        [book._jupyter_book(), "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT, timeout=1200,
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    html_dir = tmp_path / "_build" / "html"
+    assert (html_dir / "index.html").exists()
+    for f in TOC_FILES:
+        page = html_dir / f"{f}.html"
+        assert page.exists(), f"no page for {f}"
+        html = page.read_text()
+        # nothing needed from a CDN: math and widgets come from the site itself
+        for script in re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", html):
+            assert not re.match(r"(https?:)?//", script), f"{f}: external script {script}"
+        if 'class="math' in html:
+            assert "_static/vendor/mathjax/tex-svg-full.js" in html
+        nb_path = ROOT / f"{f}.ipynb"
+        if not nb_path.exists():
+            continue
+        nb = json.loads(nb_path.read_text())
+        n_img = _image_outputs(nb)
+        assert html.count("<img") >= n_img, f"{f}: {n_img} figures in the notebook, fewer <img> in the page"
+        for c in nb["cells"]:
+            fig = c["metadata"].get("mystnb", {}).get("figure")
+            if fig and fig.get("name"):
+                assert f'id="{fig["name"]}"' in html, f"{f}: figure {fig['name']} has no anchor"
+        assert html.count('<span class="caption-number">Fig. ') >= sum(
+            1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
+        )
+        tags = {t for c in nb["cells"] for t in c["metadata"].get("tags", [])}
+        if tags & set(book.PARAMETER_TAGS):
+            assert "tag_hide-input" in html, f"{f}: the parameters cell is not hidden"
+        if nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state"):
+            assert "application/vnd.jupyter.widget-state+json" in html
+            assert "_static/vendor/widgets/embed-amd.js" in html and "_static/vendor/widgets/require.js" in html
+    for asset in ("vendor/mathjax/tex-svg-full.js", "vendor/widgets/embed-amd.js", "vendor/widgets/require.js"):
+        assert (html_dir / "_static" / asset).exists()

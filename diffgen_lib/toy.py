@@ -99,11 +99,13 @@ def _errors(points: torch.Tensor, sigmas, train: torch.Tensor, delta: float, n_n
     rot = torch.stack([torch.stack([c, -s_], 1), torch.stack([s_, c], 1)], 1)   # (P, 2, 2)
     noise = torch.einsum("pij,nj->pni", rot, local).reshape(-1, 2)                # (P * n, 2)
     clean = points[:, None, :].expand(-1, n_noise, -1).reshape(-1, 2)
-    out = np.empty((len(sigmas), len(points)))
-    for k, sig in enumerate(sigmas):
-        pred = predictor(clean + float(sig) * noise, float(sig), train, delta, guidance, delta_neg)
-        out[k] = (pred - clean).norm(dim=1).reshape(len(points), n_noise).mean(1).numpy()
-    return out
+    sig = torch.as_tensor(np.asarray(sigmas, dtype=np.float64))
+    # All sigmas in one call: the analytic denoisers take one sigma per row.
+    x = (clean[None] + sig[:, None, None] * noise[None]).reshape(-1, 2)
+    rows_sigma = sig[:, None].expand(-1, len(clean)).reshape(-1)
+    pred = predictor(x, rows_sigma, train, delta, guidance, delta_neg)
+    err = (pred - clean.repeat(len(sig), 1)).norm(dim=1)
+    return err.reshape(len(sig), len(points), n_noise).mean(2).numpy()
 
 
 def gap_curve(train: np.ndarray, val: np.ndarray, sigmas: Sequence[float], delta: float, n_noise: int = 50,

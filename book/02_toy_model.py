@@ -1,0 +1,530 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # An error-prone toy model
+#
+# The optimal denoiser of a finite training set memorizes (previous chapter): its flow field
+# collapses onto the training points at small noise, and sampling with it returns them. A trained
+# network is not the optimal denoiser; it makes errors. {cite:t}`kaiser2026diffusion` ask what
+# such errors do and answer with a model that is simple enough to be solved exactly: the network
+# is modelled as the *exact* denoiser of a slightly wrong data distribution, the training
+# distribution blurred by a Gaussian of width $\delta$. The model error is then a single number,
+# $\delta$, and every quantity of interest (the flow field, the denoising error on training and on
+# validation points, the samples) can be computed in closed form in two dimensions.
+#
+# This chapter rebuilds the paper's toy-model figures and checks the claim (C6 in this book) that
+# model error, or a denser data support, suppresses the exact recall of training points and yields
+# a smooth, generalizing flow field, with a generalization gap that is largest at noise levels
+# $\sigma \sim \delta$ and shrinks as $\delta$ grows or the training points get denser.
+
+# %% tags=["parameters"]
+n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
+gap_steps = 120          # int in [10, 2000]: noise levels (EDM schedule) of the gap-against-sigma curves
+n_noise = 50             # int in [1, 2000]: noise draws per point for the denoising error
+regime_delta = 1.6       # float in (0, 10]: model error of the right-hand flow fields (left: delta = 0)
+regime_sigmas = [8.0, 1.6, 0.25]  # list of float in (0, 80]: noise levels of the flow fields (sigma >> delta, ~ delta, << delta)
+angle_sigma = 1.0        # float in (0, 80]: noise level of the gap along the circle
+angle_deltas = [0.0, 0.8, 1.6, 2.2]  # list of float in [0, 10]: model errors of the gap along the circle
+deltas = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]  # list of float in (0, 10]: model errors of the gap-against-sigma curves
+density_train = [8, 9, 10, 11, 12, 13, 14, 15]  # list of int in [2, 200]: training points on the circle (as many val points)
+density_delta = 1.6      # float in [0, 10]: model error of the density sweep
+delta_pos = 1.8          # float in [0, 10]: model error of the guided model
+delta_neg = 2.2          # float in (0, 10]: model error of the guiding (blurrier) model, > delta_pos
+guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10]: autoguidance weights w
+n_random = 20            # int in [4, 400]: points on the random circle of the sampler (half train, half val)
+traj_deltas = [0.0, 0.5, 1.2, 2.2]  # list of float in [0, 10]: model errors of the trajectory panels
+fd_deltas = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4]  # list of float in [0, 10]: model errors of the FD sweep
+n_gen = 500              # int in [10, 100000]: generated points per model error
+traj_steps = 40          # int in [2, 1000]: Euler steps of the toy sampler
+recall_tol = 0.1         # float in (0, 10]: a generated point within this distance of a training point is an exact recall
+explorer_deltas = [0.0, 0.8, 1.6, 2.4]   # list of float in [0, 10]: model errors shown by the static explorer
+explorer_sigmas = [6.0, 2.0, 1.0, 0.5, 0.15]  # list of float in (0, 80]: noise levels shown by the static explorer
+explorer_n_train = [5, 10, 15]           # list of int in [2, 50]: training-set sizes shown by the static explorer
+explorer_weights = [1.0, 2.0]            # list of float in [0, 10]: guidance weights shown by the static explorer
+end_criterion = 0.1      # float in (0, 1]: C6c passes if |gap| at the smallest and at the largest sigma is at most this fraction of the peak, for every delta
+rank_criterion = 0.9     # float in (0, 1]: C6a, C6b (C6d) pass if the rank correlation of the peak gap with delta, with N (with w) is <= -this (>= this)
+peak_factor = 3.0        # float in [1, 100]: C6e passes if every gap curve peaks within this factor of sigma = delta
+recall_low = 0.2         # float in [0, 1]: C6f passes if the exact-recall fraction is >= 0.95 at the smallest and <= this at the largest trajectory delta
+seed = 0                 # int in [0, 2**31-1]: master seed (random circle, sampler noise)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import HTML, Markdown, display
+from tqdm.auto import tqdm
+
+from diffgen_lib import diffusion, explorer, metrics, toy, toy_analysis
+from diffgen_lib.book import claim, pin_threads, scale, setup_chapter
+
+params = setup_chapter("02_toy_model", globals())
+# The toy model's tensors are tiny (tens of points): one thread is faster than several (no
+# synchronization per operation) and stays fast when other processes share the cores.
+params.threads = pin_threads(1)
+train, val = toy.circle_data(n_circle)
+gap_sigmas = diffusion.edm_sigmas(gap_steps).numpy()
+
+
+def r3(x):
+    """3 significant digits; float round-off near 0 printed as such (checked outputs stay stable)."""
+    return f"{x:.3g}" if abs(x) >= 1e-6 else "<1e-6"
+
+# %% [markdown]
+# ## The smoothed-data denoiser
+#
+# The data are points on a circle of radius 10 (the paper's toy set): $n_\text{circle}$ equally
+# spaced angles, alternately assigned to the training and the validation set, so that every
+# validation point sits exactly halfway between two training points. The optimal denoiser
+# $y^*(x;\sigma) = \sum_i w_i(x;\sigma)\,y_i$ is the posterior mean over the training points of
+# the previous chapter.
+#
+# **Error model.** Suppose the model does not see the training distribution
+# $p = \frac1N\sum_i \delta_{y_i}$ but a version blurred by a Gaussian of width $\delta$,
+# $p_\delta = \frac1N \sum_i \mathcal N(y_i, \delta^2 I)$, and denoises it *exactly*. A clean
+# point $z \sim p_\delta$ is a training point plus blur, $z = y_i + \delta m$, and its noisy
+# version is $x = z + \sigma n$. Given the component $i$, $(z, x)$ is jointly Gaussian and the
+# posterior mean of $z$ is the precision-weighted average
+# $\mathbb E[z \mid x, i] = (\sigma^2 y_i + \delta^2 x)/(\sigma^2 + \delta^2)$. The posterior of the
+# component given $x$ is that of $x \sim \frac1N\sum_i \mathcal N(y_i, (\sigma^2 + \delta^2) I)$,
+# i.e. the optimal denoiser's weights at the *larger* noise level
+# $\sqrt{\sigma^2 + \delta^2}$. Averaging over components:
+#
+# $$
+# y_\delta(x;\sigma) \;=\; \frac{\delta^2\, x \;+\; \sigma^2\, y^*\!\big(x;\sqrt{\sigma^2+\delta^2}\big)}
+#                               {\sigma^2 + \delta^2} ,
+# $$ (eq-smoothed-denoiser)
+#
+# and $\delta = 0$ gives back the optimal denoiser {cite:p}`kaiser2026diffusion`. Smoothing the
+# empirical distribution to obtain a denoiser that generalizes is also the idea of closed-form
+# diffusion models {cite:p}`scarvelis2023closed`. The formula has three regimes:
+#
+# - $\sigma \gg \delta$: $y_\delta \approx y^*(x;\sigma)$, the optimal denoiser at a large noise level,
+#   which averages over many training points; training and validation points are denoised
+#   equally badly, no gap;
+# - $\sigma \ll \delta$: $y_\delta \approx x$, the identity (the blur is wider than the noise, so
+#   the best guess is to leave $x$ alone); the error is the noise itself, $\sigma\lVert n\rVert$,
+#   for every point alike, no gap;
+# - $\sigma \sim \delta$: the denoiser is half identity, half $y^*$ at noise $\approx \sqrt2\,\delta$,
+#   which can still resolve single training points when $\delta$ is small compared to their
+#   spacing: it pulls noisy training points back onto themselves but noisy validation points
+#   towards a *wrong* neighbour. That is where a generalization gap appears, and it is larger the
+#   smaller $\delta$ is.
+#
+# {numref}`fig-toy-regimes` shows the flow fields $y_\delta(x;\sigma) - x$ side by side for
+# $\delta = 0$ and $\delta > 0$ at one noise level per regime, with one colour scale for the
+# length of the field in all panels. By {eq}`eq-smoothed-denoiser`, the error-prone field at
+# noise level $\sigma$ points where the optimal field at the larger noise level
+# $\sqrt{\sigma^2 + \delta^2}$ points, and is shorter by the factor $\sigma^2/(\sigma^2+\delta^2)$.
+# Without error the field has one basin per training point at the two smaller noise levels. With
+# error it points towards the polygon between neighbouring points at $\sigma \sim \delta$, and at
+# $\sigma \ll \delta$, although it still points towards single points, it has almost vanished: a
+# sampler that arrives there stops moving before it reaches a training point.
+
+# %%
+flow_rows = [0.0, regime_delta]
+flows = {(d, s): toy.flow_field(train, s, d, resolution=41) for d in flow_rows for s in regime_sigmas}
+
+# %% mystnb={"figure": {"name": "fig-toy-regimes", "caption": "Flow fields $y_\\delta(x;\\sigma) - x$ of the toy model (streamlines, colour: log10 of the field's length) for the optimal denoiser ($\\delta = 0$, top) and the error-prone model (bottom) at noise levels far above, near and far below $\\delta$. Filled dots: training points; open red circles: validation points."}}
+fig, axes = plt.subplots(2, len(regime_sigmas), figsize=(3.3 * len(regime_sigmas) + 0.8, 6.8))
+axes = np.asarray(axes).reshape(2, -1)
+for r, d in enumerate(flow_rows):
+    for c, s in enumerate(regime_sigmas):
+        stream = explorer.draw_flow(axes[r, c], train, s, d, val=val, field=flows[(d, s)], density=0.9)
+fig.colorbar(stream.lines, ax=axes, shrink=0.6, label="log10 of the length of $y_\\delta - x$")
+plt.show()
+
+# %% [markdown]
+# ## The toy generalization gap
+#
+# The paper measures generalization the way it does for real networks: the denoising error on
+# validation points against that on training points. For every training and every validation point
+# we draw $n_\text{noise}$ noise vectors (the same ones at every $\sigma$), denoise
+# $y + \sigma n$ with $y_\delta$ and average the (non-squared) error
+# $\lVert y_\delta(y + \sigma n;\sigma) - y\rVert$; the relative gap is
+#
+# $$
+# \mathrm{gap}(\sigma) \;=\; \frac{E_\text{val}(\sigma) - E_\text{train}(\sigma)}{E_\text{train}(\sigma)} .
+# $$ (eq-toy-gap)
+#
+# ### Along the circle
+#
+# First at one noise level, $\sigma = $ `angle_sigma`, for points all around the circle: we put a
+# probe at every angle and compare its error with the mean training error
+# ({numref}`fig-toy-gap-angle`). The gap is exactly zero at the training points, since a probe there
+# *is* a training point, and largest halfway between them, where the validation points sit. Without
+# model error it is enormous (the optimal denoiser sends a point between two training points to one
+# of them, an error of half the spacing, against a tiny error at the training points); with error it
+# shrinks quickly as $\delta$ grows.
+
+# %%
+probe_angles = np.sort(np.concatenate([
+    np.linspace(0, 2 * np.pi, 721),
+    np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi),   # exactly at the training points
+    np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi),
+]))
+angle_gaps = {d: toy.gap_along_circle(train, probe_angles, angle_sigma, d, n_noise=n_noise)
+              for d in tqdm(angle_deltas, desc="gap along the circle", leave=False)}
+
+# %% mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
+fig, ax = plt.subplots(figsize=(9, 3.6))
+for d in angle_deltas:
+    ax.plot(np.degrees(probe_angles), angle_gaps[d], lw=1.4, label=f"$\\delta$ = {d:g}")
+for a in np.degrees(np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi)):
+    ax.axvline(a, color="k", ls=":", lw=0.7)
+for a in np.degrees(np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi)):
+    ax.axvline(a, color="tab:red", ls=":", lw=0.7)
+ax.set_yscale("symlog", linthresh=0.1)
+ax.set_ylim(bottom=-0.02)
+ax.set(xlabel="angle on the circle (degrees)", ylabel="(E(angle) - E_train) / E_train", xlim=(0, 360),
+       title=f"$\\sigma$ = {angle_sigma:g}")
+ax.legend(ncol=len(angle_deltas), loc="upper right", fontsize=8)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+train_angle_idx = np.isin(probe_angles, np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi))
+for d in angle_deltas:
+    g = angle_gaps[d]
+    print(f"delta = {d:g}: gap at training points max |.| = {r3(np.abs(g[train_angle_idx]).max())}, "
+          f"largest gap on the circle = {r3(g.max())}")
+
+# %% [markdown]
+# ### Across noise levels
+#
+# Now the gap {eq}`eq-toy-gap` of the validation points against $\sigma$, on the 120-step EDM
+# schedule from $\sigma = 80$ down to $0.002$, for $\delta$ from 2.2 down to 1.2 (the paper's
+# range; {numref}`fig-toy-gap-sigma`). The three regimes show up as predicted: no gap at large
+# $\sigma$ (everything is averaged) and at small $\sigma$ (the model is the identity), a peak in
+# between, and a peak that grows quickly as $\delta$ shrinks. For $\delta = 0$ the gap would be
+# unbounded at small $\sigma$: the training error goes to exactly zero.
+
+# %%
+curves = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise)
+          for d in tqdm(deltas, desc="gap against sigma", leave=False)}
+peaks = {d: toy.peak(gap_sigmas, curves[d]) for d in deltas}
+
+# %% mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
+fig, ax = plt.subplots(figsize=(7, 4))
+colors = plt.cm.viridis(np.linspace(0.9, 0.1, len(deltas)))
+for d, color in zip(deltas, colors):
+    ax.semilogx(gap_sigmas, curves[d], color=color, lw=1.6, label=f"$\\delta$ = {d:g}")
+    ax.plot([peaks[d][1]], [peaks[d][0]], "v", color=color, ms=6)
+ax.axhline(0, color="0.6", lw=0.8)
+ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
+ax.legend(fontsize=8)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'delta':>6} {'peak gap':>9} {'at sigma':>9} {'gap(sigma_max)':>15} {'gap(sigma_min)':>15}")
+for d in deltas:
+    g = curves[d]
+    print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {r3(g[0]):>15} {r3(g[-1]):>15}")
+
+# %%
+peak_sig = [peaks[d][1] for d in deltas]
+where = (f"at $\\sigma$ = {peak_sig[0]:.3g} for every $\\delta$" if max(peak_sig) == min(peak_sig)
+         else f"at $\\sigma$ between {min(peak_sig):.3g} and {max(peak_sig):.3g}")
+display(Markdown(
+    f"In this run the peak lies {where} (from {min(deltas):g} to {max(deltas):g}): at the scale of "
+    f"$\\delta$, as the regimes predict, but it "
+    f"{'barely moves' if max(peak_sig) / min(peak_sig) < 1.25 else 'moves'} with $\\delta$ itself. "
+    f"At $\\sigma \\sim \\delta$ the point spacing decides whether the optimal denoiser inside "
+    f"$y_\\delta$ resolves single points, so the spacing sets the peak's position too, as the next "
+    f"section shows."))
+
+# %% [markdown]
+# ### Denser data
+#
+# Model error is one way to lose the ability to resolve single training points; having them closer
+# together is the other. We keep $\delta = $ `density_delta` and put more points on the same circle,
+# 8 to 15 training points with as many validation points in between
+# ({numref}`fig-toy-density`). The denser the support, the smaller the gap, and the lower the noise
+# level at which it peaks: the spacing shrinks, so the optimal denoiser inside $y_\delta$ needs a
+# smaller noise level to single out a point, and at smaller noise the identity part of
+# {eq}`eq-smoothed-denoiser` takes over. In the limit of a continuous circle, training and
+# validation points are indistinguishable.
+
+# %%
+density_curves = {}
+for n in tqdm(density_train, desc="density", leave=False):
+    tr_n, va_n = toy.circle_data(2 * n)
+    density_curves[n] = toy.gap_curve(tr_n, va_n, gap_sigmas, density_delta, n_noise=n_noise)
+density_peaks = {n: toy.peak(gap_sigmas, density_curves[n]) for n in density_train}
+
+# %% mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(density_train)))
+for n, color in zip(density_train, colors):
+    ax1.semilogx(gap_sigmas, density_curves[n], color=color, lw=1.4, label=f"N = {n}")
+ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"$\\delta$ = {density_delta:g}")
+ax1.legend(fontsize=7, ncol=2)
+ax2.plot(density_train, [density_peaks[n][0] for n in density_train], "o-", color="tab:blue")
+ax2.set(xlabel="training points N", ylabel="peak gap")
+ax2.yaxis.label.set_color("tab:blue")
+ax3 = ax2.twinx()
+ax3.plot(density_train, [density_peaks[n][1] for n in density_train], "s--", color="tab:orange")
+ax3.set_ylabel("$\\sigma$ of the peak", color="tab:orange")
+ax3.grid(False)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'N train':>7} {'peak gap':>9} {'at sigma':>9}")
+for n in density_train:
+    print(f"{n:>7d} {density_peaks[n][0]:>9.3g} {density_peaks[n][1]:>9.3g}")
+
+# %% [markdown]
+# ## Autoguidance
+#
+# Guidance extrapolates from a weaker model $D_\text{neg}$ to the model $D_\text{pos}$,
+# $D_w = D_\text{pos} + w\,(D_\text{pos} - D_\text{neg})$; in *autoguidance* the weaker model is a
+# smaller or less-trained version of the same model, i.e. a model with a *larger* error. In the toy
+# model that is $y_w = y_{\delta_\text{pos}} + w\,(y_{\delta_\text{pos}} - y_{\delta_\text{neg}})$
+# with $\delta_\text{neg} > \delta_\text{pos}$. Why this should raise the gap follows from
+# {eq}`eq-smoothed-denoiser`: write $y_\delta = a_\delta x + (1 - a_\delta)\,y^*$ with the
+# identity weight $a_\delta = \delta^2/(\sigma^2 + \delta^2)$, which grows with $\delta$. The
+# guided model puts the weight $(1 + w)\,a_{\delta_\text{pos}} - w\,a_{\delta_\text{neg}} <
+# a_{\delta_\text{pos}}$ on $x$: it is *less* identity-like, like a model with a smaller $\delta$,
+# and a smaller $\delta$ means a larger gap. Extrapolating away from a blurrier model sharpens the
+# model, towards the memorizing optimum. The paper reports the same for real networks: guidance,
+# classifier-free or autoguidance, strongly increases the gap at inference {cite:p}`kaiser2026diffusion`.
+#
+# {numref}`fig-toy-guidance` shows the gap for $\delta_\text{pos} = $ `delta_pos`,
+# $\delta_\text{neg} = $ `delta_neg` and growing $w$, and two ways to translate $w$ into an
+# "effective" model error: the $\delta$ of an unguided model with the same identity weight at the
+# peak (the heuristic above), and the $\delta$ at which the unguided peak gap of
+# {numref}`fig-toy-gap-sigma` equals the guided one (interpolated).
+
+# %%
+guided_curves = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, guidance=w,
+                                  delta_neg=delta_neg)
+                 for w in tqdm(guidance_weights, desc="autoguidance", leave=False)}
+guided_peaks = {w: toy.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
+delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w][1], delta_pos, delta_neg, w))
+                   for w in guidance_weights}
+delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w][0], deltas, [peaks[d][0] for d in deltas])
+                 for w in guidance_weights}
+
+# %% mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+colors = plt.cm.magma(np.linspace(0.1, 0.8, len(guidance_weights)))
+for w, color in zip(guidance_weights, colors):
+    ax1.semilogx(gap_sigmas, guided_curves[w], color=color, lw=1.5, label=f"w = {w:g}")
+ax1.set(xlabel="$\\sigma$", ylabel="relative gap",
+        title=f"$\\delta_{{pos}}$ = {delta_pos:g}, $\\delta_{{neg}}$ = {delta_neg:g}")
+ax1.legend(fontsize=8)
+ax2.plot(guidance_weights, [guided_peaks[w][0] for w in guidance_weights], "o-", color="tab:blue")
+ax2.set(xlabel="guidance weight w", ylabel="peak gap")
+ax2.yaxis.label.set_color("tab:blue")
+ax3 = ax2.twinx()
+ax3.plot(guidance_weights, [delta_by_weight[w] for w in guidance_weights], "s--", color="tab:orange",
+         label="same identity weight")
+ax3.plot(guidance_weights, [delta_by_peak[w] for w in guidance_weights], "d:", color="tab:orange",
+         label="same peak gap")
+ax3.set_ylabel("effective $\\delta$", color="tab:orange")
+ax3.legend(fontsize=8, loc="upper right")
+ax3.grid(False)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'w':>5} {'peak gap':>9} {'at sigma':>9} {'delta (same weight)':>20} {'delta (same peak)':>18}")
+for w in guidance_weights:
+    print(f"{w:>5.3g} {guided_peaks[w][0]:>9.3g} {guided_peaks[w][1]:>9.3g} "
+          f"{delta_by_weight[w]:>20.3g} {delta_by_peak[w]:>18.3g}")
+
+# %% [markdown]
+# ## Sampling: recall or generalization
+#
+# Finally the samples. We run the toy sampler, Euler steps of the probability-flow ODE on the
+# 40-step EDM schedule from $x_0 \sim \mathcal N(0, 80^2 I)$, with $y_\delta$ as the denoiser, on
+# a *random* circle ($n_\text{random}$ uniform angles, half of them training points, half
+# validation points), so that the training points are unevenly spaced as in real data.
+# {numref}`fig-toy-trajectories` shows trajectories and endpoints. Without error every trajectory
+# ends exactly on a training point. With a small error the endpoints form small clouds around them;
+# with a larger error they spread along the circle, including the gaps between training points
+# where validation points lie: the model generates points that are not in the training set but are
+# on the data's support.
+
+# %%
+random_train, random_val = toy.circle_data(n_random, symmetric=False, seed=seed)
+endpoints, paths = {}, {}
+for d in tqdm(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling", leave=False):
+    states, _ = toy.sample_trajectories(random_train, d, n_gen, n_steps=traj_steps, seed=seed)
+    endpoints[d] = states[-1]
+    if d in traj_deltas:
+        paths[d] = states
+
+# %% mystnb={"figure": {"name": "fig-toy-trajectories", "caption": "Euler trajectories (grey, the first 40 samples) and endpoints (blue) of the toy sampler on a random circle for growing model error. Black crosses: training points; open red circles: validation points. Titles: fraction of endpoints within the recall tolerance of a training point. The optimal denoiser (left) recalls training points exactly; with growing error the endpoints spread along the circle (and off it)."}}
+fig, axes = plt.subplots(1, len(traj_deltas), figsize=(3.2 * len(traj_deltas), 3.5))
+for ax, d in zip(np.atleast_1d(axes), traj_deltas):
+    for k in range(min(40, n_gen)):
+        ax.plot(paths[d][:, k, 0], paths[d][:, k, 1], color="0.7", lw=0.5)
+    e = endpoints[d]
+    ax.scatter(e[:, 0], e[:, 1], s=14, color="tab:blue", alpha=0.5, zorder=3)
+    ax.scatter(random_val[:, 0], random_val[:, 1], s=30, facecolors="none", edgecolors="tab:red", zorder=4)
+    ax.scatter(random_train[:, 0], random_train[:, 1], s=22, marker="x", color="k", zorder=5)
+    ax.set(xlim=(-14, 14), ylim=(-14, 14), aspect="equal", xticks=[], yticks=[],
+           title=f"$\\delta$ = {d:g}: recall {toy_analysis.recall_fraction(e, random_train, recall_tol):.2f}")
+plt.show()
+
+# %% [markdown]
+# How far are the generated points from the training and from the validation points? We fit
+# Gaussians and compute the Fréchet distance {cite:p}`heusel2017gans` of the generated points to
+# the training points and to the validation points, as the paper does for images (with DINOv2
+# features, {cite:t}`stein2023exposing`), and, because a 2-D Gaussian fit only sees the first two
+# moments of a handful of points, also the mean distance to the nearest training and to the nearest
+# validation point ({numref}`fig-toy-fd`).
+
+# %%
+fd_train = np.array([metrics.frechet_distance(endpoints[d], random_train) for d in fd_deltas])
+fd_val = np.array([metrics.frechet_distance(endpoints[d], random_val) for d in fd_deltas])
+fd_floor = metrics.frechet_distance(random_train, random_val)
+nn_train = np.array([metrics.nearest_neighbors(endpoints[d], random_train)[0][:, 0].mean() for d in fd_deltas])
+nn_val = np.array([metrics.nearest_neighbors(endpoints[d], random_val)[0][:, 0].mean() for d in fd_deltas])
+recall = np.array([toy_analysis.recall_fraction(endpoints[d], random_train, recall_tol) for d in fd_deltas])
+
+# %% mystnb={"figure": {"name": "fig-toy-fd", "caption": "Generated points against model error on the random circle. Left: Fr\u00e9chet distance of the generated points to the training points and to the validation points; dotted: FD between the training and the validation points. Right: mean distance of a generated point to its nearest training point and to its nearest validation point, and the fraction of exact recalls (right axis)."}}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+ax1.plot(fd_deltas, fd_train, "o-", label="FD(generated, train)")
+ax1.plot(fd_deltas, fd_val, "s-", label="FD(generated, val)")
+ax1.axhline(fd_floor, color="0.4", ls=":", label="FD(train, val)")
+ax1.set(xlabel="model error $\\delta$", ylabel="Fréchet distance")
+ax1.legend(fontsize=8)
+ax2.plot(fd_deltas, nn_train, "o-", label="to nearest train point")
+ax2.plot(fd_deltas, nn_val, "s-", label="to nearest val point")
+ax2.set(xlabel="model error $\\delta$", ylabel="mean distance")
+ax4 = ax2.twinx()
+ax4.plot(fd_deltas, recall, "^:", color="tab:green", label="exact recalls")
+ax4.set_ylabel("fraction of exact recalls", color="tab:green")
+ax4.set_ylim(-0.02, 1.02)
+ax4.grid(False)
+ax2.legend(fontsize=8, loc="center right")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"FD(train, val) = {fd_floor:.3g}")
+print(f"{'delta':>6} {'FD gen-train':>12} {'FD gen-val':>11} {'NN train':>9} {'NN val':>7} {'recall':>7}")
+for k, d in enumerate(fd_deltas):
+    print(f"{d:>6.3g} {fd_train[k]:>12.3g} {fd_val[k]:>11.3g} {r3(nn_train[k]):>9} {nn_val[k]:>7.3g} {recall[k]:>7.3g}")
+
+# %%
+diff = nn_val - nn_train
+display(Markdown(
+    f"The two measures tell different stories. The nearest-neighbour distances show the loss of "
+    f"exact recall: at $\\delta$ = {fd_deltas[0]:g} a generated point is {r3(nn_train[0])} from the "
+    f"training set and {nn_val[0]:.3g} from the validation set; at $\\delta$ = {fd_deltas[-1]:g} these "
+    f"are {nn_train[-1]:.3g} and {nn_val[-1]:.3g}, the difference shrinking from {diff[0]:.3g} to "
+    f"{diff[-1]:.3g}. Both distances grow, though: blurring moves points off the training points "
+    f"in every direction, along the circle (towards the validation points) and off it. The Fréchet "
+    f"distance to the training points stays between {fd_train.min():.3g} and {fd_train.max():.3g} "
+    f"and that to the validation points near the train-val distance of {fd_floor:.3g}: with "
+    f"{len(random_train)} points per set, the Gaussian fits of the training and the validation "
+    f"points differ by chance far more than blurring moves the generated set, and blurring keeps the "
+    f"*mean* of the training set. In two dimensions with a handful of points, FD is not the measure "
+    f"that shows generalization; the paper's image-scale FD protocol is reproduced in a later "
+    f"chapter."))
+
+# %% [markdown]
+# ## Explorer
+#
+# The four knobs of this chapter, $\delta$, $\sigma$, the number of training points $N$ and the
+# guidance weight $w$, in one place. The left panel is the flow field at $(\delta, \sigma)$ on the
+# symmetric circle with $N$ training and $N$ validation points, the right panel the relative gap
+# against $\sigma$ for the same model with the current $\sigma$ marked. With $w > 0$ the model is
+# autoguided by a model with error $\delta + 0.4$.
+#
+# **Live (needs a running kernel).** When you open this chapter in Jupyter and run it, the sliders
+# below recompute and redraw both panels. In the static HTML page (and in the executed notebook
+# before you run it) there is no kernel behind the widget: it shows the state it was saved with,
+# and moving the sliders does nothing.
+
+# %%
+live = explorer.Explorer(delta=regime_delta, sigma=angle_sigma, n_train=n_circle // 2, guidance=0.0)
+display(live.widget)
+
+# %% [markdown]
+# **Static (works anywhere).** For the static page the same drawing was precomputed for a small
+# tour of states, one knob at a time (first $\delta$, then $\sigma$, then $N$, then $w$, the others
+# held at the values the live explorer starts with, by default $\delta = 1.6$, $\sigma = 1$,
+# $N = 10$, $w = 0$); the player below steps through them with plain JavaScript (use its buttons
+# or step frame by frame).
+
+# %%
+tour = explorer.precompute_states(
+    {"delta": regime_delta, "sigma": angle_sigma, "n_train": n_circle // 2, "guidance": 0.0},
+    {"delta": explorer_deltas, "sigma": explorer_sigmas, "n_train": explorer_n_train,
+     "guidance": explorer_weights})
+display(HTML(explorer.animation_html(tour)))
+
+# %% [markdown]
+# ## What the paper shows and what this book measured
+#
+# The paper introduces this model with the same figures: flow fields with and without error, the
+# gap along the circle (zero at training points, maximal between them), the gap against $\sigma$
+# for $\delta$ from 2.2 to 1.2, against the number of training points and against the guidance
+# weight {cite:p}`kaiser2026diffusion`. Its qualitative conclusions are what the claims below
+# test; the numbers printed in this chapter are this book's measurements with the toy model as
+# specified (10 + 10 points on a circle of radius 10, 50 noise draws per point, the 120-step EDM
+# schedule), not values read off the paper's plots. The toy model is also the bridge to the rest of
+# the book: a neural denoiser is an error-prone model whose error shrinks as it trains, and the
+# chapters on training and inference gaps ask whether real networks behave like $y_\delta$ with a
+# shrinking $\delta$ (compare {cite:t}`bonnaire2025why` on training dynamics, and
+# {cite:t}`kamb2024analytic`, {cite:t}`niedoba2025mechanistic` on locality as a concrete form of
+# such an error).
+
+# %% [markdown]
+# ## Claims
+#
+# Criteria fixed in the parameters cell before running. C6a: the peak gap decreases as $\delta$
+# grows (rank correlation over the $\delta$ values); C6b: it decreases as the training points get
+# denser; C6c: the gap is about zero at the smallest and the largest noise level; C6d: autoguidance
+# raises it; C6e: the gap peaks at $\sigma \sim \delta$; C6f: the optimal denoiser recalls training
+# points exactly, the error-prone model does not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rho_delta = metrics.rank_correlation(deltas, [peaks[d][0] for d in deltas])
+rho_density = metrics.rank_correlation(density_train, [density_peaks[n][0] for n in density_train])
+rho_guidance = metrics.rank_correlation(guidance_weights, [guided_peaks[w][0] for w in guidance_weights])
+end_ratio = max(max(abs(curves[d][0]), abs(curves[d][-1])) / peaks[d][0] for d in deltas)
+peak_off = toy_analysis.worst_peak_ratio([peaks[d][1] for d in deltas], deltas)
+recall_first = toy_analysis.recall_fraction(endpoints[min(traj_deltas)], random_train, recall_tol)
+recall_last = toy_analysis.recall_fraction(endpoints[max(traj_deltas)], random_train, recall_tol)
+
+scale(f"2-D circle, {n_circle // 2} train + {n_circle // 2} val (random circle: {n_random // 2} + "
+      f"{n_random - n_random // 2})", n_circle // 2, "analytic smoothed-data denoiser",
+      f"{gap_steps}-step EDM sigma grid, {traj_steps} Euler steps")
+claim("C6a", rho_delta <= -rank_criterion,
+      f"rank correlation of peak gap with delta over {len(deltas)} deltas", f"{rho_delta:.3g}",
+      f"<= -{rank_criterion:g}")
+claim("C6b", rho_density <= -rank_criterion,
+      f"rank correlation of peak gap with N train over N = {min(density_train)}..{max(density_train)}",
+      f"{rho_density:.3g}", f"<= -{rank_criterion:g}")
+claim("C6c", end_ratio <= end_criterion,
+      "largest |gap| at sigma_max or sigma_min relative to the peak, over all deltas", f"{end_ratio:.3g}",
+      f"<= {end_criterion:g}")
+claim("C6d", rho_guidance >= rank_criterion,
+      f"rank correlation of peak gap with guidance weight w = {min(guidance_weights):g}..{max(guidance_weights):g} "
+      f"(peak {guided_peaks[min(guidance_weights)][0]:.3g} -> {guided_peaks[max(guidance_weights)][0]:.3g})",
+      f"{rho_guidance:.3g}", f">= {rank_criterion:g}")
+claim("C6e", peak_off <= peak_factor,
+      "worst factor between the peak sigma and delta, over all deltas", f"{peak_off:.3g}",
+      f"<= {peak_factor:g}")
+claim("C6f", recall_first >= 0.95 and recall_last <= recall_low,
+      f"exact-recall fraction (within {recall_tol:g}) at delta={min(traj_deltas):g} / delta={max(traj_deltas):g}",
+      f"{recall_first:.3g} / {recall_last:.3g}", f">= 0.95 / <= {recall_low:g}");

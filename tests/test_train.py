@@ -1,0 +1,234 @@
+"""Training: determinism, resuming, the cache and the config's checks."""
+
+import dataclasses
+import time
+
+import pytest
+import torch
+
+from diffgen_lib import cache as cache_lib
+from diffgen_lib.diffusion import EDMPrecond
+from diffgen_lib.train import TrainConfig, load_cached, run_dir, run_key, train
+
+torch.set_num_threads(2)
+
+# Tiny runs: a few ms per step.
+TINY = TrainConfig(n_train=40, n_val=20, n_feature=0, channels=8, channel_mult=(1, 2),
+                   batch_size=8, max_steps=24, snapshot_steps=(8, 16), device="cpu")
+# Every random draw in use: labels with dropout, network dropout, EMA, warmup.
+FULL = dataclasses.replace(TINY, labels="class", label_dropout=0.2, dropout=0.1, ema=0.9,
+                           lr_warmup_steps=5)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("DIFFGEN_CACHE", str(folder))
+    return folder
+
+
+def _weights(run, step=None):
+    denoiser = run.snapshots[step or max(run.snapshots)]
+    return {k: v.clone() for k, v in denoiser.state_dict().items()}
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_run_contents():
+    run = train(TINY, progress=False, cache=False)
+    assert sorted(run.snapshots) == [8, 16, 24] and run.complete and run.step == 24
+    assert run.history.shape == (24,) and torch.isfinite(run.history).all()
+    assert run.sigma_data == pytest.approx(run.splits.sigma_data)
+    assert run.steps_per_second > 0 and run.n_classes == 0
+    denoiser = run.denoiser
+    assert isinstance(denoiser, EDMPrecond) and not denoiser.training
+    assert not any(p.requires_grad for p in denoiser.parameters())
+    x = run.splits.val.images[:3]
+    assert denoiser(x, torch.full((3,), 0.5)).shape == x.shape
+    assert not torch.equal(_weights(run, 8)["model.out.weight"], _weights(run, 24)["model.out.weight"])
+
+
+def test_same_seed_same_weights_other_seed_differs():
+    a = train(FULL, progress=False, cache=False)
+    b = train(FULL, progress=False, cache=False)
+    _assert_same(_weights(a), _weights(b))
+    assert torch.equal(a.history, b.history)
+    c = train(dataclasses.replace(FULL, seed=1), progress=False, cache=False)
+    assert not torch.equal(_weights(a)["model.out.weight"], _weights(c)["model.out.weight"])
+
+
+def test_global_random_state_untouched():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    train(FULL, progress=False, cache=False)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _interrupt_at(step_to_stop):
+    def callback(step, seconds):
+        if step == step_to_stop:
+            raise Interrupt
+    return callback
+
+
+@pytest.mark.parametrize("config", [FULL, dataclasses.replace(TINY, model="mlp", mlp_width=32,
+                                                              mlp_depth=2, ema=0.8)])
+def test_resume_after_interruption_is_bit_identical(config, cache_dir):
+    uninterrupted = train(config, progress=False, cache=False)
+    with pytest.raises(Interrupt):  # checkpoints at steps 5, 10, 15; dies at 17
+        train(config, progress=False, checkpoint_every=5, callback=_interrupt_at(17))
+    assert (run_dir(config) / "checkpoint.pt").exists() and load_cached(config) is None
+    resumed = train(config, progress=False)
+    assert resumed.complete and sorted(resumed.snapshots) == [8, 16, 24]
+    for step in (8, 16, 24):
+        _assert_same(_weights(uninterrupted, step), _weights(resumed, step))
+    assert torch.equal(uninterrupted.history, resumed.history)
+    assert not (run_dir(config) / "checkpoint.pt").exists()
+
+
+def test_max_seconds_stops_and_later_calls_finish_the_same_run():
+    config = dataclasses.replace(FULL, max_steps=40, snapshot_steps=(20,))
+    uninterrupted = train(config, progress=False, cache=False)
+    capped = dataclasses.replace(config, max_seconds=0.25)
+    assert run_key(capped) == run_key(config)
+    slow = lambda step, seconds: time.sleep(0.02)  # noqa: E731  (at most ~12 steps per call)
+    run = train(capped, progress=False, callback=slow)
+    calls = 1
+    while not run.complete:
+        assert run.step < 40 and run.step in run.snapshots
+        run = train(capped, progress=False, callback=slow)
+        calls += 1
+        assert calls < 100
+    assert calls >= 3 and run.step == 40
+    _assert_same(_weights(uninterrupted), _weights(run))
+    _assert_same(_weights(uninterrupted, 20), _weights(run, 20))
+    assert sorted(run.snapshots) == [20, 40]
+
+
+def test_cached_run_loads_fast_and_equal():
+    first = train(TINY, progress=False)
+    start = time.perf_counter()
+    again = train(TINY, progress=False)
+    assert time.perf_counter() - start < 0.5
+    _assert_same(_weights(first), _weights(again))
+    assert sorted(again.snapshots) == [8, 16, 24]
+    assert again.steps_per_second == first.steps_per_second
+    assert torch.equal(again.history, first.history)
+
+
+def test_corrupt_cache_entry_is_detected_and_rebuilt():
+    first = train(TINY, progress=False)
+    path = run_dir(TINY) / "run.pt"
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(cache_lib.CorruptCacheEntry):
+        cache_lib.read_checked(path)
+    with pytest.warns(RuntimeWarning, match="corrupt cache entry"):
+        rebuilt = train(TINY, progress=False)
+    _assert_same(_weights(first), _weights(rebuilt))
+    cache_lib.read_checked(path)  # valid again
+
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.warns(RuntimeWarning, match="corrupt cache entry"):
+        train(TINY, progress=False)
+
+
+def test_corrupt_checkpoint_restarts_training():
+    config = dataclasses.replace(TINY, max_steps=12, snapshot_steps=())
+    reference = train(config, progress=False, cache=False)
+    with pytest.raises(Interrupt):
+        train(config, progress=False, checkpoint_every=4, callback=_interrupt_at(6))
+    checkpoint = run_dir(config) / "checkpoint.pt"
+    checkpoint.write_bytes(b"garbage")
+    with pytest.warns(RuntimeWarning, match="unusable training checkpoint"):
+        run = train(config, progress=False)
+    _assert_same(_weights(reference), _weights(run))
+
+
+def test_cache_key_follows_results_not_root():
+    key = run_key(TINY)
+    assert run_key(dataclasses.replace(TINY)) == key
+    assert run_key(dataclasses.replace(TINY, root="/some/where")) == key
+    assert run_key(dataclasses.replace(TINY, max_seconds=5.0)) == key
+    if not torch.cuda.is_available():
+        assert run_key(dataclasses.replace(TINY, device="auto")) == key
+    for change in (dict(seed=1), dict(lr=1e-3), dict(channels=16), dict(max_steps=30),
+                   dict(snapshot_steps=(4,)), dict(ema=0.99), dict(n_train=41), dict(P_mean=-1.0),
+                   dict(labels="class"), dict(sigma_data=0.5), dict(dataset="mnist5k14")):
+        assert run_key(dataclasses.replace(TINY, **change)) != key, change
+
+
+def test_config_lists_become_tuples():
+    config = TrainConfig(channel_mult=[1, 2, 2], snapshot_steps=[5, 10], max_steps=10)
+    assert config.channel_mult == (1, 2, 2) and config.snapshot_steps == (5, 10)
+    hash(config)
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(dataset="imagenet"), "dataset"),
+    (dict(n_train=0), "n_train"),
+    (dict(n_train=1000, n_val=500, n_feature=500), "n_train"),
+    (dict(labels="cluster"), "labels"),
+    (dict(labels="kmeans", n_clusters=-2), "n_clusters"),
+    (dict(n_clusters=5), "n_clusters"),
+    (dict(model="transformer"), "model"),
+    (dict(channels=0), "channels"),
+    (dict(channel_mult=()), "channel_mult"),
+    (dict(kernel_size=4), "kernel_size"),
+    (dict(norm="batch"), "norm"),
+    (dict(label_dropout=0.1), "label_dropout"),
+    (dict(labels="class", label_dropout=1.0), "label_dropout"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=2.0), "batch_size"),
+    (dict(lr=-1.0), "lr"),
+    (dict(ema=1.0), "ema"),
+    (dict(max_steps=0), "max_steps"),
+    (dict(snapshot_steps=(0,)), "snapshot_steps"),
+    (dict(max_steps=10, snapshot_steps=(11,)), "snapshot_steps"),
+    (dict(max_seconds=0), "max_seconds"),
+    (dict(device="tpu"), "device"),
+    (dict(P_std=0.0), "P_std"),
+    (dict(sigma_data=-0.5), "sigma_data"),
+])
+def test_bad_configs_name_the_field(change, field):
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be .*, got "):
+        TrainConfig(**change)
+
+
+def test_kmeans_labels_mode():
+    config = dataclasses.replace(TINY, labels="kmeans", n_clusters=4, label_dropout=0.1)
+    run = train(config, progress=False)
+    assert run.n_classes == 4 and run.splits.n_classes == 4 and run.clusters.k == 4
+    assert run.splits.val.labels.max() < 4
+    assert torch.equal(run.splits.val.labels, run.clusters.assign(run.splits.val.images))
+    x = run.splits.val.images[:2]
+    sigma = torch.full((2,), 1.0)
+    assert run.denoiser(x, sigma, run.splits.val.labels[:2]).shape == x.shape
+    assert run.denoiser(x, sigma, None).shape == x.shape
+    cached = train(config, progress=False)
+    assert torch.equal(cached.splits.train.labels, run.splits.train.labels)
+    assert torch.equal(cached.clusters.centroids, run.clusters.centroids)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_matches_cpu_loosely():
+    config = dataclasses.replace(TINY, max_steps=10, snapshot_steps=())
+    cpu = train(config, progress=False, cache=False)
+    gpu = train(dataclasses.replace(config, device="cuda"), progress=False, cache=False)
+    assert next(gpu.denoiser.parameters()).is_cuda
+    assert torch.allclose(cpu.history, gpu.history, rtol=0.05, atol=1e-3)
+    x = cpu.splits.val.images[:8]
+    sigma = torch.full((8,), 0.5)
+    out_cpu = cpu.denoiser(x, sigma)
+    out_gpu = gpu.denoiser(x.cuda(), sigma.cuda()).cpu()
+    assert (out_cpu - out_gpu).abs().max() < 0.05

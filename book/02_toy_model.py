@@ -64,7 +64,7 @@ seed = 0                 # int in [0, 2**31-1]: master seed (random circle, samp
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML, Markdown, display
-from tqdm.auto import tqdm
+from diffgen_lib.progress import progress_bar
 
 from diffgen_lib import diffusion, explorer, metrics, toy, toy_analysis
 from diffgen_lib.book import claim, pin_threads, scale, setup_chapter
@@ -175,7 +175,7 @@ probe_angles = np.sort(np.concatenate([
     np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi),
 ]))
 angle_gaps = {d: toy.gap_along_circle(train, probe_angles, angle_sigma, d, n_noise=n_noise)
-              for d in tqdm(angle_deltas, desc="gap along the circle", leave=False)}
+              for d in progress_bar(angle_deltas, desc="gap along the circle", leave=False)}
 
 # %% mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
 fig, ax = plt.subplots(figsize=(9, 3.6))
@@ -212,7 +212,7 @@ for d in angle_deltas:
 
 # %%
 curves = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise)
-          for d in tqdm(deltas, desc="gap against sigma", leave=False)}
+          for d in progress_bar(deltas, desc="gap against sigma", leave=False)}
 peaks = {d: toy.peak(gap_sigmas, curves[d]) for d in deltas}
 
 # %% mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
@@ -259,7 +259,7 @@ display(Markdown(
 
 # %%
 density_curves = {}
-for n in tqdm(density_train, desc="density", leave=False):
+for n in progress_bar(density_train, desc="density", leave=False):
     tr_n, va_n = toy.circle_data(2 * n)
     density_curves[n] = toy.gap_curve(tr_n, va_n, gap_sigmas, density_delta, n_noise=n_noise)
 density_peaks = {n: toy.peak(gap_sigmas, density_curves[n]) for n in density_train}
@@ -311,7 +311,7 @@ for n in density_train:
 # %%
 guided_curves = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, guidance=w,
                                   delta_neg=delta_neg)
-                 for w in tqdm(guidance_weights, desc="autoguidance", leave=False)}
+                 for w in progress_bar(guidance_weights, desc="autoguidance", leave=False)}
 guided_peaks = {w: toy.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
 delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w][1], delta_pos, delta_neg, w))
                    for w in guidance_weights}
@@ -362,7 +362,7 @@ for w in guidance_weights:
 # %%
 random_train, random_val = toy.circle_data(n_random, symmetric=False, seed=seed)
 endpoints, paths = {}, {}
-for d in tqdm(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling", leave=False):
+for d in progress_bar(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling", leave=False):
     states, _ = toy.sample_trajectories(random_train, d, n_gen, n_steps=traj_steps, seed=seed)
     endpoints[d] = states[-1]
     if d in traj_deltas:

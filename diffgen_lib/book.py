@@ -890,6 +890,8 @@ def kernel_environment() -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # text progress bars in executed notebooks (widget bars would be saved as widget state)
+    os.environ.setdefault("DIFFGEN_PROGRESS", "text")
     # kernelspecs of this environment first, so "python3" is this interpreter
     share = str(Path(sys.prefix) / "share" / "jupyter")
     jp = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]

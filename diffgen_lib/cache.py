@@ -120,3 +120,28 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def cached_result(kind: str, key: Any, compute, sources: Iterable[os.PathLike] = ()) -> Any:
+    """Return ``compute()``, stored on disk under a key made of ``kind``, ``key`` (JSON-able),
+    the library version and the source of ``sources`` (the modules whose code decides the result).
+
+    The value must be what :func:`write_checked` can store (tensors, numbers, strings, lists,
+    dicts). A corrupt entry is reported and recomputed.
+    """
+    from . import __version__
+
+    digest = stable_hash({"kind": kind, "key": key, "version": __version__,
+                          "source": source_hash(sources)})
+    path = cache_dir() / "results" / f"{kind}-{digest[:24]}.pt"
+    if path.exists():
+        try:
+            return read_checked(path)
+        except CorruptCacheEntry as exc:
+            import warnings
+
+            warnings.warn(f"recomputing a corrupt cache entry: {exc}", RuntimeWarning, stacklevel=2)
+            path.unlink(missing_ok=True)
+    value = compute()
+    write_checked(path, value)
+    return value

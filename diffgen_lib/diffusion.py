@@ -188,12 +188,12 @@ def generate(denoise: Denoiser, seeds: Sequence[int], shape: Sequence[int], n_st
 
     Initial noise is drawn per sample on the CPU, so sample i depends only on seeds[i].
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     sigmas = edm_sigmas(n_steps, sigma_min, sigma_max, rho)
     outs = []
     starts = range(0, len(seeds), batch_size)
-    for start in tqdm(starts, desc="sampling", disable=not progress, leave=False):
+    for start in progress_bar(starts, desc="sampling", disable=not progress, leave=False):
         chunk = list(seeds[start:start + batch_size])
         x = per_sample_noise(chunk, shape).to(device) * sigma_max
         outs.append(sample(denoise, x, sigmas, heun=heun, early_stop=early_stop,

@@ -422,9 +422,9 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
                 checkpoint.unlink(missing_ok=True)
                 trainer = _Trainer(config, splits, sigma_data, n_classes, device)
 
-        from tqdm.auto import tqdm
+        from .progress import progress_bar
 
-        bar = tqdm(total=config.max_steps, initial=trainer.step, disable=not progress,
+        bar = progress_bar(total=config.max_steps, initial=trainer.step, disable=not progress,
                    desc=f"train {config.model} {config.dataset}", leave=False)
         start_step = trainer.step
         start = last_checkpoint = time.perf_counter()

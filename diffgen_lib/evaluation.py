@@ -1,0 +1,87 @@
+"""The training-objective gap of a trained run (SPEC section 3), cached on disk.
+
+For every snapshot of a run: the unweighted per-sample MSE of D(y + sigma n; sigma) on a fixed
+set of training images and an equal-size fixed set of validation images, at the 64 log-spaced
+sigmas in [0.002, 80], with the same per-image noise at every sigma and every snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import cache, diffusion, metrics
+from .train import TrainConfig, TrainedRun, run_key, train
+
+NOISE_SEED = 20_260_313  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
+_SOURCES = [Path(__file__).resolve().parent / name for name in ("evaluation.py", "metrics.py")]
+
+
+@dataclass
+class GapCurves:
+    """Mean denoising errors of one run: rows are snapshots (training steps), columns sigmas."""
+
+    sigmas: np.ndarray       # (S,)
+    steps: np.ndarray        # (T,)
+    train_error: np.ndarray  # (T, S)
+    val_error: np.ndarray    # (T, S)
+    n_eval: int
+
+    @property
+    def gap(self) -> np.ndarray:
+        """Relative gap (E_val - E_train) / E_train, (T, S)."""
+        return metrics.relative_gap(self.val_error, self.train_error)
+
+    @property
+    def threshold(self) -> np.ndarray:
+        """Overfitting threshold: the gap at the validation-minimum snapshot, per sigma, (S,)."""
+        return metrics.overfitting_threshold(self.val_error, self.train_error)
+
+    def peak(self, snapshot: int = -1) -> dict:
+        """Peak gap and its sigma for one snapshot (default: the last)."""
+        return metrics.summarize_peak(self.sigmas, self.gap[snapshot])
+
+
+def evaluation_sets(run: TrainedRun, n_eval: int):
+    """The fixed evaluation images (and labels, None when unconditional): the first n_eval
+    training and the first n_eval validation images."""
+    n_eval = min(n_eval, len(run.splits.train), len(run.splits.val))
+    conditional = run.config.conditional
+    tr, va = run.splits.train, run.splits.val
+    return (tr.images[:n_eval], tr.labels[:n_eval] if conditional else None,
+            va.images[:n_eval], va.labels[:n_eval] if conditional else None)
+
+
+def gap_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequence[float]] = None,
+               steps: Optional[Sequence[int]] = None, noise_seed: int = NOISE_SEED,
+               progress: bool = True) -> GapCurves:
+    """Train (or load) the run and measure its denoising errors at every snapshot in ``steps``
+    (default: all), cached on disk by the run's key and the evaluation settings."""
+    sigmas = diffusion.log_sigma_grid().numpy() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
+    steps_key = None if steps is None else [int(s) for s in steps]
+    key = {"run": run_key(config), "n_eval": n_eval, "sigmas": [float(s) for s in sigmas],
+           "steps": steps_key, "noise_seed": noise_seed}
+
+    def compute():
+        run = train(config, progress=progress)
+        chosen = sorted(run.snapshots) if steps is None else [int(s) for s in steps]
+        missing = [s for s in chosen if s not in run.snapshots]
+        if missing:
+            raise ValueError(f"run has no snapshots at steps {missing}; it has {sorted(run.snapshots)}")
+        x_tr, l_tr, x_va, l_va = evaluation_sets(run, n_eval)
+        tr_err, va_err = [], []
+        for step in chosen:  # metrics.denoising_errors runs without gradients
+            den = run.snapshots[step]
+            tr_err.append(metrics.denoising_errors(den, x_tr, sigmas, noise_seed, l_tr).mean(1))
+            va_err.append(metrics.denoising_errors(den, x_va, sigmas, noise_seed + len(x_tr), l_va).mean(1))
+        return {"sigmas": torch.from_numpy(sigmas), "steps": torch.tensor(chosen),
+                "train_error": torch.from_numpy(np.stack(tr_err)), "val_error": torch.from_numpy(np.stack(va_err)),
+                "n_eval": len(x_tr)}
+
+    r = cache.cached_result("gap-curves", key, compute, _SOURCES)
+    return GapCurves(r["sigmas"].numpy(), r["steps"].numpy(), r["train_error"].numpy(),
+                     r["val_error"].numpy(), int(r["n_eval"]))

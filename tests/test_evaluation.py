@@ -1,0 +1,80 @@
+"""Shared runs, the cached training-gap evaluation, cached results and progress bars."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffgen_lib import cache, evaluation, experiments, metrics, progress, train
+
+torch.set_num_threads(2)
+
+
+def test_snapshot_schedule():
+    assert experiments.snapshot_schedule(1500) == (250, 500, 750, 1000, 1250, 1500)
+    assert experiments.snapshot_schedule(3, 6) == (1, 2, 3)
+    with pytest.raises(ValueError):
+        experiments.snapshot_schedule(0)
+
+
+def test_gap_run_variants_share_everything_but_what_they_vary():
+    base = experiments.gap_run()
+    assert base.labels == "none" and base.label_dropout == 0.0
+    assert base.snapshot_steps[-1] == base.max_steps
+    cond = experiments.gap_run(labels="class")
+    assert cond.conditional and cond.label_dropout == experiments.CFG_LABEL_DROPOUT
+    widths = experiments.width_runs([16, 32])
+    assert widths[32] == base and widths[16].channels == 16
+    assert experiments.size_runs([300])[300] == base
+    assert train.run_key(experiments.gap_run()) == train.run_key(base)
+
+
+def test_cached_result_computes_once_and_recovers_from_corruption(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(3)}
+
+    a = cache.cached_result("thing", {"n": 3}, compute)
+    b = cache.cached_result("thing", {"n": 3}, compute)
+    assert len(calls) == 1 and torch.equal(a["x"], b["x"])
+    cache.cached_result("thing", {"n": 4}, compute)
+    assert len(calls) == 2
+    for p in (tmp_path / "results").glob("thing-*.pt"):
+        p.write_bytes(b"garbage")
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        c = cache.cached_result("thing", {"n": 3}, compute)
+    assert len(calls) == 3 and torch.equal(c["x"], a["x"])
+
+
+def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
+    config = experiments.gap_run(n_train=40, n_val=40, n_feature=0, channels=8, steps=12)
+    sigmas = [0.01, 0.5, 50.0]
+    curves = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False)
+    assert curves.train_error.shape == (len(config.snapshot_steps), 3) == curves.val_error.shape
+    assert list(curves.steps) == list(config.snapshot_steps)
+    assert np.allclose(curves.gap, (curves.val_error - curves.train_error) / curves.train_error)
+    # recompute one entry by hand with the documented noise seeds
+    run = train.train(config, progress=False)
+    x_tr, _, x_va, _ = evaluation.evaluation_sets(run, 20)
+    manual = metrics.denoising_errors(run.snapshots[int(curves.steps[-1])], x_va, sigmas,
+                                      evaluation.NOISE_SEED + 20).mean(1)
+    assert np.allclose(manual, curves.val_error[-1])
+    again = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False)
+    assert np.array_equal(again.val_error, curves.val_error)
+    assert curves.peak()["peak_sigma"] in sigmas
+    with pytest.raises(ValueError, match="no snapshots"):
+        evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, steps=[5], progress=False)
+
+
+def test_progress_modes(monkeypatch):
+    monkeypatch.setenv("DIFFGEN_PROGRESS", "off")
+    assert list(progress.progress_bar(range(3))) == [0, 1, 2]
+    monkeypatch.setenv("DIFFGEN_PROGRESS", "text")
+    bar = progress.progress_bar(range(2), disable=True)
+    assert bar.leave and list(bar) == [0, 1]
+    monkeypatch.setenv("DIFFGEN_PROGRESS", "fancy")
+    with pytest.raises(ValueError, match="DIFFGEN_PROGRESS"):
+        progress.progress_bar(range(2))

@@ -1,4 +1,4 @@
-"""Tests of the book pipeline (diffgen_lib/book.py), the chapters' conventions and the HTML build."""
+"""Tests of the book pipeline (diffgen_lib/book/), the chapters' conventions and the HTML build."""
 
 from __future__ import annotations
 

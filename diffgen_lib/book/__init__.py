@@ -1,0 +1,82 @@
+"""The book pipeline: parameter specs, chapter execution, HTML build and chapter helpers.
+
+Command line (run from the repository root, inside the project's virtual environment)::
+
+    python -m diffgen_lib.book list                      # chapters, parameters, defaults, allowed values
+    python -m diffgen_lib.book build [--force] [STEM..]  # what `make book` runs
+    python -m diffgen_lib.book run CHAPTER -p NAME VALUE [-p ...] [--profile NAME] [--no-html]
+
+``build`` executes every chapter listed in ``_toc.yml`` (default parameters, papermill) into
+``book/<stem>.ipynb`` unless its stamp in ``_build/stamps/`` says nothing changed, then builds the
+HTML with Jupyter Book into ``_build/html``. ``run`` executes one chapter with other parameters
+into ``_build/runs/<stem>-<hash>.ipynb`` and builds that page alone; the committed notebook is
+never touched. Parameters are validated against the chapter's spec before anything executes.
+
+Chapter side (first code cell after the ``parameters`` cell)::
+
+    from diffgen_lib.book import setup_chapter, claim, scale
+    params = setup_chapter("03_training_gap", globals())
+
+Parameter spec grammar (a trailing comment on each assignment of the ``parameters`` cell)::
+
+    n_train = 1000      # int in [50, 1797]: number of training images
+    lr = 2e-3           # float in (0, 1]: Adam learning rate
+    dataset = "digits"  # one of {"digits", "mnist5k"}: image dataset
+    snapshots = [250]   # list of int: training steps at which snapshots are kept
+    use_ema = True      # bool: keep an EMA copy of the weights
+
+Types: ``int``, ``float`` (ints accepted), ``str``, ``bool``, ``list of int``, ``list of float``,
+``list of str``; an optional range ``in [a, b]``/``(a, b]``/``[a, inf)`` (for lists it applies to
+every element) with Python-evaluable bounds; or ``one of {...}``; then ``: description``.
+
+Only the standard library is imported at module level (``setup_chapter`` imports torch and
+matplotlib; the command line imports papermill and jupytext only once the parameters are valid).
+
+Modules: ``params`` (the spec grammar, validation), ``chapter`` (``setup_chapter``, ``claim``,
+``scale``), ``aggregate`` (CLAIM/SCALE lines, claims and timings pages), ``toc`` (chapters and
+their order), ``stamps`` (what is up to date), ``runner`` (papermill, HTML build), ``cli``.
+"""
+
+from .aggregate import (
+    Claim,
+    claim_rows,
+    claims_markdown,
+    claims_of_notebook,
+    claims_text,
+    collect_claims,
+    collect_timings,
+    format_claim,
+    format_scale,
+    parse_claim_line,
+)
+from .chapter import BOOK_RC, ChapterParams, claim, pin_threads, resolve_device, scale, setup_chapter
+from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, run_config
+from .layout import AGGREGATE_PAGES, BOOK, DEFAULT_THREADS, LIB, PARAMETER_TAGS, ROOT
+from .params import (
+    ParamError,
+    ParamSpec,
+    SpecError,
+    chapter_source,
+    parse_spec,
+    parse_spec_comment,
+    parse_spec_source,
+    resolve_cli_value,
+    validate,
+)
+# _jupyter_book is private, but the tests use it
+from .runner import _jupyter_book, build_html, execute_chapter, kernel_environment  # noqa: F401
+from .stamps import is_up_to_date, library_files, stamp_key, stamp_path, write_stamp
+from .toc import all_chapters, resolve_chapter, toc_chapters, toc_files
+
+__all__ = [
+    "AGGREGATE_PAGES", "BOOK", "BOOK_RC", "DEFAULT_THREADS", "LIB", "PARAMETER_TAGS", "ROOT",
+    "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError",
+    "all_chapters", "build_html", "build_run_page", "chapter_source", "claim", "claim_rows",
+    "claims_markdown", "claims_of_notebook", "claims_text", "cmd_build", "cmd_list", "cmd_run",
+    "collect_claims", "collect_timings", "execute_chapter", "format_claim", "format_scale",
+    "is_up_to_date", "kernel_environment", "library_files", "load_profile", "main",
+    "parse_claim_line", "parse_spec", "parse_spec_comment", "parse_spec_source", "pin_threads",
+    "resolve_chapter", "resolve_cli_value", "resolve_device", "run_config", "scale",
+    "setup_chapter", "stamp_key", "stamp_path", "toc_chapters", "toc_files", "validate",
+    "write_stamp",
+]

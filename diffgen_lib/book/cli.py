@@ -1,0 +1,225 @@
+"""The command line: ``list``, ``build`` and ``run`` (profiles, the HTML page of one run)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .layout import AGGREGATE_PAGES, ROOT, _rel
+from .params import ParamError, ParamSpec, SpecError, _fmt, parse_spec, resolve_cli_value, validate
+from .runner import _jupyter_book, build_html, execute_chapter
+from .stamps import is_up_to_date, write_stamp
+from .toc import all_chapters, resolve_chapter, toc_chapters
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    t_start = time.monotonic()
+    stems = toc_chapters(root)
+    if args.chapters:
+        wanted = {resolve_chapter(c, root / "book") for c in args.chapters}
+        stems = [s for s in stems if s in wanted]
+    for stem in sorted(set(all_chapters(root / "book")) - set(toc_chapters(root))):
+        print(f"note: book/{stem}.py is not in _toc.yml, so it is neither executed nor built", flush=True)
+    failed = []
+    for i, stem in enumerate(stems, 1):
+        tag = f"[{i}/{len(stems)}] {stem}"
+        if stem in AGGREGATE_PAGES and failed:
+            print(f"{tag}: not executed (a chapter failed)", flush=True)
+            continue
+        if not args.force and is_up_to_date(stem, {}, root):
+            print(f"{tag}: up to date, skipped", flush=True)
+            continue
+        print(f"{tag}: executing ...", flush=True)
+        t0 = time.monotonic()
+        try:
+            execute_chapter(stem, root / "book" / f"{stem}.ipynb", None, root, label=stem)
+        except Exception as exc:  # papermill's execution error carries the cell's traceback
+            failed.append(stem)
+            first = str(exc).strip().splitlines()
+            print(f"{tag}: FAILED after {time.monotonic() - t0:.1f} s", flush=True)
+            print("      " + "\n      ".join(first[-8:]), flush=True)
+            print(f"      the failed notebook: {_rel(root / '_build' / 'exec' / f'{stem}.ipynb', root)}")
+            if not args.keep_going:
+                break
+            continue
+        write_stamp(stem, {}, root)
+        print(f"{tag}: done in {time.monotonic() - t0:.1f} s", flush=True)
+    if failed:
+        print(f"book: FAILED chapters: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    if not args.no_html:
+        print("html: jupyter-book build . -q -W -n --keep-going", flush=True)
+        t0 = time.monotonic()
+        rc = build_html(root)
+        if rc != 0:
+            print(f"html: FAILED (exit {rc}) after {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            return rc
+        print(f"html: done in {time.monotonic() - t0:.1f} s -> {_rel(root / '_build' / 'html' / 'index.html', root)}")
+    print(f"book: done in {time.monotonic() - t_start:.1f} s", flush=True)
+    return 0
+
+
+def load_profile(name: str, stem: str, specs: dict[str, ParamSpec], root: Path = ROOT) -> dict:
+    """Parameters of profile ``name`` for chapter ``stem`` from ``book/profiles.yml``."""
+    import yaml
+
+    path = Path(root) / "book" / "profiles.yml"
+    profiles = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
+    if name not in profiles:
+        raise ParamError(
+            f"unknown profile '{name}' (profiles in book/profiles.yml: {', '.join(profiles) or 'none'})"
+        )
+    chapters = profiles[name] or {}
+    short = re.sub(r"^\d+_", "", stem)
+    values = dict(chapters.get(short) or {})
+    values.update(chapters.get(stem) or {})
+    for key, value in values.items():
+        if key not in specs:
+            raise ParamError(
+                f"unknown parameter '{key}' in profile '{name}' for chapter {stem} "
+                f"(its parameters: {', '.join(specs) or 'none'}), got {key}={_fmt(value)}"
+            )
+        try:
+            specs[key].check(value)
+        except ParamError as exc:
+            raise ParamError(f"{exc} (profile '{name}')") from None
+    return values
+
+
+def run_config(root: Path, page_dir: Path) -> Path:
+    """A _config.yml for building one run page on its own (page mode of jupyter-book)."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8")) or {}
+    cfg.pop("only_build_toc_files", None)
+    cfg.pop("exclude_patterns", None)
+    bib = Path(root) / "book" / "references.bib"
+    if bib.exists():
+        shutil.copy(bib, page_dir / "references.bib")
+        cfg["bibtex_bibfiles"] = ["references.bib"]
+    sphinx_cfg = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    static = Path(root) / "book" / "_static"
+    sphinx_cfg["html_static_path"] = [str(static.resolve())] if static.exists() else []
+    path = page_dir / "_config.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def build_run_page(nb_path: Path, root: Path = ROOT) -> Path | None:
+    """Build the HTML of one executed run notebook; returns the page's path."""
+    import nbformat
+
+    nb_path = Path(nb_path)
+    page_dir = nb_path.parent / f"{nb_path.stem}.page"
+    if page_dir.exists():
+        shutil.rmtree(page_dir)
+    page_dir.mkdir(parents=True)
+    nb = nbformat.read(nb_path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    note = ", ".join(f"`{k} = {_fmt(v)}`" for k, v in (pm.get("parameters") or {}).items())
+    title = next((i + 1 for i, c in enumerate(nb.cells)
+                  if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), 0)
+    nb.cells.insert(title, nbformat.v4.new_markdown_cell(
+        f"```{{note}}\nA run with other parameters than the book's: {note or 'the defaults'}.\n```"
+    ))
+    if (Path(root) / "book" / "references.bib").exists():
+        nb.cells.append(nbformat.v4.new_markdown_cell("## References\n\n```{bibliography}\n```"))
+    nbformat.write(nb, page_dir / nb_path.name)
+    cfg = run_config(root, page_dir)
+    cmd = [_jupyter_book(), "build", str(page_dir / nb_path.name), "--config", str(cfg),
+           "--path-output", str(page_dir)]
+    res = subprocess.run(cmd, cwd=str(root), capture_output=True, text=True)
+    html = page_dir / "_build" / "_page" / nb_path.stem / "html" / f"{nb_path.stem}.html"
+    if res.returncode != 0 or not html.exists():
+        print("\n".join((res.stdout + res.stderr).splitlines()[-30:]), file=sys.stderr)
+        return None
+    return html
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    stem = resolve_chapter(args.chapter, root / "book")
+    specs = parse_spec(stem, root / "book")
+    values: dict[str, Any] = {}
+    if args.profile:
+        values.update(load_profile(args.profile, stem, specs, root))
+    raw = {}
+    for name, text in args.param or []:
+        raw[name] = text
+        values[name] = specs[name].parse_cli(text) if name in specs else resolve_cli_value(text)
+    params = validate(stem, specs, values, raw)
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    out = root / "_build" / "runs" / f"{stem}-{digest}.ipynb"
+    shown = " ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or "default parameters"
+    print(f"run: {stem} with {shown}", flush=True)
+    t0 = time.monotonic()
+    try:
+        execute_chapter(stem, out, params, root, label=stem)
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        print("run: FAILED\n      " + "\n      ".join(lines[-8:]), file=sys.stderr)
+        print(f"run: the failed notebook: {_rel(root / '_build' / 'exec' / out.name, root)}", file=sys.stderr)
+        return 1
+    print(f"run: executed in {time.monotonic() - t0:.1f} s -> {_rel(out, root)}", flush=True)
+    if not args.no_html:
+        t0 = time.monotonic()
+        html = build_run_page(out, root)
+        if html is None:
+            print("run: the HTML page could not be built", file=sys.stderr)
+            return 1
+        print(f"run: HTML in {time.monotonic() - t0:.1f} s -> {_rel(html, root)}", flush=True)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    in_toc = toc_chapters(root)
+    stems = in_toc + [s for s in all_chapters(root / "book") if s not in in_toc]
+    for stem in stems:
+        specs = parse_spec(stem, root / "book")
+        note = "" if stem in in_toc else "   (not in _toc.yml)"
+        print(f"{stem}{note}")
+        if not specs:
+            print("    (no parameters)")
+        for s in specs.values():
+            default = f"{s.name} = {_fmt(s.default)}"
+            print(f"    {default:<34} {s.allowed}" + (f": {s.help}" if s.help else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m diffgen_lib.book", description="Execute and build the diffgen book."
+    )
+    parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="chapters and their parameters (defaults, allowed values)")
+    p_list.set_defaults(func=cmd_list)
+    p_build = sub.add_parser("build", help="execute changed chapters, then build _build/html (make book)")
+    p_build.add_argument("chapters", nargs="*", help="only these chapters (default: all in _toc.yml)")
+    p_build.add_argument("--force", action="store_true", help="execute even if the stamp matches")
+    p_build.add_argument("--no-html", action="store_true", help="skip the Jupyter Book build")
+    p_build.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
+    p_build.set_defaults(func=cmd_build)
+    p_run = sub.add_parser("run", help="execute one chapter with other parameters into _build/runs/")
+    p_run.add_argument("chapter", help="03_training_gap or training_gap")
+    p_run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="set a parameter (papermill's value rules; lists as [1, 2])")
+    p_run.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+    p_run.add_argument("--no-html", action="store_true", help="skip building the HTML page")
+    p_run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParamError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,22 @@
+"""Where the book lives, and the constants the pipeline's modules share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LIB = Path(__file__).resolve().parent.parent
+ROOT = LIB.parent
+BOOK = ROOT / "book"
+
+#: pages that read the other chapters' notebooks: executed last, re-executed when any changes
+AGGREGATE_PAGES = ("claims", "timings")
+#: notebook cells tagged like this get ``hide-input`` in the written notebook (HTML shows outputs only)
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+DEFAULT_THREADS = 2
+
+
+def _rel(path: Path, root: Path = ROOT) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)

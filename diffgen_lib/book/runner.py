@@ -1,0 +1,136 @@
+"""Chapter execution with papermill (kernel environment, progress heartbeat) and the HTML build."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .layout import DEFAULT_THREADS, PARAMETER_TAGS, ROOT, _rel
+
+
+def kernel_environment() -> None:
+    """Environment inherited by the kernels: diffgen_lib importable, threads pinned, our python3."""
+    package_root = str(ROOT)  # the diffgen_lib that runs this is the one the kernels import
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if package_root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + paths)
+    threads = os.environ.setdefault("DIFFGEN_THREADS", str(DEFAULT_THREADS))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # text progress bars in executed notebooks (widget bars would be saved as widget state)
+    os.environ.setdefault("DIFFGEN_PROGRESS", "text")
+    # kernelspecs of this environment first, so "python3" is this interpreter
+    share = str(Path(sys.prefix) / "share" / "jupyter")
+    jp = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if share not in jp:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([share] + jp)
+
+
+class _Heartbeat(threading.Thread):
+    """Prints every ``every`` seconds how long a chapter has run and how many cells are done."""
+
+    def __init__(self, label: str, nb_path: Path, every: float = 30.0):
+        super().__init__(daemon=True)
+        self.label, self.nb_path, self.every = label, nb_path, every
+        self.stop = threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            done = total = 0
+            try:
+                nb = json.loads(self.nb_path.read_text(encoding="utf-8"))
+                cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+                total = len(cells)
+                done = sum(c["metadata"].get("papermill", {}).get("status") == "completed" for c in cells)
+            except (OSError, ValueError, KeyError):
+                pass
+            cells_txt = f", {done}/{total} code cells" if total else ""
+            print(f"      {self.label}: {time.monotonic() - self.t0:.0f} s{cells_txt}", flush=True)
+
+
+def _kernel_config(ipc_dir: Path):
+    """Kernels talk over IPC sockets in a private folder on Linux (no TCP ports, no
+    "unencrypted TCP" warning, no socket files in the chapter's working directory)."""
+    from traitlets.config import Config
+
+    transport = os.environ.get("DIFFGEN_KERNEL_TRANSPORT", "ipc" if sys.platform.startswith("linux") else "tcp")
+    if transport != "ipc":
+        return Config({"KernelManager": {"transport": transport}})
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(ipc_dir) / "kernel")}})
+
+
+def execute_chapter(
+    stem: str, output: Path, parameters: dict | None = None, root: Path = ROOT, *, label: str = ""
+) -> None:
+    """Execute ``book/<stem>.py`` with papermill into ``output`` (inputs from the .py source)."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    root = Path(root)
+    kernel_environment()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = root / "_build" / "exec"
+    work.mkdir(parents=True, exist_ok=True)
+    src_nb = work / f"{output.stem}.input.ipynb"
+    tmp_out = work / f"{output.stem}.ipynb"
+    nb = jupytext.read(root / "book" / f"{stem}.py")
+    nbformat.write(nb, src_nb)
+    beat = _Heartbeat(label or stem, tmp_out, float(os.environ.get("DIFFGEN_PROGRESS_EVERY", 30)))
+    beat.start()
+    ipc_dir = tempfile.mkdtemp(prefix="diffgen-ipc-")  # short path: unix sockets allow ~100 chars
+    try:
+        papermill.execute_notebook(
+            str(src_nb),
+            str(tmp_out),
+            parameters=parameters or None,
+            kernel_name="python3",
+            cwd=str(root / "book"),
+            progress_bar=False,
+            log_output=False,
+            record_timing=False,  # papermill's own per-cell metadata has the timings
+            config=_kernel_config(ipc_dir),
+        )
+    finally:
+        beat.stop.set()
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+    nb = nbformat.read(tmp_out, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(t in tags for t in PARAMETER_TAGS) and "hide-input" not in tags:
+            cell.metadata["tags"] = list(tags) + ["hide-input"]
+    pm = nb.metadata.setdefault("papermill", {})
+    pm["input_path"] = f"book/{stem}.py"
+    pm["output_path"] = _rel(output, root)
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+    nb.metadata["jupytext"].pop("text_representation", None)
+    jupytext.write(nb, output, fmt="ipynb")
+    if output.parent.resolve() == (root / "book").resolve():
+        os.utime(root / "book" / f"{stem}.py")  # the pair's text file stays the newer one
+    if str(root.resolve()) in output.read_text(encoding="utf-8"):
+        print(f"      warning: {_rel(output, root)} contains this machine's path {root.resolve()}")
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
+
+
+def build_html(root: Path = ROOT, output_dir: Path | None = None, strict: bool = True) -> int:
+    """``jupyter-book build <root> -q -W -n --keep-going`` (execution is off in _config.yml)."""
+    cmd = [_jupyter_book(), "build", str(root), "-q"]  # -q: warnings and errors only
+    if output_dir is not None:
+        cmd += ["--path-output", str(output_dir)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    return subprocess.call(cmd, cwd=str(root))

@@ -56,7 +56,7 @@ def evaluation_sets(run: TrainedRun, n_eval: int):
             va.images[:n_eval], va.labels[:n_eval] if conditional else None)
 
 
-def gap_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequence[float]] = None,
+def gap_curves(config: TrainConfig, n_eval: int = 200, sigmas: Optional[Sequence[float]] = None,
                steps: Optional[Sequence[int]] = None, noise_seed: int = NOISE_SEED,
                progress: bool = True) -> GapCurves:
     """Train (or load) the run and measure its denoising errors at every snapshot in ``steps``

@@ -1,0 +1,163 @@
+"""Where sampling trajectories go: the states x_k of the sampler against noisy training and noisy
+validation samples at the same noise level sigma_k.
+
+At every step the module compares three sets of points at noise level sigma_k: the trajectory
+states, fresh noisy training samples y_i + sigma_k n and noisy validation samples v_j + sigma_k n.
+For each point it measures the distance to the nearest training image (in units of
+sigma_k sqrt(D), the length of the noise), the log-density under the noisy empirical training
+distribution p_sigma(x) = mean_i N(x; y_i, sigma^2 I) and the concentration of the optimal
+denoiser's posterior at x (largest weight, entropy). The overlap score of a set with the noisy
+training samples is the AUC of telling them apart by that log-density (0.5: indistinguishable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from . import analytic, cache, diffusion, metrics, toy
+
+Tensor = torch.Tensor
+_HERE = Path(__file__).resolve().parent
+_SOURCES = [_HERE / name for name in ("trajectories.py", "analytic.py", "metrics.py", "diffusion.py", "toy.py")]
+NOISE_SEED = 424_242  # noisy reference sample j at step k uses seed NOISE_SEED + 100_003 k + j
+SETS = ("trajectory", "train", "val")
+
+
+def auc(positive, negative) -> float:
+    """P(a positive score > a negative score) + P(equal) / 2 (Mann-Whitney), by ranks."""
+    from scipy.stats import rankdata
+
+    pos, neg = np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64)
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("need at least one score in each set")
+    ranks = rankdata(np.concatenate([pos, neg]))
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def overlap_auc(query_logp, train_logp) -> float:
+    """AUC of telling noisy training samples from queries by log-density (the training samples are
+    the positives): 0.5 = the queries are as dense as noisy training samples, 1 = never."""
+    return auc(train_logp, query_logp)
+
+
+def normalized_nn_distance(x: Tensor, train: Tensor, sigma: float) -> np.ndarray:
+    """Distance from each row of x to its nearest training row, divided by sigma sqrt(D)."""
+    d, _ = metrics.nearest_neighbors(x, train, k=1)
+    return d[:, 0] / (float(sigma) * math.sqrt(x.shape[1]))
+
+
+def noisy_samples(points: Tensor, sigma: float, n: int, seed: int) -> Tensor:
+    """n noisy points y_j + sigma n_j, cycling through ``points``; per-sample seeded noise."""
+    idx = torch.arange(n) % len(points)
+    noise = diffusion.per_sample_noise([seed + j for j in range(n)], points.shape[1:], dtype=points.dtype)
+    return points[idx] + float(sigma) * noise
+
+
+def point_stats(x: Tensor, sigma: float, train: Tensor) -> Dict[str, np.ndarray]:
+    """Per-point measurements at one noise level (x, train: (M, D) and (N, D), float64)."""
+    post = analytic.posterior_stats(x, float(sigma), train, want_mean=False)
+    return {"nn_dist": normalized_nn_distance(x, train, sigma),
+            "logp": analytic.log_density(x, float(sigma), train).numpy(),
+            "max_weight": post.max_weight.numpy(), "entropy": post.entropy.numpy()}
+
+
+@dataclass
+class TrajectoryStats:
+    """Measurements per step k (rows) for the trajectory states and the two noisy reference sets."""
+
+    sigmas: np.ndarray                      # (K,)
+    values: Dict[str, Dict[str, np.ndarray]]  # set -> measurement -> (K, M_set)
+    auc_trajectory: np.ndarray              # (K,) overlap AUC of trajectory states vs noisy train
+    auc_val: np.ndarray                     # (K,) the same for noisy val samples (the reference)
+
+    def mean(self, set_name: str, measurement: str) -> np.ndarray:
+        return self.values[set_name][measurement].mean(1)
+
+
+def trajectory_stats(states, sigmas, train, val, n_ref: int = 300, seed: int = 0) -> TrajectoryStats:
+    """Compare trajectory states (K, M, ...) at sigmas (K,) with noisy train and val samples."""
+    states = torch.as_tensor(states)
+    k_steps, m = states.shape[:2]
+    flat = states.reshape(k_steps, m, -1).to(torch.float64)
+    train = torch.as_tensor(train).reshape(len(train), -1).to(torch.float64)
+    val = torch.as_tensor(val).reshape(len(val), -1).to(torch.float64)
+    sigmas = np.asarray(sigmas, dtype=np.float64)
+    values = {s: {} for s in SETS}
+    auc_t, auc_v = np.empty(k_steps), np.empty(k_steps)
+    base = NOISE_SEED + seed * 7_919
+    for k in range(k_steps):
+        s = float(sigmas[k])
+        sets = {"trajectory": flat[k],
+                "train": noisy_samples(train, s, n_ref, base + 100_003 * k),
+                "val": noisy_samples(val, s, n_ref, base + 100_003 * k + 50_000)}
+        for name, x in sets.items():
+            for meas, v in point_stats(x, s, train).items():
+                values[name].setdefault(meas, []).append(v)
+        auc_t[k] = overlap_auc(values["trajectory"]["logp"][-1], values["train"]["logp"][-1])
+        auc_v[k] = overlap_auc(values["val"]["logp"][-1], values["train"]["logp"][-1])
+    values = {n: {meas: np.stack(v) for meas, v in d.items()} for n, d in values.items()}
+    return TrajectoryStats(sigmas, values, auc_t, auc_v)
+
+
+def cached_trajectory_stats(key, states, sigmas, train, val, n_ref: int = 300, seed: int = 0) -> TrajectoryStats:
+    """:func:`trajectory_stats`, cached under ``key`` (JSON-able; it must identify the states)."""
+    def compute():
+        st = trajectory_stats(states, sigmas, train, val, n_ref, seed)
+        return {"sigmas": torch.from_numpy(st.sigmas), "auc_t": torch.from_numpy(st.auc_trajectory),
+                "auc_v": torch.from_numpy(st.auc_val),
+                "values": {n: {m: torch.from_numpy(v) for m, v in d.items()} for n, d in st.values.items()}}
+
+    out = cache.cached_result("trajectory-stats", {"key": key, "n_ref": n_ref, "seed": seed}, compute, _SOURCES)
+    return TrajectoryStats(out["sigmas"].numpy(), {n: {m: v.numpy() for m, v in d.items()}
+                                                   for n, d in out["values"].items()},
+                           out["auc_t"].numpy(), out["auc_v"].numpy())
+
+
+def bootstrap_spearman(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> Tuple[float, float, float]:
+    """Spearman rank correlation of paired samples with a percentile bootstrap interval
+    (resampling the pairs): (rho, low, high)."""
+    from scipy.stats import rankdata
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 3:
+        raise ValueError(f"need two 1-D arrays of equal length >= 3, got {a.shape} and {b.shape}")
+    rho = metrics.rank_correlation(a, b)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ra = np.apply_along_axis(rankdata, 1, a[idx])
+    rb = np.apply_along_axis(rankdata, 1, b[idx])
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    boots = np.where(denom > 0, (ra * rb).sum(1) / np.where(denom > 0, denom, 1), np.nan)
+    boots = boots[np.isfinite(boots)]
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if len(boots) else (np.nan, np.nan)
+    return rho, float(lo), float(hi)
+
+
+def toy_trajectories(train: np.ndarray, delta: float, n_samples: int, n_steps: int = toy.TRAJECTORY_STEPS,
+                     seed: int = 0) -> Dict[str, np.ndarray]:
+    """Toy-model Euler trajectories as (states at sigma_k (K, M, 2), sigmas (K,), final (M, 2))."""
+    states, sigmas = toy.sample_trajectories(train, delta, n_samples, n_steps=n_steps, seed=seed)
+    return {"states": states[:-1], "sigmas": sigmas, "final": states[-1]}
+
+
+def run_trajectory_stats(config, step: int, n_samples: int = 300, n_steps: int = 18, seed: int = 0,
+                         n_ref: int = 300) -> TrajectoryStats:
+    """:func:`trajectory_stats` of one snapshot's sampler record (shared with the inference
+    chapter's cache entry), against the run's training and validation images."""
+    from . import inference
+    from .train import run_key, train
+
+    rec = inference.sampler_record(config, step, n_samples, n_steps, seed)
+    run = train(config, progress=False)
+    key = {"run": run_key(config), "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
+           "seed": int(seed)}
+    return cached_trajectory_stats(key, rec["states"], rec["sigmas"].numpy(), run.splits.train.images,
+                                   run.splits.val.images, n_ref=n_ref, seed=seed)

@@ -1,0 +1,128 @@
+"""Guidance, sliding windows and the k-means runs of the factors chapter (fast, CPU)."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffgen_lib import diffusion, experiments, factors
+
+torch.set_num_threads(2)
+
+
+def test_window_starts_cover_the_image_and_end_at_its_edge():
+    assert factors.window_starts(14, 6, 3) == [0, 3, 6, 8]
+    assert factors.window_starts(14, 14, 7) == [0]
+    assert factors.window_starts(8, 4, 4) == [0, 4]
+    assert factors.window_starts(5, 1, 1) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="window"):
+        factors.window_starts(8, 9, 1)
+    with pytest.raises(ValueError, match="stride"):
+        factors.window_starts(8, 4, 0)
+
+
+def _global_mean_denoiser(x, sigma, labels=None):
+    """Every output pixel is the mean of the whole (window) input: maximally non-local."""
+    return x.mean(dim=(2, 3), keepdim=True).expand_as(x) * (1 + 0 * sigma.view(-1, 1, 1, 1))
+
+
+def test_full_window_is_the_denoiser_and_local_denoisers_are_unchanged():
+    x = torch.randn(3, 2, 10, 10, generator=torch.Generator().manual_seed(0))
+    sigma = torch.full((3,), 0.7)
+    full = factors.SlidingWindow(_global_mean_denoiser, 10)
+    assert torch.allclose(full(x, sigma), _global_mean_denoiser(x, sigma))
+    pointwise = lambda x, s: x / (1 + s.view(-1, 1, 1, 1) ** 2)  # noqa: E731
+    for window, stride in ((3, 1), (4, 2), (6, 5)):
+        assert torch.allclose(factors.SlidingWindow(pointwise, window, stride)(x, sigma), pointwise(x, sigma))
+
+
+def test_sliding_window_averages_overlapping_windows_closed_form():
+    # 1 x 4 image, windows of width 2 (height 1) at columns 0, 1, 2 (stride 1):
+    # window means m0 = (a+b)/2, m1 = (b+c)/2, m2 = (c+d)/2; pixel b is in windows 0 and 1.
+    x = torch.tensor([[[[1.0, 3.0, 7.0, 15.0]]]])
+    out = factors.SlidingWindow(_global_mean_denoiser, 2, 1)(x, torch.ones(1))
+    m = [2.0, 5.0, 11.0]
+    expected = torch.tensor([m[0], (m[0] + m[1]) / 2, (m[1] + m[2]) / 2, m[2]])
+    assert torch.allclose(out.flatten(), expected)
+
+
+def test_sliding_window_limits_the_receptive_field():
+    x = torch.randn(1, 1, 12, 12, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    out = factors.SlidingWindow(_global_mean_denoiser, 4, 2)(x, torch.ones(1))
+    out[0, 0, 0, 0].backward()
+    reach = (x.grad[0, 0].abs() > 0).nonzero()
+    assert reach.max().item() == 3           # only the window(s) holding pixel (0, 0)
+    x.grad = None
+    out = factors.SlidingWindow(_global_mean_denoiser, 12)(x, torch.ones(1))
+    out[0, 0, 0, 0].backward()
+    assert (x.grad[0, 0].abs() > 0).all()    # the full window sees every pixel
+
+
+def test_sliding_window_passes_labels_per_image():
+    x = torch.zeros(3, 1, 6, 6)
+    labels = torch.tensor([4, 0, 9])
+
+    def label_echo(x, sigma, labels):
+        return labels.view(-1, 1, 1, 1).to(x.dtype).expand_as(x) + sigma.view(-1, 1, 1, 1)
+
+    out = factors.SlidingWindow(label_echo, 3, 2)(x, torch.tensor([0.5, 1.5, 2.5]), labels)
+    assert torch.allclose(out[:, 0, 2, 3], torch.tensor([4.5, 1.5, 11.5]))
+
+
+def test_guided_conditional_closed_form_and_negative_labels():
+    calls = []
+
+    def pos(x, s, labels=None):
+        return 2 * x + (0 if labels is None else labels.view(-1, 1).to(x.dtype))
+
+    def neg(x, s, labels=None):
+        calls.append(labels)
+        return x
+
+    x, s, lab = torch.ones(2, 3), torch.ones(2), torch.tensor([1, 5])
+    cfg = factors.guided_conditional(pos, pos, 1.5, null_negative=True)
+    # D_pos = 2 + l, D_neg(null) = 2: D_w = 2 + l + 1.5 l
+    assert torch.allclose(cfg(x, s, lab), torch.tensor([[4.5] * 3, [14.5] * 3]))
+    auto = factors.guided_conditional(pos, neg, 2.0, null_negative=False)
+    assert torch.allclose(auto(x, s, lab), torch.tensor([[7.0] * 3, [19.0] * 3]))  # (2+l) + 2 (1+l)
+    assert calls[-1] is lab
+    assert factors.guided_conditional(pos, neg, 0.0, False)(x, s, lab).equal(pos(x, s, lab))
+    with pytest.raises(ValueError, match="weight"):
+        factors.guided_conditional(pos, neg, -1.0, False)
+
+
+def test_generate_is_per_sample_and_uses_labels():
+    def den(x, s, labels):
+        return torch.zeros_like(x) + labels.view(-1, 1, 1, 1).to(x.dtype)  # collapses onto the label
+
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    a = factors.generate(den, 5, (1, 2, 2), labels, n_steps=6, batch_size=2)
+    b = factors.generate(den, 5, (1, 2, 2), labels, n_steps=6, batch_size=5)
+    assert torch.equal(a, b)
+    assert torch.allclose(a.flatten(1).mean(1), labels.float(), atol=1e-4)  # ODE ends at D's target
+    u = factors.generate(lambda x, s: torch.zeros_like(x), 3, (1, 2, 2), None, n_steps=6)
+    assert u.abs().max() < 1e-4
+
+
+def test_kmeans_config_zero_is_the_main_run():
+    assert factors.kmeans_config(0) == experiments.gap_run()
+    c = factors.kmeans_config(10, steps=300)
+    assert c.labels == "kmeans" and c.n_clusters == 10 and c.conditional and c.label_dropout > 0
+    assert c.max_steps == 300
+    with pytest.raises(ValueError):
+        factors.kmeans_config(-1)
+
+
+def test_eval_sigmas_subset_of_the_grid():
+    grid = diffusion.log_sigma_grid().numpy()
+    s = factors.eval_sigmas(0.01, 10.0, 2)
+    assert s.min() >= 0.01 and s.max() <= 10.0 and np.isin(s, grid).all()
+    assert len(factors.eval_sigmas(0.01, 10.0, 1)) in (2 * len(s), 2 * len(s) - 1)
+
+
+def test_direction():
+    assert factors.direction([1, 2, 3, 4], [0.1, 0.2, 0.25, 0.4]) == "up"
+    assert factors.direction([1, 2, 3], [3.0, 2.0, 1.0]) == "down"
+    assert factors.direction([1, 2, 3, 4], [1.0, 1.0, 1.0, 1.0]) == "flat"
+    assert factors.direction([1, 2, 3, 4], [1.0, 2.0, 1.0, 2.0]) == "flat"
+    with pytest.raises(ValueError):
+        factors.direction([1], [1])

@@ -1,0 +1,74 @@
+"""Tests of the inference-gap measurements: sampler records, references, FD protocol, probe."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from diffgen_lib import diffusion, inference
+
+
+def gaussian_denoiser(sd):
+    """The exact denoiser of N(0, sd^2 I) data: D(x; s) = x sd^2 / (sd^2 + s^2)."""
+    return lambda x, s: x * (sd ** 2 / (sd ** 2 + s.view(-1, *([1] * (x.ndim - 1))) ** 2))
+
+
+def test_record_matches_early_stop_and_final_sample():
+    den = gaussian_denoiser(0.5)
+    seeds = inference.sample_seeds(5, seed=3)
+    rec = inference.record_sampler(den, seeds, (1, 2, 2), n_steps=10, batch_size=2)
+    assert rec["states"].shape == (10, 5, 1, 2, 2) and rec["denoised"].shape == (10, 5, 1, 2, 2)
+    final = diffusion.generate(den, seeds, (1, 2, 2), n_steps=10)
+    torch.testing.assert_close(rec["final"], final)
+    for k in (0, 4, 9):
+        stopped = diffusion.generate(den, seeds, (1, 2, 2), n_steps=10, early_stop=k)
+        torch.testing.assert_close(rec["denoised"][k], stopped)
+    # the state at step 0 is the initial noise times sigma_max
+    torch.testing.assert_close(rec["states"][0], diffusion.per_sample_noise(seeds, (1, 2, 2)) * 80.0)
+
+
+def test_record_follows_the_exact_ode_for_gaussian_data():
+    # For N(0, sd^2) data the ODE maps x(s) = x(smax) sqrt(s^2 + sd^2) / sqrt(smax^2 + sd^2).
+    sd = 0.5
+    rec = inference.record_sampler(gaussian_denoiser(sd), inference.sample_seeds(4), (3,), n_steps=40)
+    x0 = rec["states"][0].double()
+    for k in (10, 25, 39):
+        s = float(rec["sigmas"][k])
+        exact = x0 * math.sqrt(s ** 2 + sd ** 2) / math.sqrt(80.0 ** 2 + sd ** 2)
+        torch.testing.assert_close(rec["states"][k].double(), exact, rtol=1.5e-2, atol=1e-3)  # Heun, 40 steps
+
+
+def test_effective_n_ref_keeps_subsets_disjoint():
+    assert inference.effective_n_ref(100, 300, 3) == 100
+    assert inference.effective_n_ref(100, 150, 3) == 50
+    with pytest.raises(ValueError):
+        inference.effective_n_ref(100, 300, 1)
+
+
+def test_fd_protocol_floor_and_identity():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(300, 4))
+    val = rng.normal(size=(100, 4)) + 3.0  # a shifted val set
+    subsets = [np.arange(k * 100, (k + 1) * 100) for k in range(3)]
+    # generated = the val set itself: FD to val is 0, gap is exactly -1
+    g = inference.fd_protocol(val, train, val, subsets)
+    assert abs(g.fd_val) < 1e-8 and g.gap == pytest.approx(-1.0, abs=1e-8)
+    # generated = a copy of train subset 0: closer to train than to val, positive gap
+    g = inference.fd_protocol(train[:100], train, val, subsets)
+    assert g.gap > 1.0 and g.fd_train_vs_val > 10 * g.fd_train_vs_train
+
+
+def test_probe_similarities_self_is_one():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(20, 5)), rng.normal(size=(20, 5))
+    sims = inference.probe_similarities(a, a, b)
+    assert sims["train"] == pytest.approx(1.0) and sims["val"] < 1.0
+
+
+def test_nearest_step():
+    sig = diffusion.edm_sigmas(18).numpy()
+    assert inference.nearest_step(sig, 80.0) == 0
+    assert inference.nearest_step(sig, 1e-4) == 17
+    k = inference.nearest_step(sig, 0.3)
+    assert abs(math.log(sig[k] / 0.3)) <= min(abs(math.log(s / 0.3)) for s in sig) + 1e-12

@@ -438,9 +438,10 @@ display(Markdown("\n".join(table)))
 # gap left, against a clear one for the whole image; its train and val errors are both higher
 # (the right panel of {numref}`fig-window-gap`), so part of the drop is the caveat above.
 #
-# **Condition granularity reproduces in direction, class labels do not.** With the default
+# **Condition granularity reproduces only in part, class labels do not.** With the default
 # parameters the largest number of clusters gives the largest peak training gap, at a higher
-# noise level than the unconditional run, but the ordering is not strict at small $K$, and the
+# noise level than the unconditional run (C7d), but the ordering is not monotone at small $K$,
+# so the rank criterion (C7c) may fail (the claim lines say how it came out), and the
 # ten digit classes leave the peak gap about where it is without labels (only its noise level
 # moves up). The unconditional network already overfits so strongly (peak gap above 1) that a
 # coarse label adds little; a fine one (30 clusters of about 10 images each) lets the network

@@ -297,3 +297,34 @@ def copy_gap(result: RunInference, space: str) -> float:
     FD(train, train)) / FD(train, train), from the baselines (the scale of 'full copying')."""
     tt = result.fd_train_vs_train[space]
     return (result.fd_train_vs_val[space] - tt) / tt
+
+
+# ----------------------------------------------------------------------------------------------
+# The map: where the claim holds
+
+
+def map_regimes(train_peak_gap, inference_gap, copy_fraction, ratio_criterion: float,
+                copy_criterion: float) -> List[str]:
+    """Label each snapshot of one run: "copies" when at least ``copy_criterion`` of the samples
+    are copies; else "generalizes" when the inference gap is below ``ratio_criterion`` times the
+    training gap at its peak (the paper's claim); else "inherits the gap"."""
+    labels = []
+    for peak, gap, copies in zip(train_peak_gap, inference_gap, copy_fraction):
+        if copies >= copy_criterion:
+            labels.append("copies")
+        elif gap < ratio_criterion * peak:
+            labels.append("generalizes")
+        else:
+            labels.append("inherits the gap")
+    return labels
+
+
+def describe_regimes(steps, labels: Sequence[str]) -> str:
+    """'generalizes at steps 250-750, copies at steps 1000-1500': runs of equal labels."""
+    parts, start = [], 0
+    for k in range(1, len(labels) + 1):
+        if k == len(labels) or labels[k] != labels[start]:
+            span = f"step {steps[start]}" if k - 1 == start else f"steps {steps[start]}-{steps[k - 1]}"
+            parts.append(f"{labels[start]} at {span}")
+            start = k
+    return ", ".join(parts)

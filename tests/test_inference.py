@@ -72,3 +72,11 @@ def test_nearest_step():
     assert inference.nearest_step(sig, 1e-4) == 17
     k = inference.nearest_step(sig, 0.3)
     assert abs(math.log(sig[k] / 0.3)) <= min(abs(math.log(s / 0.3)) for s in sig) + 1e-12
+
+
+def test_map_regimes_and_their_description():
+    labels = inference.map_regimes([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.8, 0.9], [0.0, 0.0, 0.0, 0.2],
+                                   ratio_criterion=0.5, copy_criterion=0.05)
+    assert labels == ["generalizes", "generalizes", "inherits the gap", "copies"]
+    text = inference.describe_regimes([250, 500, 750, 1000], labels)
+    assert text == "generalizes at steps 250-500, inherits the gap at step 750, copies at step 1000"

@@ -19,7 +19,10 @@
 # How long each chapter took when its committed notebook was executed (with its default
 # parameters, by `make book`), read from the papermill metadata of the notebooks. The times
 # depend on the machine that last executed a chapter; the threads are pinned
-# (`DIFFGEN_THREADS`, default 2).
+# (`DIFFGEN_THREADS`, default 2). They also depend on the cache: a chapter whose networks and
+# measurements were already cached (`.cache/diffgen`) only loads them, so these can be much
+# shorter than a first run from an empty cache. The project's README lists the cold-cache times
+# of the whole book measured on two CPU cores.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display

@@ -6,7 +6,6 @@ matrix products), and the peak extra memory of one call. Run: python benchmarks/
 """
 
 import time
-import tracemalloc
 
 import torch
 
@@ -25,7 +24,7 @@ def best_of(fn, repeat=3):
 def main():
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{'M':>6} {'N':>6} {'D':>5} {'sigma':>7} {'denoiser s':>11} {'matmul s':>9} {'rate ratio':>10} {'extra MB':>9}")
+    print(f"{'M':>6} {'N':>6} {'D':>5} {'sigma':>7} {'denoiser s':>11} {'matmul s':>9} {'rate ratio':>10} {'chunk MB':>9}")
     for m, n, d in [(1024, 1000, 64), (2048, 5000, 784), (4096, 20000, 64)]:
         train = torch.rand(n, d) * 2 - 1
         x = train[torch.randint(n, (m,))] + 0.3 * torch.randn(m, d)
@@ -38,12 +37,10 @@ def main():
         t_plain = best_of(plain)
         for sigma in (0.05, 0.5, 5.0):
             t_den = best_of(lambda: analytic.optimal_denoiser(x, sigma, train))
-            tracemalloc.start()  # torch CPU allocations are not traced: measure via chunk sizes
-            tracemalloc.stop()
-            rows = max(1, min(m, analytic.MAX_PAIRS_PER_CHUNK // n))
-            extra_mb = 3 * rows * min(n, analytic.MAX_PAIRS_PER_CHUNK // rows) * 4 / 2**20
+            rows = max(1, min(m, max(analytic.MAX_PAIRS_PER_CHUNK // n, min(analytic.MIN_ROWS, analytic.MEMORY_PAIRS // n))))
+            extra_mb = 3 * rows * n * 4 / 2**20  # logits, weights and a temporary, float32
             print(f"{m:>6} {n:>6} {d:>5} {sigma:>7} {t_den:>11.4f} {t_plain:>9.4f} {t_plain / t_den:>10.2f} {extra_mb:>9.0f}")
-        # the subnormal trap: the same product with weights that are mostly subnormal floats
+    # the subnormal trap: the same product with weights that are mostly subnormal floats
     w = torch.full((1024, 5000), 1e-40)
     train = torch.rand(5000, 64)
     t_sub = best_of(lambda: w @ train)

@@ -54,9 +54,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import evaluation, experiments, inference, metrics
+from diffgen_lib import experiments, inference, metrics
 from diffgen_lib.book import claim, scale, setup_chapter
-from diffgen_lib.train import train
 
 params = setup_chapter("04_inference_gap", globals())
 t_start = time.perf_counter()
@@ -68,9 +67,8 @@ def r3(x):
 
 
 sizes = sorted(set(size_map) | {n_train})
-configs = experiments.size_runs(sizes, dataset=dataset, steps=steps, channels=channels, device=device)
-runs = {n: train(c) for n, c in configs.items()}
-curves = {n: evaluation.gap_curves(c) for n, c in configs.items()}
+configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
+                                                   device=device)
 main, main_curves = runs[n_train], curves[n_train]
 print(f"runs: {', '.join(f'N={n} ({r.steps_per_second:.0f} steps/s when trained)' for n, r in runs.items())}")
 

@@ -51,9 +51,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from diffgen_lib import diffusion, evaluation, experiments, inference, metrics, toy, trajectories
+from diffgen_lib import diffusion, experiments, inference, metrics, toy, trajectories
 from diffgen_lib.book import claim, scale, setup_chapter
-from diffgen_lib.train import train
 
 params = setup_chapter("05_trajectories", globals())
 t_start = time.perf_counter()
@@ -65,9 +64,8 @@ def r3(x):
 
 
 sizes = sorted(set(size_map) | {n_train})
-configs = experiments.size_runs(sizes, dataset=dataset, steps=steps, channels=channels, device=device)
-runs = {n: train(c) for n, c in configs.items()}
-curves = {n: evaluation.gap_curves(c) for n, c in configs.items()}
+configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
+                                                   device=device)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
 stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}

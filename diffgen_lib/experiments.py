@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, Sequence, Tuple
 
-from .train import TrainConfig
+from . import evaluation
+from .train import TrainConfig, TrainedRun, train
 
 # Every run keeps this many evenly spaced snapshots, so all runs can be followed through training.
 N_SNAPSHOTS = 6
@@ -51,3 +52,12 @@ def width_runs(widths: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
 def size_runs(n_trains: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
     """One run per training-set size at equal steps (dataset size)."""
     return {n: gap_run(n_train=n, **kwargs) for n in n_trains}
+
+
+def load_size_runs(n_trains: Sequence[int], **kwargs) -> Tuple[Dict[int, TrainConfig], Dict[int, TrainedRun],
+                                                              Dict[int, "evaluation.GapCurves"]]:
+    """The size runs with their training-gap curves, trained or loaded from the cache:
+    (configs, runs, curves), each keyed by the training-set size."""
+    configs = size_runs(n_trains, **kwargs)
+    return (configs, {n: train(c) for n, c in configs.items()},
+            {n: evaluation.gap_curves(c) for n, c in configs.items()})

@@ -78,3 +78,13 @@ def test_progress_modes(monkeypatch):
     monkeypatch.setenv("DIFFGEN_PROGRESS", "fancy")
     with pytest.raises(ValueError, match="DIFFGEN_PROGRESS"):
         progress.progress_bar(range(2))
+
+
+def test_load_size_runs_returns_matching_configs_runs_and_curves(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
+    kwargs = dict(n_val=40, n_feature=0, channels=8, steps=6)
+    configs, runs, curves = experiments.load_size_runs([30, 40], **kwargs)
+    assert sorted(configs) == sorted(runs) == sorted(curves) == [30, 40]
+    assert configs[30] == experiments.gap_run(n_train=30, **kwargs)
+    assert runs[40].config == configs[40] and len(runs[40].splits.train) == 40
+    assert list(curves[30].steps) == list(configs[30].snapshot_steps)

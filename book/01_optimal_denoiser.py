@@ -52,12 +52,12 @@
 #   training point**: it memorizes.
 
 # %% tags=["parameters"]
-dataset = "digits"      # one of {"digits", "mnist5k"}: image dataset (sklearn 8x8 digits, or 5000 MNIST digits)
-n_train = 1000          # int in [50, 4700]: training images (digits has 1797 images, mnist5k 5000; n_train + n_val must fit)
-n_val = 300             # int in [10, 2000]: held-out validation images
-n_samples = 200         # int in [10, 5000]: samples drawn with the optimal denoiser
+dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)
+n_train = 1000          # int in [50, 69000]: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000; n_train + n_val must fit)
+n_val = 300             # int in [10, 20000]: held-out validation images
+n_samples = 200         # int in [10, 100000]: samples drawn with the optimal denoiser
 n_steps = 18            # int in [2, 1000]: Heun steps of the EDM sampler
-n_probe = 200           # int in [10, 2000]: noised train images (and as many val images) for the posterior curves
+n_probe = 200           # int in [10, 20000]: noised train images (and as many val images) for the posterior curves
 n_sigma_grid = 32       # int in [8, 512]: log-spaced noise levels in [0.002, 80] for the posterior curves
 circle_points = 10      # int in [2, 100]: training points equally spaced on the 2-D circle of radius 10
 circle_sigmas = [28.0, 2.8, 0.63]  # list of float in (0, 1000]: noise levels of the circle panels

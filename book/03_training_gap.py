@@ -36,13 +36,19 @@
 # the cache rather than training again.
 
 # %% tags=["parameters"]
-dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14)
-n_train = 300            # int in [50, 4000]: training images of the main run (digits has 797 left after 500 val + 500 feature images)
-channels = 32            # int in [4, 256]: U-Net base width of the main run
-steps = 1500             # int in [50, 200000]: training steps of every run (batch 64); 6 evenly spaced snapshots are kept
-n_eval = 200             # int in [20, 5000]: train images and as many val images of the error measurement (capped by the training-set size)
-widths = [16, 32, 48]    # list of int in [4, 256]: U-Net base widths of the model-size runs (equal steps)
-size_trains = [150, 300, 600]  # list of int in [50, 4000]: training-set sizes of the dataset-size runs (equal steps)
+dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
+n_train = 300            # int in [50, 69000]: training images of the main run (at most the dataset's size - n_val - n_feature: 797 of the 1797 digits with the defaults)
+n_val = 500              # int in [20, 30000]: val images held out of training (with n_feature, they decide which images are train images)
+n_feature = 500          # int in [100, 30000]: images held out of train and val that train the feature classifier of the metrics
+model = "small"          # one of {"small", "ddpmpp"}: U-Net preset (experiments.MODEL_PRESETS): the book's CPU-sized network, or DDPM++-sized for 32x32 images
+channels = 32            # int in [4, 512]: U-Net base width of the main run
+steps = 1500             # int in [50, 10000000]: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
+batch_size = 64          # int in [1, 4096]: training images per step of every run
+precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
+compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
+n_eval = 200             # int in [20, 30000]: train images and as many val images of the error measurement (capped by the training-set and val sizes)
+widths = [8, 16, 32]     # list of int in [4, 512]: U-Net base widths of the model-size runs (equal steps; 32 is the main run)
+size_trains = [150, 300, 600]  # list of int in [50, 69000]: training-set sizes of the dataset-size runs (equal steps)
 n_recon = 6              # int in [1, 32]: train images and as many val images in the reconstruction grid
 device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks train and run
 rank_criterion = 0.8     # float in (0, 1]: C2a passes if the rank correlation of the peak gap with the training step over the snapshots is at least this
@@ -60,7 +66,8 @@ from diffgen_lib import evaluation, experiments, metrics, train, training_gap
 from diffgen_lib.book import claim, scale, setup_chapter
 
 params = setup_chapter("03_training_gap", globals())
-common = dict(dataset=dataset, steps=steps, seed=seed, device=device)
+common = dict(dataset=dataset, steps=steps, seed=seed, device=device, n_val=n_val, n_feature=n_feature,
+              model=model, batch_size=batch_size, precision=precision, compile=compile)
 main_config = experiments.gap_run(n_train=n_train, channels=channels, **common)
 width_configs = experiments.width_runs(widths, n_train=n_train, **common)
 size_configs = experiments.size_runs(size_trains, channels=channels, **common)
@@ -331,7 +338,10 @@ display(Markdown(
 # ## Model size
 #
 # Three U-Nets of different base width, trained for the same number of steps on the same data
-# ({numref}`fig-gap-width`).
+# ({numref}`fig-gap-width`). The default widths 8, 16 and 32 (the main run) span a factor of
+# about 13 in parameter count; wider networks cost time this CPU-sized chapter does not have
+# (a width-48 run alone trains for about 90 s on two cores); the `gpu` profile compares
+# DDPM++-sized networks of 11M, 25M and 45M parameters instead.
 
 # %%
 width_runs = {w: train.train(c) for w, c in width_configs.items()}

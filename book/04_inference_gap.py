@@ -32,16 +32,25 @@
 # enough does copy its training set.
 
 # %% tags=["parameters"]
-dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14"}: image dataset of the shared runs
+dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
 n_train = 300              # int in [50, 100000]: training images of the main run
+n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
+n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
 steps = 1500               # int in [6, 10000000]: training steps of every run (6 snapshots each)
 channels = 32              # int in [4, 512]: U-Net base width
+batch_size = 64            # int in [1, 4096]: training images per step of the shared runs
+precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
+compile = False            # bool: torch.compile the networks for training (the shared runs)
+n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
 size_map = [150, 300, 600] # list of int in [50, 100000]: training-set sizes of the map (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: generated samples per snapshot (> the feature dimension 64)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps (35 network evaluations at 18)
 n_ref = 100                # int in [10, 100000]: val reference images (capped at n_train // n_subsets)
 n_subsets = 3              # int in [2, 50]: disjoint train subsets of the val reference's size and class counts
 device = "auto"            # one of {"auto", "cpu", "cuda"}: where networks run
+feature_net = ""           # str: path to local TorchScript weights of a pretrained feature network for FD and NN (empty = none: pixels and classifier only)
+feature_kind = "inception" # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
 seed = 0                   # int in [0, 2**31-1]: seed of the sample set (per-sample noise)
 ratio_criterion = 0.5      # float in (0, 10]: C4a/C4c pass if inference gap at the last snapshot / peak training gap < this
 partial_criterion = 0.25   # float in (0, 10]: C4b passes if partial-inference gap / training gap at the peak sigma < this
@@ -54,7 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import experiments, inference, metrics
+from diffgen_lib import experiments, features, inference, metrics
 from diffgen_lib.book import claim, scale, setup_chapter
 
 params = setup_chapter("04_inference_gap", globals())
@@ -68,9 +77,13 @@ def r3(x):
 
 sizes = sorted(set(size_map) | {n_train})
 configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
-                                                   device=device)
+                                                   device=device, n_val=n_val, n_feature=n_feature, model=model,
+                                                   batch_size=batch_size, precision=precision, compile=compile,
+                                                   n_eval=n_eval)
 main, main_curves = runs[n_train], curves[n_train]
 print(f"runs: {', '.join(f'N={n} ({r.steps_per_second:.0f} steps/s when trained)' for n, r in runs.items())}")
+pretrained = features.pretrained_features(feature_net, feature_kind, device=device)
+print(f"FD and nearest-neighbour features: {features.describe_feature_spaces(pretrained)}")
 
 # %% [markdown]
 # ## The protocol
@@ -104,14 +117,18 @@ print(f"runs: {', '.join(f'N={n} ({r.steps_per_second:.0f} steps/s when trained)
 # both need downloaded weights. This book uses raw pixels and the penultimate layer (32
 # features) of a small classifier trained on the *feature split*, which is disjoint from the
 # training and validation images (any extractor mapping images to an $(N, d)$ array plugs in).
+# With Inception or DINOv2 weights on disk (a TorchScript file), the parameters `feature_net` and
+# `feature_kind` add that network's features to both; the first code cell prints which feature
+# spaces the numbers of this chapter use.
 
 # %%
 classifier_accuracy = inference.classifier_val_accuracy(main)
 results = {n: inference.run_inference(c, probe_sigma=curves[n].peak()["peak_sigma"], n_samples=n_samples,
-                                      n_steps=sampler_steps, n_ref=n_ref, n_subsets=n_subsets, seed=seed)
+                                      n_steps=sampler_steps, n_ref=n_ref, n_subsets=n_subsets, seed=seed,
+                                      extra_features=pretrained)
            for n, c in configs.items()}
 res = results[n_train]
-spaces = ("classifier", "pixels")
+spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
 t_measure = time.perf_counter() - t_start
 print(f"feature classifier: accuracy {classifier_accuracy:.3f} on the val split")
 
@@ -145,7 +162,7 @@ peak_sigma = main_curves.peak()["peak_sigma"]
 train_gap_t = np.array([inference.value_at_sigma(main_curves.sigmas, g, peak_sigma) for g in main_curves.gap])
 fig, ax = plt.subplots(figsize=(6.4, 4))
 ax.plot(main_curves.steps, train_gap_t, "k-o", label=f"training gap at $\\sigma$ = {peak_sigma:.2g}")
-for s, c in zip(spaces, ("C0", "C1")):
+for s, c in zip(spaces, ("C0", "C1", "C2")):
     ax.plot(res.steps, res.gap[s], "-s", color=c, label=f"inference gap ({s})")
     ax.axhline(inference.copy_gap(res, s), color=c, ls="--", lw=1, label=f"copy gap ({s})")
 ax.axhline(0, color="0.6", lw=0.8)
@@ -167,7 +184,7 @@ plt.show()
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
 a0.semilogx(main_curves.sigmas, main_curves.gap[-1], "k-")
 a0.set_ylabel("relative training gap")
-for s, c in zip(spaces, ("C0", "C1")):
+for s, c in zip(spaces, ("C0", "C1", "C2")):
     a1.semilogx(res.sigmas, res.partial_gap[s][-1], "-o", color=c, ms=4, label=s)
 a1.set_ylabel("partial-inference gap")
 a1.legend()

@@ -28,10 +28,17 @@
 # as copies.
 
 # %% tags=["parameters"]
-dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14"}: image dataset of the shared runs
+dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
 n_train = 300              # int in [50, 100000]: training images of the main run
+n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
+n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
 steps = 1500               # int in [6, 10000000]: training steps of every run (6 snapshots each)
 channels = 32              # int in [4, 512]: U-Net base width
+batch_size = 64            # int in [1, 4096]: training images per step of the shared runs
+precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
+compile = False            # bool: torch.compile the networks for training (the shared runs)
+n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
 size_map = [150, 300, 600] # list of int in [50, 100000]: training-set sizes (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: trajectories per snapshot (the inference chapter's sample sets)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps
@@ -65,7 +72,9 @@ def r3(x):
 
 sizes = sorted(set(size_map) | {n_train})
 configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
-                                                   device=device)
+                                                   device=device, n_val=n_val, n_feature=n_feature, model=model,
+                                                   batch_size=batch_size, precision=precision, compile=compile,
+                                                   n_eval=n_eval)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
 stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}

@@ -32,30 +32,38 @@
 # run on 14x14 MNIST digits for the receptive field.
 
 # %% tags=["parameters"]
-dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14"}: image dataset of the guidance and cluster runs
-n_train = 300            # int in [50, 4000]: training images of every run
-channels = 32            # int in [4, 256]: U-Net base width
-steps = 1500             # int in [50, 200000]: training steps of every run (batch 64); 6 evenly spaced snapshots are kept
-n_eval = 200             # int in [20, 5000]: train images and as many val images of the gap curves (as in the training-gap chapter)
+dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the guidance and cluster runs
+n_train = 300            # int in [50, 69000]: training images of every run
+n_val = 500              # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
+n_feature = 500          # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"          # one of {"small", "ddpmpp"}: U-Net preset of every run (experiments.MODEL_PRESETS)
+channels = 32            # int in [4, 512]: U-Net base width
+steps = 1500             # int in [50, 10000000]: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
+batch_size = 64          # int in [1, 4096]: training images per step of every run
+precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
+compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
+n_eval = 200             # int in [20, 30000]: train images and as many val images of the gap curves (as in the training-gap chapter)
 guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10]: guidance weights w (must include 0)
 autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes D_neg = this snapshot (0 = the earliest) of the class-conditional run
 n_gen = 300              # int in [20, 50000]: generated samples per guidance setting and per cluster run
 sampler_steps = 18       # int in [2, 256]: EDM Heun sampler steps
-n_ref = 150              # int in [10, 5000]: val images of the FD reference (train subsets of the same size and class prior; at most n_train / 2 for two disjoint subsets)
+n_ref = 150              # int in [10, 30000]: val images of the FD reference (train subsets of the same size and class prior; at most n_train / 2 for two disjoint subsets)
 n_subsets = 4            # int in [2, 20]: train subsets of the FD protocol
 n_eval_guided = 200      # int in [20, 5000]: train and val images of the guided denoising errors
 n_eval_window = 100      # int in [20, 5000]: train and val images of the windowed denoising errors
 clusters = [0, 5, 10, 30]  # list of int in [0, 1000]: numbers of k-means clusters used as labels (0 = unconditional)
-rf_dataset = "mnist5k14"   # one of {"mnist5k14", "mnist5k"}: dataset of the receptive-field run (the 8x8 digits are too small for windows)
-rf_steps = 1000          # int in [50, 200000]: training steps of the receptive-field run
+rf_dataset = "mnist5k14"   # one of {"mnist5k14", "mnist5k", "mnist14", "mnist", "fashion_mnist14", "fashion_mnist", "cifar10"}: dataset of the receptive-field run (the 8x8 digits are too small for windows)
+rf_steps = 1000          # int in [50, 10000000]: training steps of the receptive-field run (= steps with rf_dataset = dataset: the main run itself)
 windows = [6, 8, 10, 14]   # list of int in [2, 64]: sliding-window sizes in pixels (a window as large as the image is the full network)
 window_stride = 0        # int in [0, 64]: step between windows in pixels (0 = half the window)
 toy_delta_pos = 1.8      # float in (0, 10]: toy model: model error of the guided model
 toy_delta_neg = 2.2      # float in (0, 10]: toy model: model error of the guiding model (> toy_delta_pos)
 toy_deltas = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]  # list of float in (0, 10]: toy model errors of the closing table
-table_widths = [16, 32, 48]      # list of int in [4, 256]: U-Net widths of the model-size row (the training-gap chapter's runs)
-table_sizes = [150, 300, 600]    # list of int in [50, 4000]: training-set sizes of the dataset-size row (the training-gap chapter's runs)
+table_widths = [8, 16, 32]       # list of int in [4, 512]: U-Net widths of the model-size row (the training-gap chapter's runs)
+table_sizes = [150, 300, 600]    # list of int in [50, 69000]: training-set sizes of the dataset-size row (the training-gap chapter's runs)
 device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks run
+feature_net = ""         # str: path to local TorchScript weights of a pretrained feature network for the FD protocol (empty = none: pixels and classifier only)
+feature_kind = "inception"  # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
 guidance_margin = 0.05   # float in [0, 10]: C7a (C7b) pass if the inference gap (classifier features) at the largest w exceeds that at w = 0 by at least this, classifier-free (auto-) guidance
 cluster_rank = 0.8       # float in (0, 1]: C7c passes if the rank correlation of the peak training gap with K is >= this
 window_factor = 0.75     # float in (0, 1]: C7f passes if peak gap (smallest window) / peak gap (full image) < this
@@ -66,20 +74,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import diffusion, evaluation, experiments, factors, metrics, toy, train
+from diffgen_lib import diffusion, evaluation, experiments, factors, features, metrics, toy, train
 from diffgen_lib.book import claim, scale, setup_chapter
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
-common = dict(dataset=dataset, n_train=n_train, steps=steps, seed=seed, device=device)
+run_settings = dict(n_val=n_val, n_feature=n_feature, model=model, batch_size=batch_size, precision=precision,
+                    compile=compile)
+common = dict(dataset=dataset, n_train=n_train, steps=steps, seed=seed, device=device, **run_settings)
 main_config = experiments.gap_run(channels=channels, **common)
 class_config = experiments.gap_run(channels=channels, labels="class", **common)
 rf_config = experiments.gap_run(dataset=rf_dataset, n_train=n_train, channels=channels, steps=rf_steps,
-                                seed=seed, device=device)
+                                seed=seed, device=device, **run_settings)
 if sorted(clusters) != list(clusters) or sorted(windows) != list(windows):
     raise ValueError(f"clusters and windows must be increasing, got {clusters} and {windows}")
 if 0.0 not in guidance_weights:
     raise ValueError(f"guidance_weights must include 0 (the unguided reference), got {guidance_weights}")
+pretrained = features.pretrained_features(feature_net, feature_kind, device=device)
+print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 
 
 def r3(x):
@@ -121,7 +133,8 @@ def r3(x):
 #   of the FD protocol {cite:p}`heusel2017gans`: the FD of the samples to `n_ref` val images
 #   against the mean FD to `n_subsets` train subsets of the same size and class prior, in pixels
 #   and in the features of a small classifier trained on the feature split (disjoint from train
-#   and val);
+#   and val), and in a pretrained network's features when the parameter `feature_net` names a
+#   local weights file (the line printed by the first code cell says which);
 # - the **copy fraction**: the fraction of samples whose nearest training image is less than a
 #   third as far as the second nearest, $d_1/d_2 < 1/3$ {cite:p}`gu2023memorization,yoon2023diffusion`;
 # - the **training-objective gap** of $D_w$ itself, on the fixed train and val images of the
@@ -132,8 +145,14 @@ def r3(x):
 class_run = train.train(class_config)
 neg_step = sorted(class_run.snapshots)[autoguide_snapshot]
 guide = factors.guidance_sweep(class_config, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,
-                               n_ref=n_ref, n_subsets=n_subsets, n_eval=n_eval_guided, seed=seed)
+                               n_ref=n_ref, n_subsets=n_subsets, n_eval=n_eval_guided, seed=seed,
+                               extra_features=pretrained)
 guide_sigmas = guide["sigmas"].numpy()
+if pretrained is not None:  # the inference gap in the pretrained network's features
+    for kind in factors.GUIDANCE_KINDS:
+        gaps = guide[kind][f"{pretrained.short_name}/gap"].tolist()
+        print(f"[{pretrained.name}] inference gap, {kind}: "
+              + ", ".join(f"w = {w:g}: {r3(v)}" for w, v in zip(guidance_weights, gaps)))
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
 
@@ -238,7 +257,11 @@ display(Markdown(
 
 # %%
 ksweep = factors.kmeans_sweep(clusters, n_eval=n_eval, n_gen=n_gen, n_steps=sampler_steps, n_ref=n_ref,
-                              n_subsets=n_subsets, subset_seed=seed, channels=channels, **common)
+                              n_subsets=n_subsets, subset_seed=seed, extra_features=pretrained,
+                              channels=channels, **common)
+if pretrained is not None:  # the inference gap in the pretrained network's features
+    print(f"[{pretrained.name}] inference gap: "
+          + ", ".join(f"K = {k}: {r3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
 class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)  # shared with the training-gap chapter
 class_peak = class_curves.peak()
 Ks = np.asarray(clusters)

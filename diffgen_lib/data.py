@@ -119,6 +119,15 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
+# Where the files of each folder come from (for the message when they are missing).
+_WHERE_FROM = {
+    "MNIST": "torchvision.datasets.MNIST(root, download=True) writes them there",
+    "FashionMNIST": "torchvision.datasets.FashionMNIST(root, download=True) writes them there",
+    "cifar-10-batches-py": "extract cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) "
+                           "into root, or torchvision.datasets.CIFAR10(root, download=True) does it",
+}
+
+
 def _find_files(root: Path, folder: Path, names, allow_gz: bool, dataset: str) -> list:
     """Paths of the named files in folder (plain or .gz); a clear error lists what is missing."""
     found, missing = [], []
@@ -128,11 +137,13 @@ def _find_files(root: Path, folder: Path, names, allow_gz: bool, dataset: str) -
         (found if path else missing).append(path or name)
     if missing:
         gz = " (each may also be gzipped, name.gz)" if allow_gz else ""
+        rel = folder.relative_to(root)
+        hint = _WHERE_FROM.get(rel.parts[0])
         raise FileNotFoundError(
             f"dataset {dataset!r} reads {len(names)} files from the folder {folder}{gz}: "
             f"{', '.join(names)}. Missing: {', '.join(missing)}. Put them there (the layout "
-            f"torchvision downloads to), or point root= or $DIFFGEN_DATA at the folder that "
-            f"holds {folder.relative_to(root)}.")
+            f"torchvision downloads to{'; ' + hint if hint else ''}; root = {root}), or point "
+            f"root= or $DIFFGEN_DATA at the folder that holds {rel}.")
     return found
 
 

@@ -153,25 +153,32 @@ def generate(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps
     return torch.cat(outs)
 
 
-def feature_extractors(config: TrainConfig, device="cpu") -> Dict[str, Callable]:
-    """Pixels and the classifier trained on the run's feature split (class labels)."""
+def feature_extractors(config: TrainConfig, device="cpu",
+                       extra: Optional[features.PretrainedFeatures] = None) -> Dict[str, Callable]:
+    """Pixels and the classifier trained on the run's feature split (class labels), and a
+    pretrained network from a local file when one is given (keyed by its kind)."""
     splits = class_splits(config)
     clf = features.train_classifier(splits.feature.images, splits.feature.labels, splits.n_classes,
                                     device=str(device))
-    return {"pixels": features.PixelFeatures(), "classifier": clf}
+    out = {"pixels": features.PixelFeatures(), "classifier": clf}
+    if extra is not None:
+        out[extra.short_name] = extra
+    return out
 
 
 class InferenceProtocol:
     """FD(gen, val) against FD(gen, train_k) (SPEC section 3) with fixed references: the first
-    ``n_ref`` val images and ``n_subsets`` train subsets of the same size and class prior."""
+    ``n_ref`` val images and ``n_subsets`` train subsets of the same size and class prior, in
+    the spaces of :func:`feature_extractors`."""
 
-    def __init__(self, config: TrainConfig, n_ref: int, n_subsets: int, seed: int = 0, device="cpu"):
+    def __init__(self, config: TrainConfig, n_ref: int, n_subsets: int, seed: int = 0, device="cpu",
+                 extra_features: Optional[features.PretrainedFeatures] = None):
         splits = class_splits(config)
         self.val_images = splits.val.images[:n_ref]
         self.subsets = metrics.matched_subsets(splits.train.labels.numpy(),
                                                splits.val.labels[:n_ref].numpy(), n_subsets, seed)
         self.train_images = splits.train.images
-        self.extractors = feature_extractors(config, device)
+        self.extractors = feature_extractors(config, device, extra_features)
         self.ref = {name: (features.as_numpy_features(f, self.train_images),
                            features.as_numpy_features(f, self.val_images))
                     for name, f in self.extractors.items()}
@@ -214,11 +221,12 @@ def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, devic
 
 def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step: int, n_gen: int = 300,
                    n_steps: int = 18, n_ref: int = 150, n_subsets: int = 4, n_eval: int = 200,
-                   sigmas: Optional[Sequence[float]] = None, seed: int = 0,
-                   progress: bool = True) -> Dict[str, dict]:
+                   sigmas: Optional[Sequence[float]] = None, seed: int = 0, progress: bool = True,
+                   extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, dict]:
     """Guidance on a class-conditional run (trained with label dropout), for each kind in
-    :data:`GUIDANCE_KINDS` and each weight: inference gap (pixels and classifier features),
-    copy fraction and memorization ratios of the samples, training-objective gap of D_w.
+    :data:`GUIDANCE_KINDS` and each weight: inference gap (pixels and classifier features, and
+    ``extra_features`` when given), copy fraction and memorization ratios of the samples,
+    training-objective gap of D_w.
 
     Returns ``{kind: {"weights", "gap/<space>", "fd_val/<space>", ..., "copy_fraction",
     "ratios" (W, n_gen), "train_error", "val_error", "train_gap" (W, S)}, "sigmas": ...}``.
@@ -230,6 +238,7 @@ def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step:
     key = {"run": run_key(config), "weights": weights, "negative_step": int(negative_step),
            "n_gen": n_gen, "n_steps": n_steps, "n_ref": n_ref, "n_subsets": n_subsets,
            "n_eval": n_eval, "sigmas": [float(s) for s in sigmas], "seed": seed}
+    key = features.with_features_identity(key, extra_features)
 
     def compute():
         from .progress import progress_bar
@@ -239,7 +248,7 @@ def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step:
             raise ValueError(f"no snapshot at step {negative_step}; the run has {sorted(run.snapshots)}")
         device = resolve_device(config.device)
         pos, early = run.denoiser, run.snapshots[negative_step]
-        protocol = InferenceProtocol(config, n_ref, n_subsets, seed, device)
+        protocol = InferenceProtocol(config, n_ref, n_subsets, seed, device, extra_features)
         labels = class_splits(config).val.labels
         gen_labels = labels[torch.arange(n_gen) % len(labels)]  # the val set's class prior
         result: Dict[str, dict] = {"sigmas": torch.from_numpy(sigmas)}
@@ -269,11 +278,12 @@ def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step:
 
 def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps: int = 18,
                  n_ref: int = 150, n_subsets: int = 4, subset_seed: int = 0, progress: bool = True,
-                 **run_kwargs) -> Dict[int, dict]:
+                 extra_features: Optional[features.PretrainedFeatures] = None, **run_kwargs) -> Dict[int, dict]:
     """One run per K (:func:`kmeans_config`, ``run_kwargs`` go to it): its gap curve at the last
     snapshot (64-sigma grid, via :func:`evaluation.gap_curves`) and the inference gap of n_gen
     samples whose labels follow the cluster prior of the val set (unconditional for K = 0);
-    ``subset_seed`` draws the train subsets of the FD protocol."""
+    ``subset_seed`` draws the train subsets of the FD protocol; ``extra_features`` adds a
+    pretrained network's feature space."""
     out = {}
     for k in ks:
         config = kmeans_config(int(k), **run_kwargs)
@@ -283,6 +293,7 @@ def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps
                                        progress=progress)
         key = {"run": run_key(config), "n_gen": n_gen, "n_steps": n_steps, "n_ref": n_ref,
                "n_subsets": n_subsets, "seed": subset_seed}
+        key = features.with_features_identity(key, extra_features)
 
         def compute(config=config):
             run = train(config, progress=progress)
@@ -291,7 +302,7 @@ def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps
             if config.conditional:  # cluster ids of the val images: the val set's prior
                 labels = run.splits.val.labels[torch.arange(n_gen) % len(run.splits.val)]
             samples = generate(run.denoiser, n_gen, run.splits.image_shape, labels, n_steps, device)
-            protocol = InferenceProtocol(config, n_ref, n_subsets, subset_seed, device)
+            protocol = InferenceProtocol(config, n_ref, n_subsets, subset_seed, device, extra_features)
             row = _gap_table(protocol(samples))
             row["copy_fraction"] = metrics.copy_fraction(metrics.memorization_ratio(samples, run.splits.train.images))
             return row

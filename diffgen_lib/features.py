@@ -4,20 +4,29 @@ The paper measures FD in DINOv2 and Inception features; both need downloaded wei
 uses feature spaces that need none: raw pixels, and a small classifier trained here on the
 "feature" split, which is disjoint from the train and val splits that the metrics compare. Any
 callable mapping an image batch (N, C, H, W) to an (N, d) array plugs in as an extractor.
+
+When the weights are on disk, :func:`pretrained_features` loads them (:class:`PretrainedFeatures`:
+the TorchScript Inception-v3 of FID, a TorchScript export of DINOv2, or any TorchScript network)
+and the FD and nearest-neighbour measurements add that feature space to the two above.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Optional, Protocol, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import __version__, cache
+from .networks import resolve_device
 
 Tensor = torch.Tensor
 
@@ -153,3 +162,171 @@ def as_numpy_features(extractor, images: Tensor) -> np.ndarray:
     if feats.ndim != 2 or len(feats) != len(images):
         raise ValueError(f"an extractor must return (N, d) features, got shape {feats.shape} for N = {len(images)}")
     return feats
+
+
+# ----------------------------------------------------------------------------------------------
+# Pretrained networks loaded from local files
+
+
+PRETRAINED_KINDS = ("inception", "dinov2", "torchscript")
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DINOV2_RESOLUTION = 224
+
+_HOW_TO_GET = {
+    "inception": f"download NVIDIA's TorchScript Inception-v3 of FID, inception-2015-12-05.pt, from {INCEPTION_URL}",
+    "dinov2": ("export DINOv2 once as TorchScript, e.g. net = torch.hub.load('facebookresearch/dinov2', "
+               "'dinov2_vitl14').eval(); torch.jit.trace(net, torch.zeros(1, 3, 224, 224)).save('dinov2_vitl14.pt')"),
+    "torchscript": ("save a network that maps images in [-1, 1] to (N, d) features with "
+                    "torch.jit.script(net).save('features.pt')"),
+}
+
+
+def file_sha256(path: Union[str, os.PathLike], chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file's bytes (the identity of a weights file in cache keys)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in PRETRAINED_KINDS:
+        raise ValueError(f"feature network kind must be one of {list(PRETRAINED_KINDS)}, got {kind!r}")
+
+
+def _forward_arguments(net) -> list:
+    """Argument names of ``net.forward`` (TorchScript schema or Python signature; [] if unknown)."""
+    schema = getattr(getattr(net, "forward", None), "schema", None)
+    if schema is not None:
+        return [a.name for a in schema.arguments]
+    try:
+        return list(inspect.signature(net.forward).parameters)
+    except (TypeError, ValueError, AttributeError):
+        return []
+
+
+def load_network(path: Union[str, os.PathLike], device="cpu", allow_pickle: bool = False):
+    """A network from a TorchScript file (``torch.jit.load``), in eval mode on ``device``.
+
+    A file that is not TorchScript is loaded as a pickled ``nn.Module`` only with
+    ``allow_pickle=True``: unpickling runs code from the file, so only for files you trust.
+    """
+    device = resolve_device(device)
+    try:
+        with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format these networks ship in
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*", category=DeprecationWarning)
+            net = torch.jit.load(str(path), map_location=device)
+    except RuntimeError as exc:
+        if not allow_pickle:
+            raise ValueError(f"{path} is not a TorchScript file ({str(exc).splitlines()[0]}); if it is a "
+                             "pickled nn.Module from a source you trust, pass allow_pickle=True") from None
+        net = torch.load(str(path), map_location=device, weights_only=False)
+        if not isinstance(net, nn.Module):
+            raise ValueError(f"{path} holds a {type(net).__name__}, not a TorchScript network or an "
+                             "nn.Module (a state dict needs its model class; export the model with "
+                             "torch.jit.script or torch.jit.trace instead)") from None
+        net = net.to(device)
+    return net.eval()
+
+
+class PretrainedFeatures:
+    """Features of a network loaded from a local file, with the preprocessing of its ``kind``.
+
+    - ``"inception"``: the TorchScript Inception-v3 of FID (NVIDIA's inception-2015-12-05.pt):
+      RGB in the uint8 range 0..255 as floats (the network resizes to 299 x 299 itself), called
+      with ``return_features=True`` when its forward takes that argument: 2048 pool features.
+    - ``"dinov2"``: a TorchScript DINOv2 ViT: RGB in [0, 1] resized to 224 x 224 (bicubic,
+      antialiased), normalized with the ImageNet mean and std; returns the CLS embedding.
+    - ``"torchscript"``: any network; gets the images in [-1, 1] as they are.
+
+    The first two kinds clamp the images to [-1, 1] and repeat a grayscale channel to RGB.
+    Features are computed in batches without gradients on ``device`` and returned as float64
+    (N, d) arrays. :attr:`identity` (kind and the file's sha256) goes into cache keys.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], kind: str = "inception", device="auto",
+                 batch_size: int = 64, allow_pickle: bool = False):
+        _check_kind(kind)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no {kind} weights at {str(path)!r}: {_HOW_TO_GET[kind]}; put the file in a folder of "
+                f"your choice and pass its path (chapter parameter feature_net, with feature_kind = "
+                f"{kind!r}; or features.pretrained_features(path, {kind!r})). An empty feature_net "
+                "runs without a pretrained network.")
+        self.path, self.kind, self.batch_size = path, kind, int(batch_size)
+        self.device = resolve_device(device)
+        self.sha256 = file_sha256(path)
+        self.net = load_network(path, self.device, allow_pickle)
+        self.name = f"{kind} ({path.name})"
+        self.short_name = kind  # the feature space's key next to "pixels" and "classifier"
+        self._return_features = kind == "inception" and "return_features" in _forward_arguments(self.net)
+
+    @property
+    def identity(self) -> dict:
+        """What decides the features: the kind (preprocessing) and the weights file's sha256."""
+        return {"kind": self.kind, "sha256": self.sha256}
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """Images (N, C, H, W) in [-1, 1] as the network of this kind expects them (float32)."""
+        x = images.float()
+        if self.kind == "torchscript":
+            return x
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        elif x.shape[1] != 3:
+            raise ValueError(f"{self.name} needs 1 or 3 channels, got images of shape {tuple(images.shape)}")
+        x = x.clamp(-1.0, 1.0)
+        if self.kind == "inception":
+            return (x + 1.0) * 127.5
+        x = F.interpolate((x + 1.0) / 2.0, size=(DINOV2_RESOLUTION, DINOV2_RESOLUTION), mode="bicubic",
+                          align_corners=False, antialias=True)
+        mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> np.ndarray:
+        if len(images) == 0:
+            raise ValueError(f"{self.name}: no images to compute features of")
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            x = self.preprocess(images[start:start + self.batch_size].to(self.device))
+            y = self.net(x, return_features=True) if self._return_features else self.net(x)
+            if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x):
+                shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+                raise ValueError(f"{self.name} returned {shape} for a batch of {len(x)} images; a feature "
+                                 f"network must return (N, d) features (kind {self.kind!r}: "
+                                 f"{'the 2048 pool features' if self.kind == 'inception' else 'one vector per image'})")
+            out.append(y.double().cpu())
+        return torch.cat(out).numpy()
+
+
+def pretrained_features(path: Union[str, os.PathLike, None], kind: str = "inception", device="auto",
+                        batch_size: int = 64, allow_pickle: bool = False) -> Optional[PretrainedFeatures]:
+    """The chapters' entry point: :class:`PretrainedFeatures` of a local weights file, or None
+    for an empty path (no pretrained network: pixels and the classifier only)."""
+    _check_kind(kind)
+    if path is None or not str(path).strip():
+        return None
+    return PretrainedFeatures(str(path).strip(), kind, device, batch_size, allow_pickle)
+
+
+def describe_feature_spaces(extra: Optional[PretrainedFeatures] = None) -> str:
+    """The feature spaces of the FD and nearest-neighbour measurements, as a phrase."""
+    if extra is None:
+        return "pixels and classifier (trained on the feature split); no pretrained network (feature_net is empty)"
+    return f"pixels, classifier (trained on the feature split) and {extra.name}"
+
+
+def with_features_identity(key: dict, extra: Optional[PretrainedFeatures] = None) -> dict:
+    """A results cache key with the pretrained network's identity added; the key itself when
+    there is none (so the entries computed without one keep their keys)."""
+    if extra is None:
+        return key
+    return {**key, "features": extra.identity}

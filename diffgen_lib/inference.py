@@ -147,9 +147,14 @@ def classifier_features(run: TrainedRun) -> features.ClassifierFeatures:
     return features.train_classifier(f.images, f.labels, int(f.labels.max()) + 1)
 
 
-def feature_spaces(run: TrainedRun) -> Dict[str, features.FeatureExtractor]:
-    """The two weight-free feature spaces of the book: pixels and the feature-split classifier."""
-    return {"pixels": features.PixelFeatures(), "classifier": classifier_features(run)}
+def feature_spaces(run: TrainedRun, extra: Optional[features.PretrainedFeatures] = None
+                   ) -> Dict[str, features.FeatureExtractor]:
+    """The two weight-free feature spaces of the book, pixels and the feature-split classifier,
+    and a pretrained network from a local file when one is given (keyed by its kind)."""
+    spaces = {"pixels": features.PixelFeatures(), "classifier": classifier_features(run)}
+    if extra is not None:
+        spaces[extra.short_name] = extra
+    return spaces
 
 
 def fd_protocol(gen_features, train_features, val_features, subsets) -> metrics.InferenceGap:
@@ -197,17 +202,20 @@ def nearest_step(sigmas, sigma: float) -> int:
 
 def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_samples: int = 300,
                        n_steps: int = 18, n_ref: int = 100, n_subsets: int = 3, seed: int = 0,
-                       run: Optional[TrainedRun] = None) -> dict:
-    """Every inference measurement of one snapshot, cached (results as tensors and floats)."""
+                       run: Optional[TrainedRun] = None,
+                       extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
+    """Every inference measurement of one snapshot, cached (results as tensors and floats);
+    ``extra_features`` adds a pretrained network's feature space (and its identity to the key)."""
     key = {"run": run_key(config), "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
            "n_ref": int(n_ref), "n_subsets": int(n_subsets), "seed": int(seed),
            "probe_sigma": float(probe_sigma)}
+    key = features.with_features_identity(key, extra_features)
 
     def compute():
         r = run if run is not None else train(config, progress=False)
         rec = sampler_record(config, step, n_samples, n_steps, seed, run=r)
         refs = references(r, n_ref, n_subsets, seed)
-        spaces = feature_spaces(r)
+        spaces = feature_spaces(r, extra_features)
         net = r.snapshots[step]
         out = {"n_ref": refs.n_ref}
         k_probe = nearest_step(rec["sigmas"].numpy(), probe_sigma)
@@ -251,15 +259,18 @@ def _recon(net, images, sigma, labels, device):
 
 def run_inference(config: TrainConfig, probe_sigma: float, n_samples: int = 300, n_steps: int = 18,
                   n_ref: int = 100, n_subsets: int = 3, seed: int = 0, steps: Optional[Sequence[int]] = None,
-                  progress: bool = True) -> RunInference:
-    """:func:`snapshot_inference` for every snapshot (or ``steps``) of a run, gathered in arrays."""
+                  progress: bool = True,
+                  extra_features: Optional[features.PretrainedFeatures] = None) -> RunInference:
+    """:func:`snapshot_inference` for every snapshot (or ``steps``) of a run, gathered in arrays
+    (with the feature space of ``extra_features`` when given)."""
     chosen = list(steps) if steps is not None else list(config.snapshot_steps or (config.max_steps,))
     if config.max_steps not in chosen and steps is None:
         chosen.append(config.max_steps)
     chosen = sorted(set(int(s) for s in chosen))
     rows = []
     for step in progress_bar(chosen, desc=f"inference n_train={config.n_train}", disable=not progress):
-        rows.append(snapshot_inference(config, step, probe_sigma, n_samples, n_steps, n_ref, n_subsets, seed))
+        rows.append(snapshot_inference(config, step, probe_sigma, n_samples, n_steps, n_ref, n_subsets, seed,
+                                       extra_features=extra_features))
     sigmas = diffusion.edm_sigmas(n_steps).numpy()
     spaces = sorted({k.split("/")[0] for k in rows[0] if "/" in k})
     fin = {s: np.stack([r[f"{s}/final"].numpy() for r in rows]) for s in spaces}

@@ -20,7 +20,7 @@ COPY_THRESHOLD = 1.0 / 3.0  # Gu et al. / Yoon et al.: x is a copy when d1 / d2 
 # Denoising error per noise level
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def denoising_errors(denoiser: Callable, images: Tensor, sigmas: Sequence[float], noise_seed: int = 0,
                      labels: Optional[Tensor] = None, batch_size: int = 512,
                      device: Optional[torch.device] = None) -> np.ndarray:
@@ -28,22 +28,26 @@ def denoising_errors(denoiser: Callable, images: Tensor, sigmas: Sequence[float]
 
     The noise of image j comes from its own generator seeded ``noise_seed + j`` and is the same
     at every sigma (and for every snapshot evaluated with the same seed): SPEC section 3.
-    ``denoiser(x, sigma[, labels])`` is called with a (batch,) sigma tensor.
+    ``denoiser(x, sigma[, labels])`` is called with a (batch,) sigma tensor, on ``device``
+    (default: the denoiser's); the errors of a batch stay there until all sigmas are done.
     """
     if device is None:
         device = _device_of(denoiser)
     n = len(images)
+    sigmas = [float(s) for s in sigmas]
     noise = diffusion.per_sample_noise([noise_seed + j for j in range(n)], images.shape[1:])
     out = np.empty((len(sigmas), n))
     for start in range(0, n, batch_size):
         y = images[start:start + batch_size].to(device)
         eps = noise[start:start + batch_size].to(device)
         lab = None if labels is None else labels[start:start + batch_size].to(device)
+        err = torch.empty((len(sigmas), len(y)), dtype=torch.float32, device=device)
         for k, s in enumerate(sigmas):
-            sig = torch.full((len(y),), float(s), device=device)
-            x = y + float(s) * eps
+            sig = torch.full((len(y),), s, device=device)
+            x = y + s * eps
             pred = denoiser(x, sig) if lab is None else denoiser(x, sig, lab)
-            out[k, start:start + len(y)] = ((pred.float() - y) ** 2).flatten(1).mean(1).cpu().double().numpy()
+            err[k] = ((pred.float() - y) ** 2).flatten(1).mean(1)
+        out[:, start:start + len(y)] = err.cpu().double().numpy()  # one transfer per batch
     return out
 
 
@@ -68,7 +72,7 @@ def overfitting_threshold(val_errors: np.ndarray, train_errors: np.ndarray) -> n
 # Frechet distance and the inference-gap protocol
 
 
-def frechet_distance(a, b) -> float:
+def frechet_distance(a, b, device=None) -> float:
     """FD = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between the Gaussians fitted to two
     feature sets (n, d) (Heusel et al. 2017).
 
@@ -76,19 +80,27 @@ def frechet_distance(a, b) -> float:
     PSD matrix S1^(1/2) S2 S1^(1/2), which is stable for singular covariances. An eigenvalue below
     -1e-3 (relative to the largest) means the covariances are not PSD: the equivalent of the
     imaginary residue of scipy's sqrtm, and it raises.
+
+    NumPy in float64 by default. With ``device`` (or when an input is a tensor on an
+    accelerator) the means, covariances and the square-root term are computed with torch on
+    that device, in float64: :func:`gaussian_stats`.
     """
+    dev = _fd_device(device, a, b)
+    if dev is not None:
+        _check_feature_sets(a, b)
+        return gaussian_frechet_distance(*gaussian_stats(a, dev), *gaussian_stats(b, dev))
     a, b = _as_2d_float64(a), _as_2d_float64(b)
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {a.shape[1]} and {b.shape[1]}")
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("need at least 2 samples in each set")
+    _check_feature_sets(a, b)
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     return gaussian_frechet_distance(mu1, s1, mu2, s2)
 
 
 def gaussian_frechet_distance(mu1, s1, mu2, s2) -> float:
-    """Frechet distance between N(mu1, s1) and N(mu2, s2)."""
+    """Frechet distance between N(mu1, s1) and N(mu2, s2); NumPy arrays, or float64 tensors
+    (then computed on their device)."""
+    if isinstance(mu1, torch.Tensor):
+        return _gaussian_frechet_distance_torch(mu1, s1, mu2, s2)
     evals, evecs = np.linalg.eigh((s1 + s1.T) / 2)
     sqrt_s1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
     m = sqrt_s1 @ s2 @ sqrt_s1
@@ -100,6 +112,43 @@ def gaussian_frechet_distance(mu1, s1, mu2, s2) -> float:
     tr_covmean = np.sqrt(np.clip(ev, 0, None)).sum()
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+@torch.no_grad()
+def gaussian_stats(x, device=None, chunk: int = 8192):
+    """Mean (d,) and unbiased covariance (d, d) of a feature set (n, d) as float64 tensors on
+    ``device`` (default: x's), for large n: rows are moved and converted in chunks, and the
+    covariance is accumulated from centred chunks (two passes)."""
+    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+    x = x.detach().reshape(len(x), -1)
+    device = x.device if device is None else torch.device(device)
+    n, d = x.shape
+    if n < 2:
+        raise ValueError("need at least 2 samples in each set")
+    total = torch.zeros(d, dtype=torch.float64, device=device)
+    for start in range(0, n, chunk):
+        total += x[start:start + chunk].to(device, torch.float64).sum(0)
+    mu = total / n
+    cov = torch.zeros((d, d), dtype=torch.float64, device=device)
+    for start in range(0, n, chunk):
+        xc = x[start:start + chunk].to(device, torch.float64) - mu
+        cov.addmm_(xc.T, xc)
+    return mu, cov / (n - 1)
+
+
+def _gaussian_frechet_distance_torch(mu1: Tensor, s1: Tensor, mu2: Tensor, s2: Tensor) -> float:
+    """:func:`gaussian_frechet_distance` with torch (the same formula, on the tensors' device)."""
+    evals, evecs = torch.linalg.eigh((s1 + s1.T) / 2)
+    sqrt_s1 = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+    m = sqrt_s1 @ s2 @ sqrt_s1
+    ev = torch.linalg.eigvalsh((m + m.T) / 2)
+    lo, hi = ev.min().item(), ev.abs().max().item()
+    if min(lo, 0.0) < -1e-3 * max(1.0, hi):
+        raise ValueError(f"covariance product has a negative eigenvalue {lo:.3g}: "
+                         "the matrix square root would be complex")
+    tr_covmean = ev.clamp_min(0).sqrt().sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + s1.trace() + s2.trace() - 2 * tr_covmean)
 
 
 def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 0) -> List[np.ndarray]:
@@ -139,12 +188,22 @@ class InferenceGap:
     fd_train_vs_train: float # baseline (floor): mean FD(train_k, train_l), k != l
 
 
-def inference_gap(gen_features, train_features, val_features, subsets: Sequence[np.ndarray]) -> InferenceGap:
+def inference_gap(gen_features, train_features, val_features, subsets: Sequence[np.ndarray],
+                  device=None) -> InferenceGap:
     """FD of generated features to the val set and to several train subsets of the val set's size
-    and class prior (``subsets`` from :func:`matched_subsets`), with the two baselines."""
-    gen, train, val = _as_2d_float64(gen_features), _as_2d_float64(train_features), _as_2d_float64(val_features)
-    stats = [_gaussian(train[idx]) for idx in subsets]
-    g, v = _gaussian(gen), _gaussian(val)
+    and class prior (``subsets`` from :func:`matched_subsets`), with the two baselines.
+
+    NumPy by default; with ``device`` (or accelerator tensors as inputs) the Gaussian statistics
+    and FDs are computed with torch on that device (:func:`frechet_distance`)."""
+    dev = _fd_device(device, gen_features, train_features, val_features)
+    if dev is None:
+        gen, train, val = _as_2d_float64(gen_features), _as_2d_float64(train_features), _as_2d_float64(val_features)
+        stats = [_gaussian(train[idx]) for idx in subsets]
+        g, v = _gaussian(gen), _gaussian(val)
+    else:
+        train = _as_2d_tensor(train_features, dev)
+        stats = [gaussian_stats(train[torch.as_tensor(np.asarray(idx), device=dev)]) for idx in subsets]
+        g, v = gaussian_stats(gen_features, dev), gaussian_stats(val_features, dev)
     fd_val = gaussian_frechet_distance(*g, *v)
     fd_train = float(np.mean([gaussian_frechet_distance(*g, *t) for t in stats]))
     tv = float(np.mean([gaussian_frechet_distance(*t, *v) for t in stats]))
@@ -158,13 +217,16 @@ def inference_gap(gen_features, train_features, val_features, subsets: Sequence[
 
 
 @torch.no_grad()
-def nearest_neighbors(query, reference, k: int = 1, metric: str = "l2", chunk: int = 1024):
-    """Exact k nearest neighbours of each query row in ``reference``, in chunks.
+def nearest_neighbors(query, reference, k: int = 1, metric: str = "l2", chunk: int = 1024,
+                      device=None):
+    """Exact k nearest neighbours of each query row in ``reference``, in chunks of queries.
 
     metric "l2": Euclidean distances; "cosine": cosine similarities (largest first).
+    Runs on ``device`` (default: an accelerator an input lives on, else the CPU).
     Returns (values (M, k), indices (M, k)) as NumPy arrays.
     """
-    q, r = _flat_tensor(query), _flat_tensor(reference)
+    device = _fd_device(device, query, reference) or torch.device("cpu")
+    q, r = _flat_tensor(query, device), _flat_tensor(reference, device)
     if metric not in ("l2", "cosine"):
         raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
     if not 1 <= k <= len(r):
@@ -187,17 +249,17 @@ def nearest_neighbors(query, reference, k: int = 1, metric: str = "l2", chunk: i
             i = i.gather(1, order)
         values.append(v)
         indices.append(i)
-    return torch.cat(values).numpy(), torch.cat(indices).numpy()
+    return torch.cat(values).cpu().numpy(), torch.cat(indices).cpu().numpy()
 
 
-def nn_cosine_similarity(query, reference) -> np.ndarray:
+def nn_cosine_similarity(query, reference, device=None) -> np.ndarray:
     """1-NN cosine similarity of each query to the reference set (the nearest-neighbour probe)."""
-    return nearest_neighbors(query, reference, k=1, metric="cosine")[0][:, 0]
+    return nearest_neighbors(query, reference, k=1, metric="cosine", device=device)[0][:, 0]
 
 
-def memorization_ratio(samples, train) -> np.ndarray:
+def memorization_ratio(samples, train, device=None) -> np.ndarray:
     """d1 / d2: distance to the nearest training point over that to the second nearest."""
-    d, _ = nearest_neighbors(samples, train, k=2)
+    d, _ = nearest_neighbors(samples, train, k=2, device=device)
     return d[:, 0] / np.maximum(d[:, 1], 1e-12)
 
 
@@ -235,10 +297,33 @@ def _as_2d_float64(x) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def _flat_tensor(x) -> Tensor:
+def _as_2d_tensor(x, device: torch.device) -> Tensor:
+    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+    return x.detach().to(device).reshape(len(x), -1)
+
+
+def _check_feature_sets(a, b) -> None:
+    (na, *da), (nb, *db) = np.shape(a), np.shape(b)
+    if int(np.prod(da)) != int(np.prod(db)):
+        raise ValueError(f"feature dimensions differ: {int(np.prod(da))} and {int(np.prod(db))}")
+    if na < 2 or nb < 2:
+        raise ValueError("need at least 2 samples in each set")
+
+
+def _fd_device(device, *xs) -> Optional[torch.device]:
+    """``device`` if given, else the device of the first input on an accelerator, else None."""
+    if device is not None:
+        return torch.device(device)
+    for x in xs:
+        if isinstance(x, torch.Tensor) and x.device.type != "cpu":
+            return x.device
+    return None
+
+
+def _flat_tensor(x, device: torch.device = torch.device("cpu")) -> Tensor:
     if not isinstance(x, torch.Tensor):
         x = torch.from_numpy(np.asarray(x))
-    x = x.detach().cpu()
+    x = x.detach().to(device)
     if not x.is_floating_point():
         x = x.double()
     return x.reshape(len(x), -1).to(torch.float64 if x.dtype == torch.float64 else torch.float32)

@@ -204,7 +204,10 @@ class UNet(nn.Module):
 
     ``len(channel_mult)`` levels; level i has ``channels * channel_mult[i]`` channels and
     ``num_blocks`` residual blocks in the encoder and in the decoder (with skip connections);
-    between levels, 2x2 average pooling down and nearest-neighbour upsampling + conv up. The
+    between levels, 2x2 average pooling down and nearest-neighbour upsampling up, followed by a
+    conv when ``upsample_conv`` (without it the two paths are symmetric; for the default
+    two-level U-Net that conv is about a fifth of the forward FLOPs: it runs at full resolution
+    with the lower level's width). The
     middle has one residual block (two around a self-attention layer if ``attention``).
 
     Image sizes: the input is zero-padded on the bottom/right to a multiple of
@@ -220,7 +223,8 @@ class UNet(nn.Module):
     def __init__(self, image_shape: Sequence[int], channels: int = 32,
                  channel_mult: Sequence[int] = (1, 2), num_blocks: int = 1, kernel_size: int = 3,
                  attention: bool = False, n_classes: int = 0, emb_dim: Optional[int] = None,
-                 norm: str = "group", dropout: float = 0.0):
+                 norm: str = "group", dropout: float = 0.0, channels_last: bool = False,
+                 upsample_conv: bool = True):
         super().__init__()
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (C, H, W), got {tuple(image_shape)}")
@@ -262,15 +266,19 @@ class UNet(nn.Module):
                 cur = widths[level]
             self.up.append(blocks)
             if level > 0:
-                self.upsample.append(nn.Conv2d(cur, cur, kernel_size, padding=kernel_size // 2))
+                self.upsample.append(nn.Conv2d(cur, cur, kernel_size, padding=kernel_size // 2)
+                                     if upsample_conv else nn.Identity())
 
         self.out_norm = _norm(norm, cur)
         self.out = nn.Conv2d(cur, in_ch, kernel_size, padding=kernel_size // 2)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.to(memory_format=self.memory_format)
 
     def forward(self, x: Tensor, c_noise: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         emb = self.embed(c_noise, labels)
+        x = x.contiguous(memory_format=self.memory_format)
         height, width = x.shape[-2:]
         multiple = 2 ** (self.levels - 1)
         pad_h, pad_w = -height % multiple, -width % multiple
@@ -293,7 +301,7 @@ class UNet(nn.Module):
             if i < self.levels - 1:
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         out = self.out(F.silu(self.out_norm(h)))
-        return out[..., :height, :width]
+        return out[..., :height, :width].contiguous()
 
 
 def receptive_field(net: nn.Module, image_shape: Sequence[int], at: Optional[Tuple[int, int]] = None,

@@ -57,15 +57,77 @@ def test_stats_entropy_and_max_weight_against_full_weights():
 def test_chunked_pass_equals_unchunked(monkeypatch):
     train, x = _points(300, d=5, dtype=torch.float32), 3 * _points(40, d=5, seed=4, dtype=torch.float32)
     full = analytic.posterior_stats(x, 0.7, train)
+    full_mean = analytic.optimal_denoiser(x, 0.7, train)
+    full_log_density = analytic.log_density(x, 0.7, train)
     monkeypatch.setattr(analytic, "MIN_ROWS", 1)
-    for pairs in (128, 4096):  # one query and 3 column chunks a pass; 13 queries, one column chunk
+    # one query and 3 column chunks a pass (combined by online softmax); 13 queries, one column chunk
+    for pairs, shape in ((128, (1, 128)), (4096, (13, 300))):
         monkeypatch.setattr(analytic, "MAX_PAIRS_PER_CHUNK", pairs)
-        monkeypatch.setattr(analytic, "MEMORY_PAIRS", 4 * pairs)
+        monkeypatch.setattr(analytic, "MEMORY_PAIRS", pairs)
+        assert analytic.chunk_shape(40, 300) == shape
         chunked = analytic.posterior_stats(x, 0.7, train)
         assert torch.allclose(full.mean, chunked.mean, atol=1e-5)
         assert torch.allclose(full.entropy, chunked.entropy, atol=1e-4)
         assert torch.allclose(full.max_weight, chunked.max_weight, atol=1e-5)
         assert torch.allclose(full.log_norm, chunked.log_norm, atol=1e-4)
+        assert torch.allclose(full_mean, analytic.optimal_denoiser(x, 0.7, train), atol=1e-5)
+        assert torch.allclose(full_log_density, analytic.log_density(x, 0.7, train), atol=1e-4)
+
+
+def test_chunks_respect_the_memory_cap():
+    for m, n in ((10, 3), (1024, 1000), (4096, 20000), (10**6, 10**5), (10, 10**8)):
+        rows, cols = analytic.chunk_shape(m, n)
+        assert 1 <= rows <= m and 1 <= cols <= n and rows * cols <= analytic.MEMORY_PAIRS
+    assert analytic.chunk_shape(1024, 1000)[1] == 1000  # all training points in one chunk
+
+
+def test_denoiser_matches_softmax_weights_at_all_noise_levels():
+    """Against the full softmax in float64, where thresholding and chunking show up at the 1e-10
+    level; in float32 the logits' rounding (relative eps of logits up to ~1e4 at sigma = 0.03)
+    limits the agreement to ~1e-4."""
+    train = torch.rand(500, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = train[:300] + 0.2 * _points(300, d=16, seed=2)
+    for sigma in (0.03, 0.1, 0.3, 3.0):
+        ref = analytic.posterior_weights(x, sigma, train) @ train
+        assert torch.allclose(analytic.optimal_denoiser(x, sigma, train), ref, atol=1e-10)
+        out = analytic.optimal_denoiser(x.float(), sigma, train.float())
+        assert torch.allclose(out.double(), ref, atol=2e-4)
+
+
+def test_negligible_weights_are_exactly_zero():
+    """Two points 0 and 1 and a query at 0: the far point's weight relative to the near one is
+    2^-bits. Below eps / N (2^-24 for float32 and N = 2) it is dropped exactly; above, it counts."""
+    train, x = torch.tensor([[0.0], [1.0]]), torch.zeros(1, 1)
+    for bits in (10, 40):
+        sigma = math.sqrt(1 / (2 * bits * math.log(2)))  # exp(-1 / (2 sigma^2)) = 2^-bits
+        mean = analytic.optimal_denoiser(x, sigma, train)
+        stats = analytic.posterior_stats(x, sigma, train)
+        if bits == 40:
+            assert mean.item() == 0.0 and stats.mean.item() == 0.0
+            assert stats.max_weight.item() == 1.0 and stats.entropy.item() == 0.0
+        else:
+            assert mean.item() == pytest.approx(2.0 ** -bits / (1 + 2.0 ** -bits), rel=1e-5)
+    # float64 has eps / N = 2^-53: the same weight 2^-40 is kept
+    sigma = math.sqrt(1 / (80 * math.log(2)))
+    mean64 = analytic.optimal_denoiser(x.double(), sigma, train.double())
+    assert mean64.item() == pytest.approx(2.0 ** -40, rel=1e-9)
+
+
+def test_repeated_calls_are_bitwise_equal():
+    train, x = _points(700, d=8, dtype=torch.float32), _points(600, d=8, seed=6, dtype=torch.float32)
+    first = analytic.posterior_stats(x, 0.8, train)
+    again = analytic.posterior_stats(x, 0.8, train)
+    for a, b in zip((first.mean, first.log_norm, first.entropy), (again.mean, again.log_norm, again.entropy)):
+        assert torch.equal(a, b)
+    assert torch.equal(analytic.optimal_denoiser(x, 0.8, train), analytic.optimal_denoiser(x, 0.8, train))
+
+
+def test_non_contiguous_queries():
+    train = _points(50, d=6, dtype=torch.float32)
+    x = _points(6, d=40, seed=8, dtype=torch.float32).T  # (40, 6), column-major
+    assert not x.is_contiguous()
+    out = analytic.optimal_denoiser(x, 0.5, train)
+    assert out.is_contiguous() and torch.equal(out, analytic.optimal_denoiser(x.contiguous(), 0.5, train))
 
 
 @pytest.mark.parametrize("sigma", [1e-4, 1e-2, 1.0, 1e2, 1e4])

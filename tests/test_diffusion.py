@@ -108,6 +108,28 @@ def test_generate_independent_of_batch_size():
     assert torch.equal(a, b)
 
 
+def test_sampler_calls_the_denoiser_once_per_evaluation_on_the_whole_batch():
+    calls = []
+
+    def den(x, sigma):
+        calls.append((tuple(x.shape), sigma.device, sigma.dtype, tuple(sigma.shape)))
+        return 0.8 * x
+
+    x0 = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(0)) * 80
+    out = diffusion.sample(den, x0, diffusion.edm_sigmas(6))
+    assert len(calls) == 2 * 6 - 1  # Heun: 2 evaluations per step, the last step Euler
+    assert all(c == ((7, 2, 3), x0.device, x0.dtype, (7,)) for c in calls)
+    assert out.shape == x0.shape and out.device == x0.device
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_generate_on_cuda_matches_the_cpu():
+    den = _gaussian_denoiser(0.5)
+    cpu = diffusion.generate(den, range(64), (3,), n_steps=12, batch_size=32)
+    gpu = diffusion.generate(den, range(64), (3,), n_steps=12, batch_size=32, device="cuda")
+    assert gpu.device.type == "cpu" and torch.allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
+
+
 def test_guidance_formula():
     pos = lambda x, s: x + 1.0
     neg = lambda x, s: x - 1.0

@@ -45,6 +45,59 @@ def test_fd_handles_singular_covariances_and_rejects_non_psd():
         metrics.gaussian_frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), bad)
 
 
+def _fd_cases():
+    rng = np.random.default_rng(7)
+    full = (rng.normal(size=(300, 20)), rng.normal(size=(250, 20)) * 1.3 + 0.2)
+    rank2 = np.zeros((100, 5))
+    rank2[:, :2] = rng.normal(size=(100, 2))  # singular: rank 2 in 5 dimensions
+    few = (rng.normal(size=(20, 50)), rng.normal(size=(30, 50)) + 0.1)  # singular: n < d
+    return {"full rank": (*full, 1e-9), "rank 2 of 5": (rank2, rank2 + 0.5, 1e-9),
+            # 30 eigenvalues of S1^(1/2) S2 S1^(1/2) are round-off (~1e-16), their square roots
+            # ~1e-8: both implementations carry that error, so they agree to ~1e-9 only
+            "n < d": (*few, 1e-8)}
+
+
+@pytest.mark.parametrize("case", ["full rank", "rank 2 of 5", "n < d"])
+def test_fd_torch_path_matches_numpy(case):
+    a, b, rel = _fd_cases()[case]
+    ref = metrics.frechet_distance(a, b)
+    assert metrics.frechet_distance(a, b, device="cpu") == pytest.approx(ref, rel=rel)
+    ta, tb = torch.from_numpy(a).float(), torch.from_numpy(b).float()  # float32 features
+    ref32 = metrics.frechet_distance(ta, tb)  # CPU tensors: the NumPy path, as before
+    assert ref32 == metrics.frechet_distance(ta.numpy(), tb.numpy())
+    assert metrics.frechet_distance(ta, tb, device="cpu") == pytest.approx(ref32, rel=rel)
+    scale = np.trace(np.cov(a, rowvar=False))
+    assert abs(metrics.frechet_distance(a, a, device="cpu")) <= 1e-6 * scale
+    if case == "full rank":
+        assert metrics.frechet_distance(a, a, device="cpu") == pytest.approx(0.0, abs=1e-10)
+
+
+def test_gaussian_stats_in_chunks_and_torch_fd_errors():
+    x = np.random.default_rng(8).normal(size=(103, 6)) * 3 + 1
+    mu, cov = metrics.gaussian_stats(torch.from_numpy(x).float(), chunk=10)
+    assert mu.dtype == torch.float64 and cov.shape == (6, 6)
+    x32 = x.astype(np.float32).astype(np.float64)
+    assert np.allclose(mu.numpy(), x32.mean(0), rtol=0, atol=1e-12)
+    assert np.allclose(cov.numpy(), np.cov(x32, rowvar=False), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="complex"):
+        metrics.gaussian_frechet_distance(torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64),
+                                          torch.zeros(3, dtype=torch.float64), -torch.eye(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="dimensions"):
+        metrics.frechet_distance(x, x[:, :5], device="cpu")
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.frechet_distance(x[:1], x, device="cpu")
+
+
+def test_inference_gap_torch_path_matches_numpy():
+    rng = np.random.default_rng(9)
+    train, val, gen = rng.normal(size=(400, 8)), rng.normal(size=(100, 8)), rng.normal(size=(150, 8)) + 0.3
+    subsets = metrics.matched_subsets(np.zeros(400, int), np.zeros(100, int), 3)
+    ref = metrics.inference_gap(gen, train, val, subsets)
+    dev = metrics.inference_gap(gen, torch.from_numpy(train), val, subsets, device="cpu")
+    for field in ("fd_val", "fd_train", "gap", "fd_train_vs_val", "fd_train_vs_train"):
+        assert getattr(dev, field) == pytest.approx(getattr(ref, field), rel=1e-9)
+
+
 def test_nearest_neighbors_exact_against_brute_force():
     rng = np.random.default_rng(3)
     q, r = rng.normal(size=(37, 5)).astype(np.float32), rng.normal(size=(101, 5)).astype(np.float32)
@@ -56,6 +109,29 @@ def test_nearest_neighbors_exact_against_brute_force():
     qn, rn = q / np.linalg.norm(q, axis=1, keepdims=True), r / np.linalg.norm(r, axis=1, keepdims=True)
     assert np.array_equal(ci[:, 0], np.argmax(qn @ rn.T, axis=1))
     assert np.allclose(metrics.nn_cosine_similarity(q, r), (qn @ rn.T).max(1), atol=1e-6)
+    d2, i2 = metrics.nearest_neighbors(torch.from_numpy(q), r, k=3, chunk=8, device="cpu")
+    assert np.array_equal(i2, i) and np.array_equal(d2, d)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_metrics_on_cuda_match_the_cpu():
+    rng = np.random.default_rng(10)
+    a, b = rng.normal(size=(2000, 64)), rng.normal(size=(1500, 64)) * 1.1
+    ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+    assert metrics.frechet_distance(ta, tb) == pytest.approx(metrics.frechet_distance(a, b), rel=1e-9)
+    q, r = torch.randn(300, 32), torch.randn(5000, 32)
+    d, i = metrics.nearest_neighbors(q.cuda(), r.cuda(), k=2)
+    d_cpu, i_cpu = metrics.nearest_neighbors(q, r, k=2)
+    assert (i == i_cpu).mean() > 0.999 and np.allclose(d, d_cpu, atol=1e-4)
+    net = torch.nn.Conv2d(1, 1, 3, padding=1)
+    torch.nn.init.constant_(net.weight, 0.1)
+    torch.nn.init.zeros_(net.bias)
+    den = lambda x, s: net(x)
+    images = torch.randn(50, 1, 8, 8)
+    e_cpu = metrics.denoising_errors(den, images, [0.1, 1.0], device="cpu")
+    net.cuda()
+    e_gpu = metrics.denoising_errors(den, images, [0.1, 1.0], device="cuda", batch_size=16)
+    assert np.allclose(e_gpu, e_cpu, rtol=1e-2)  # cuDNN convolutions may run in TF32
 
 
 def test_memorization_ratio_zero_for_copies_and_copy_fraction():
@@ -104,6 +180,22 @@ def test_denoising_errors_fixed_noise_and_optimal_denoiser_memorizes():
     assert e_train[0].mean() < 1e-6 and e_val[0].mean() > 0.5  # memorizer: perfect on train only
     gap = metrics.relative_gap(e_val.mean(1), e_train.mean(1))
     assert gap[1] > 1  # at intermediate sigma the memorizer is far better on its training set
+
+
+def test_denoising_errors_of_a_network_equal_a_direct_computation():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 16), torch.nn.Unflatten(1, (1, 4, 4)))
+    den = lambda x, s: net(x) * (1 / (1 + s.view(-1, 1, 1, 1)))
+    images = torch.randn(11, 1, 4, 4)
+    sig = np.array([0.05, 0.7, 3.0])
+    err = metrics.denoising_errors(den, images, sig, noise_seed=5)
+    assert np.allclose(metrics.denoising_errors(den, images, sig, noise_seed=5, batch_size=4), err, rtol=1e-6)
+    noise = torch.stack([torch.randn(1, 4, 4, generator=torch.Generator().manual_seed(5 + j)) for j in range(11)])
+    with torch.no_grad():
+        for k, s in enumerate(sig):
+            pred = den(images + float(s) * noise, torch.full((11,), float(s)))
+            assert np.array_equal(err[k], ((pred - images) ** 2).flatten(1).mean(1).double().numpy())
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
 
 
 def test_overfitting_threshold_picks_validation_minimum():

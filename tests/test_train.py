@@ -232,3 +232,28 @@ def test_training_on_cuda_matches_cpu_loosely():
     out_cpu = cpu.denoiser(x, sigma)
     out_gpu = gpu.denoiser(x.cuda(), sigma.cuda()).cpu()
     assert (out_cpu - out_gpu).abs().max() < 0.05
+
+
+def test_fused_adam_shortcut_matches_adam_step_bit_for_bit():
+    """The trainer's optimizer shortcut runs Adam's own fused kernel: same weights and state."""
+    from diffgen_lib.train import _FusedAdamStep
+
+    def run(shortcut: bool):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.SiLU(), torch.nn.Linear(16, 3))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+        step = _FusedAdamStep(opt) if shortcut else opt.step
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(7):
+            x = torch.randn(32, 6, generator=gen)
+            opt.zero_grad(set_to_none=True)
+            net(x).pow(2).mean().backward()
+            step()
+        return net.state_dict(), opt.state_dict()
+
+    (w_ref, s_ref), (w_new, s_new) = run(False), run(True)
+    for k in w_ref:
+        assert torch.equal(w_ref[k], w_new[k]), k
+    for i, state in s_ref["state"].items():
+        for name, value in state.items():
+            assert torch.equal(value, s_new["state"][i][name]), (i, name)

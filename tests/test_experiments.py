@@ -1,0 +1,195 @@
+"""The shared run definitions (diffgen_lib/experiments.py): model presets, the keyword arguments
+that scale the runs up, and the `gpu` profile of book/profiles.yml, which must validate against
+every chapter's spec and make chapters 04-06 reuse the runs of chapter 03."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from diffgen_lib import book, experiments
+from diffgen_lib.train import TrainConfig, build_network, run_key
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = [s for s in book.toc_chapters(ROOT) if s not in book.AGGREGATE_PAGES]
+RUN_CHAPTERS = ["03_training_gap", "04_inference_gap", "05_trajectories", "06_factors"]
+# Chapter parameters that define a shared run or the shared training-gap curves.
+RUN_PARAMS = ("dataset", "n_train", "n_val", "n_feature", "model", "channels", "steps", "batch_size",
+              "precision", "compile", "n_eval")
+
+
+def test_default_runs_are_unchanged_by_the_new_arguments():
+    """gap_run() still builds the config it built before model/batch_size/precision/compile existed."""
+    before = TrainConfig(dataset="digits", n_train=300, n_val=500, n_feature=500, labels="none",
+                         n_clusters=0, channels=32, max_steps=1500,
+                         snapshot_steps=experiments.snapshot_schedule(1500), label_dropout=0.0,
+                         seed=0, device="auto", root=None)
+    explicit = dict(model="small", batch_size=64, precision="fp32", compile=False)
+    assert experiments.gap_run() == before
+    assert experiments.gap_run(**explicit) == before
+    assert run_key(experiments.gap_run(**explicit)) == run_key(before)
+    cond = experiments.gap_run(labels="class", **explicit)
+    assert run_key(cond) == run_key(experiments.gap_run(labels="class"))
+    assert cond.label_dropout == experiments.CFG_LABEL_DROPOUT
+    widths = experiments.width_runs([8, 16, 32], **explicit)
+    assert {w: run_key(c) for w, c in widths.items()} == {
+        w: run_key(c) for w, c in experiments.width_runs([8, 16, 32]).items()}
+    assert widths[32] == before
+    assert experiments.size_runs([300], **explicit)[300] == before
+
+
+def test_small_preset_is_the_train_config_default():
+    defaults = TrainConfig()
+    for field, value in experiments.MODEL_PRESETS["small"].items():
+        assert getattr(defaults, field) == value, field
+
+
+def test_new_arguments_reach_the_config_and_its_key():
+    base = experiments.gap_run()
+    for kwargs in (dict(batch_size=128), dict(precision="bf16"), dict(compile=True), dict(model="ddpmpp")):
+        config = experiments.gap_run(**kwargs)
+        assert run_key(config) != run_key(base), kwargs
+    big = experiments.gap_run(model="ddpmpp", batch_size=256, precision="bf16", compile=True)
+    assert (big.batch_size, big.precision, big.compile) == (256, "bf16", True)
+    assert (big.channel_mult, big.num_blocks, big.attention) == ((2, 2, 2), 4, True)
+    # overrides still win over the preset
+    assert experiments.gap_run(model="ddpmpp", num_blocks=2).num_blocks == 2
+
+
+def test_unknown_preset_and_bad_values_are_rejected():
+    with pytest.raises(ValueError, match="ddpmpp"):
+        experiments.gap_run(model="huge")
+    with pytest.raises(ValueError, match="precision"):
+        experiments.gap_run(precision="fp16")
+    with pytest.raises(ValueError, match="batch_size"):
+        experiments.gap_run(batch_size=0)
+
+
+@pytest.mark.parametrize("name", sorted(experiments.MODEL_PRESETS))
+def test_presets_build_valid_configs_and_networks(name):
+    # TrainConfig validates the split sizes against the dataset's size without loading it
+    config = experiments.gap_run(dataset="cifar10", n_train=40000, n_val=10000, n_feature=10000,
+                                 model=name, channels=8, steps=100)
+    torch.manual_seed(0)
+    net = build_network(config, (3, 32, 32), n_classes=0)
+    x = torch.randn(2, 3, 32, 32)
+    out = net(x, torch.zeros(2))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="n_train"):
+        experiments.gap_run(dataset="cifar10", n_train=40001, n_val=10000, n_feature=10000, model=name)
+
+
+def test_ddpmpp_preset_has_the_documented_size():
+    """44.8M parameters at channels 128 (EDM's CIFAR-10 DDPM++: 56M), as the preset says."""
+    config = experiments.gap_run(dataset="cifar10", n_train=10000, model="ddpmpp", channels=128)
+    with torch.device("meta"):
+        net = build_network(config, (3, 32, 32), n_classes=0)
+    n = sum(p.numel() for p in net.parameters())
+    assert round(n / 1e6, 1) == 44.8, n
+    small = sum(p.numel() for p in build_network(experiments.gap_run(), (1, 8, 8), 0).parameters())
+    assert round(small / 1e6, 2) == 0.38, small
+
+
+def test_load_size_runs_passes_n_eval(monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiments, "train", lambda c: c)
+    monkeypatch.setattr(experiments.evaluation, "gap_curves", lambda c, n_eval=200: calls.append(n_eval))
+    configs, _, _ = experiments.load_size_runs([150, 300], n_eval=700, model="small", batch_size=32)
+    assert calls == [700, 700]
+    assert configs[300] == experiments.gap_run(batch_size=32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the gpu profile
+# ---------------------------------------------------------------------------------------------
+
+
+def _profile(name: str = "gpu") -> dict:
+    return yaml.safe_load((ROOT / "book" / "profiles.yml").read_text(encoding="utf-8"))[name]
+
+
+def _values(stem: str, profile: str | None) -> dict:
+    """A chapter's parameter values: its defaults, then the profile's (validated) values."""
+    specs = book.parse_spec(stem, ROOT / "book")
+    values = {name: spec.default for name, spec in specs.items()}
+    if profile:
+        values.update(book.validate(stem, specs, book.load_profile(profile, stem, specs, ROOT)))
+    return values
+
+
+def test_gpu_profile_has_every_chapter_and_validates():
+    profile = _profile()
+    assert sorted(profile) == sorted(CHAPTERS)
+    for stem in CHAPTERS:
+        specs = book.parse_spec(stem, ROOT / "book")
+        values = book.load_profile("gpu", stem, specs, ROOT)  # raises ParamError on a bad value
+        assert values, stem
+        book.validate(stem, specs, values)
+        if "device" in specs:
+            assert values.get("device") == "cuda", stem
+
+
+@pytest.mark.parametrize("profile", [None, "gpu"])
+def test_run_defining_parameters_agree_across_chapters(profile):
+    values = {stem: _values(stem, profile) for stem in RUN_CHAPTERS}
+    for name in RUN_PARAMS:
+        seen = {stem: v[name] for stem, v in values.items()}
+        assert len({repr(v) for v in seen.values()}) == 1, (name, seen)
+    if profile:
+        v3, v4, v5, v6 = (values[s] for s in RUN_CHAPTERS)
+        assert v4["size_map"] == v5["size_map"] == v3["size_trains"] == v6["table_sizes"]
+        assert v6["table_widths"] == v3["widths"]
+        assert v4["n_samples"] == v5["n_samples"], "the trajectory chapter reads the inference chapter's samples"
+
+
+def _key(config: TrainConfig) -> TrainConfig:
+    """What identifies a run, without resolving the device (the gpu profile asks for CUDA): the
+    config itself, with the device type that run_key would resolve."""
+    return replace(config, device="cuda" if config.device.startswith("cuda") else "cpu")
+
+
+def _run_kwargs(v: dict) -> dict:
+    return dict(dataset=v["dataset"], steps=v["steps"], device=v["device"], n_val=v["n_val"],
+                n_feature=v["n_feature"], model=v["model"], batch_size=v["batch_size"],
+                precision=v["precision"], compile=v["compile"])
+
+
+@pytest.mark.parametrize("profile", [None, "gpu"])
+def test_later_chapters_reuse_the_training_gap_runs(profile):
+    """The configs chapters 04-06 build (as their code builds them) are among chapter 03's."""
+    v3, v4, v5, v6 = (_values(s, profile) for s in RUN_CHAPTERS)
+    common = dict(_run_kwargs(v3), seed=v3["seed"])
+    ch03 = {_key(experiments.gap_run(n_train=v3["n_train"], channels=v3["channels"], **common)),
+            _key(experiments.gap_run(n_train=v3["n_train"], channels=v3["channels"], labels="class",
+                                        **common))}
+    ch03 |= {_key(c) for c in experiments.width_runs(v3["widths"], n_train=v3["n_train"], **common).values()}
+    ch03 |= {_key(c) for c in experiments.size_runs(v3["size_trains"], channels=v3["channels"],
+                                                        **common).values()}
+    for v in (v4, v5):  # experiments.load_size_runs with the chapters' arguments
+        sizes = sorted(set(v["size_map"]) | {v["n_train"]})
+        configs = experiments.size_runs(sizes, channels=v["channels"], **_run_kwargs(v))
+        assert {_key(c) for c in configs.values()} <= ch03
+    common6 = dict(_run_kwargs(v6), n_train=v6["n_train"], seed=v6["seed"])
+    main6 = experiments.gap_run(channels=v6["channels"], **common6)
+    assert _key(main6) in ch03
+    assert _key(experiments.gap_run(channels=v6["channels"], labels="class", **common6)) in ch03
+    table = list(experiments.width_runs(v6["table_widths"], **common6).values()) + list(
+        experiments.size_runs(v6["table_sizes"], channels=v6["channels"],
+                              **{k: x for k, x in common6.items() if k != "n_train"}).values())
+    assert {_key(c) for c in table} <= ch03
+    if profile == "gpu":  # the receptive-field run is the main run itself
+        rf = experiments.gap_run(dataset=v6["rf_dataset"], n_train=v6["n_train"], channels=v6["channels"],
+                                 steps=v6["rf_steps"], seed=v6["seed"], device=v6["device"],
+                                 **{k: x for k, x in _run_kwargs(v6).items()
+                                    if k not in ("dataset", "steps", "device")})
+        assert rf == main6
+        assert max(v6["windows"]) == 32  # the whole CIFAR-10 image is the largest window
+        # the kmeans runs fit their training sets, the FD references fit the main run
+        for k in v6["clusters"]:
+            assert k <= v6["n_train"]
+        assert v6["n_ref"] * v6["n_subsets"] <= v6["n_train"]
+        assert v4["n_ref"] * v4["n_subsets"] <= v4["n_train"]

@@ -199,11 +199,12 @@ def throughput_table(quick: bool, compile_: bool) -> str:
 # bf16 effect on the measured training gap
 
 
-def bf16_effect(n_eval: int, device: str) -> str:
+def bf16_effect(n_eval: int, device: str, channels: int = 32) -> str:
     from diffgen_lib import evaluation
 
     snapshots = (250, 500, 750, 1000, 1250)  # kept copies of the weights; training is unchanged
-    configs = {p: TrainConfig(precision=p, snapshot_steps=snapshots, device=device) for p in ("fp32", "bf16")}
+    configs = {p: TrainConfig(precision=p, channels=channels, snapshot_steps=snapshots, device=device)
+               for p in ("fp32", "bf16")}
     curves, seconds = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DIFFGEN_CACHE"] = tmp
@@ -213,7 +214,7 @@ def bf16_effect(n_eval: int, device: str) -> str:
             seconds[p] = config.max_steps / run.steps_per_second if run is not None else float("nan")
     a, b = curves["fp32"], curves["bf16"]
     diff = np.abs(a.gap - b.gap)
-    lines = [f"default run (TrainConfig(), {configs['fp32'].max_steps} steps), gap curves at "
+    lines = [f"default run (TrainConfig(channels={channels}), {configs['fp32'].max_steps} steps), gap curves at "
              f"{len(a.sigmas)} sigmas, n_eval {a.n_eval}, snapshots {list(a.steps)}",
              "| precision | training s (measured while training) | peak gap (last snapshot) | peak sigma | peak gap per snapshot |",
              "|---|---|---|---|---|"]
@@ -235,12 +236,13 @@ def main() -> None:
     parser.add_argument("--bf16-effect", action="store_true", help="bf16 vs fp32 training gap of the default run")
     parser.add_argument("--n-eval", type=int, default=200, help="evaluation images per split (--bf16-effect)")
     parser.add_argument("--device", default="cpu", help="device of the --bf16-effect runs")
+    parser.add_argument("--channels", type=int, default=32, help="U-Net width of the --bf16-effect runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"CUDA: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}", flush=True)
     if args.bf16_effect:
-        print(bf16_effect(args.n_eval, args.device))
+        print(bf16_effect(args.n_eval, args.device, args.channels))
     else:
         print(throughput_table(args.quick, args.compile))
 

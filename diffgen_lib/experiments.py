@@ -96,3 +96,28 @@ def load_size_runs(n_trains: Sequence[int], n_eval: int = 200, **kwargs) -> Tupl
     configs = size_runs(n_trains, **kwargs)
     return (configs, {n: train(c) for n, c in configs.items()},
             {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in configs.items()})
+
+
+# The training-gap chapter's parameters that define its runs (chapters 04-06 repeat them).
+RUN_PARAMETERS = ("dataset", "n_train", "channels", "steps", "seed", "device", "n_val", "n_feature",
+                  "model", "batch_size", "precision", "compile")
+
+
+def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
+    """Every run the training-gap chapter trains for its parameters ``params`` (the main run,
+    the model-size, dataset-size and class-conditional runs; later chapters load them), keyed by
+    a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
+    ``torchrun``."""
+    common = {k: params[k] for k in RUN_PARAMETERS if k not in ("n_train", "channels")}
+    runs = {"main": gap_run(n_train=params["n_train"], channels=params["channels"], **common)}
+    runs.update({f"width {w}": c for w, c in width_runs(params["widths"], n_train=params["n_train"],
+                                                           **common).items()})
+    runs.update({f"N={n}": c for n, c in size_runs(params["size_trains"], channels=params["channels"],
+                                                     **common).items()})
+    runs["class-conditional"] = gap_run(n_train=params["n_train"], channels=params["channels"],
+                                        labels="class", **common)
+    unique: Dict[str, TrainConfig] = {}
+    for label, config in runs.items():
+        if config not in unique.values():
+            unique[label] = config
+    return unique

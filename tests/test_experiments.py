@@ -193,3 +193,35 @@ def test_later_chapters_reuse_the_training_gap_runs(profile):
             assert k <= v6["n_train"]
         assert v6["n_ref"] * v6["n_subsets"] <= v6["n_train"]
         assert v4["n_ref"] * v4["n_subsets"] <= v4["n_train"]
+
+
+def test_shared_runs_are_the_training_gap_chapters_runs():
+    """The default parameters give the chapter's 6 distinct runs (width 32 and N=300 are the main run)."""
+    specs = book.parse_spec("03_training_gap", ROOT / "book")
+    values = {name: spec.default for name, spec in specs.items()}
+    runs = experiments.shared_runs(values)
+    assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional"]
+    assert runs["main"] == experiments.gap_run()
+    assert runs["width 8"] == experiments.gap_run(channels=8)
+    assert runs["N=600"] == experiments.gap_run(n_train=600)
+    assert runs["class-conditional"].labels == "class"
+
+
+def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, monkeypatch, capsys):
+    from diffgen_lib.book.cli import main
+    from diffgen_lib.train import load_cached
+
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
+    small = ["-p", "n_train", "60", "-p", "channels", "4", "-p", "steps", "50", "-p", "widths", "[4, 8]",
+             "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100"]
+    assert main(["train", "training_gap", *small]) == 0
+    out = capsys.readouterr().out
+    assert "[4/4] class-conditional" in out  # width 4 and N=60 are the main run
+    specs = book.parse_spec("03_training_gap", ROOT / "book")
+    values = {name: spec.default for name, spec in specs.items()} | {
+        "n_train": 60, "channels": 4, "steps": 50, "widths": [4, 8], "size_trains": [50, 60],
+        "n_val": 40, "n_feature": 100}
+    for config in experiments.shared_runs(values).values():
+        assert load_cached(config) is not None
+    assert main(["train", "inference_gap"]) == 2  # only the training-gap chapter defines the runs
+    assert "03_training_gap" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The command line: ``list``, ``build`` and ``run`` (profiles, the HTML page of one run)."""
+"""The command line: ``list``, ``build``, ``run`` (profiles, the HTML page of one run) and ``train``."""
 
 from __future__ import annotations
 
@@ -145,18 +145,23 @@ def build_run_page(nb_path: Path, root: Path = ROOT) -> Path | None:
     return html
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    root = Path(args.root)
-    stem = resolve_chapter(args.chapter, root / "book")
+def chapter_parameters(root: Path, chapter: str, profile: str | None, pairs) -> tuple[str, dict, dict]:
+    """(stem, specs, validated values): the profile's values, then the ``-p`` pairs."""
+    stem = resolve_chapter(chapter, root / "book")
     specs = parse_spec(stem, root / "book")
     values: dict[str, Any] = {}
-    if args.profile:
-        values.update(load_profile(args.profile, stem, specs, root))
+    if profile:
+        values.update(load_profile(profile, stem, specs, root))
     raw = {}
-    for name, text in args.param or []:
+    for name, text in pairs or []:
         raw[name] = text
         values[name] = specs[name].parse_cli(text) if name in specs else resolve_cli_value(text)
-    params = validate(stem, specs, values, raw)
+    return stem, specs, validate(stem, specs, values, raw)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    stem, specs, params = chapter_parameters(root, args.chapter, args.profile, args.param)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     out = root / "_build" / "runs" / f"{stem}-{digest}.ipynb"
     shown = " ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or "default parameters"
@@ -177,6 +182,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("run: the HTML page could not be built", file=sys.stderr)
             return 1
         print(f"run: HTML in {time.monotonic() - t0:.1f} s -> {_rel(html, root)}", flush=True)
+    return 0
+
+
+TRAINING_CHAPTER = "03_training_gap"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the runs the training-gap chapter would train, outside the notebook: for hours-long
+    runs, and under ``torchrun`` (DistributedDataParallel). The chapters then load them."""
+    from .. import distributed, experiments, train
+
+    root = Path(args.root)
+    stem, specs, params = chapter_parameters(root, args.chapter, args.profile, args.param)
+    if stem != TRAINING_CHAPTER:
+        raise ParamError(f"train takes the chapter that trains the shared runs, {TRAINING_CHAPTER} "
+                         f"(chapters 04-06 load its runs), got {stem}")
+    values = {name: spec.default for name, spec in specs.items()} | params
+    configs = experiments.shared_runs(values)
+    main = distributed.is_main()
+    for i, (label, config) in enumerate(configs.items(), 1):
+        if main:
+            print(f"train: [{i}/{len(configs)}] {label}", flush=True)
+        run = train.train(config, progress=main)
+        if main:
+            print(f"train:       {run.steps_per_second:.1f} steps/s when trained, cache entry {run.key[:12]}",
+                  flush=True)
+    distributed.shutdown()
     return 0
 
 
@@ -217,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
     p_run.add_argument("--no-html", action="store_true", help="skip building the HTML page")
     p_run.set_defaults(func=cmd_run)
+    p_train = sub.add_parser("train", help="train the shared runs of 03_training_gap (also under torchrun)")
+    p_train.add_argument("chapter", help="03_training_gap (the chapter whose parameters define the runs)")
+    p_train.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                         help="set a parameter, as for run")
+    p_train.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+    p_train.set_defaults(func=cmd_train)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -157,19 +157,20 @@ def feature_spaces(run: TrainedRun, extra: Optional[features.PretrainedFeatures]
     return spaces
 
 
-def fd_protocol(gen_features, train_features, val_features, subsets) -> metrics.InferenceGap:
-    """SPEC section 3 in one feature space: :func:`metrics.inference_gap` with the run's subsets."""
-    return metrics.inference_gap(gen_features, train_features, val_features, subsets)
+def fd_protocol(gen_features, train_features, val_features, subsets, device=None) -> metrics.InferenceGap:
+    """SPEC section 3 in one feature space: :func:`metrics.inference_gap` with the run's subsets
+    (on ``device`` when given, else in NumPy)."""
+    return metrics.inference_gap(gen_features, train_features, val_features, subsets, device=device)
 
 
 # ----------------------------------------------------------------------------------------------
 # Nearest-neighbour probe
 
 
-def probe_similarities(query_features, train_ref_features, val_ref_features) -> Dict[str, float]:
+def probe_similarities(query_features, train_ref_features, val_ref_features, device=None) -> Dict[str, float]:
     """Mean 1-NN cosine similarity of the queries to the train and to the val reference."""
-    return {"train": float(metrics.nn_cosine_similarity(query_features, train_ref_features).mean()),
-            "val": float(metrics.nn_cosine_similarity(query_features, val_ref_features).mean())}
+    return {"train": float(metrics.nn_cosine_similarity(query_features, train_ref_features, device).mean()),
+            "val": float(metrics.nn_cosine_similarity(query_features, val_ref_features, device).mean())}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,23 +226,24 @@ def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_sam
         labels_tr = r.splits.train.labels[refs.subsets[0]] if r.config.conditional else None
         labels_va = r.splits.val.labels[:refs.n_ref] if r.config.conditional else None
         dev = next(net.parameters()).device
+        on = dev if dev.type != "cpu" else None  # FD and k-NN on the accelerator; NumPy on the CPU
         recon_tr = _recon(net, train_ref, s_probe, labels_tr, dev)
         recon_va = _recon(net, refs.val, s_probe, labels_va, dev)
         for name, ext in spaces.items():
             f_train = features.as_numpy_features(ext, refs.train)
             f_val = features.as_numpy_features(ext, refs.val)
-            g = fd_protocol(features.as_numpy_features(ext, rec["final"]), f_train, f_val, refs.subsets)
+            g = fd_protocol(features.as_numpy_features(ext, rec["final"]), f_train, f_val, refs.subsets, on)
             out[f"{name}/final"] = torch.tensor([g.fd_val, g.fd_train, g.gap, g.fd_train_vs_val,
                                                  g.fd_train_vs_train], dtype=torch.float64)
-            partial = [fd_protocol(features.as_numpy_features(ext, d), f_train, f_val, refs.subsets).gap
+            partial = [fd_protocol(features.as_numpy_features(ext, d), f_train, f_val, refs.subsets, on).gap
                        for d in rec["denoised"]]
             out[f"{name}/partial"] = torch.tensor(partial, dtype=torch.float64)
             f_tref = f_train[refs.subsets[0]]
             for qname, q in (("train_recon", recon_tr), ("val_recon", recon_va),
                              ("early_stop", rec["denoised"][k_probe])):
-                sims = probe_similarities(features.as_numpy_features(ext, q), f_tref, f_val)
+                sims = probe_similarities(features.as_numpy_features(ext, q), f_tref, f_val, on)
                 out[f"{name}/probe/{qname}"] = torch.tensor([sims["train"], sims["val"]], dtype=torch.float64)
-        out["ratios"] = torch.from_numpy(metrics.memorization_ratio(rec["final"], refs.train)).double()
+        out["ratios"] = torch.from_numpy(metrics.memorization_ratio(rec["final"], refs.train, on)).double()
         return out
 
     return cache.cached_result("snapshot-inference", key, compute, _SOURCES)

@@ -257,3 +257,24 @@ def test_fused_adam_shortcut_matches_adam_step_bit_for_bit():
     for i, state in s_ref["state"].items():
         for name, value in state.items():
             assert torch.equal(value, s_new["state"][i][name]), (i, name)
+
+
+def test_compile_traces_the_training_network_and_keeps_its_weights(monkeypatch):
+    """compile=True trains through torch.compile (here with dynamo's "eager" backend, which traces
+    the network without generating code, so the test stays fast and needs no compiler)."""
+    calls = []
+    real_compile = torch.compile
+
+    def eager_compile(model, **kwargs):
+        calls.append(type(model).__name__)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    compiled = train(dataclasses.replace(TINY, compile=True, max_steps=6, snapshot_steps=()), progress=False,
+                     cache=False)
+    plain = train(dataclasses.replace(TINY, max_steps=6, snapshot_steps=()), progress=False, cache=False)
+    assert calls == ["UNet"]
+    ref, got = _weights(plain), _weights(compiled)
+    assert ref.keys() == got.keys()
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-6)

@@ -228,6 +228,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chapter_arguments(parser: argparse.ArgumentParser, chapter_help: str) -> None:
+    """The chapter, its ``-p NAME VALUE`` parameters and ``--profile`` (run and train)."""
+    parser.add_argument("chapter", help=chapter_help)
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="set a parameter (papermill's value rules; lists as [1, 2])")
+    parser.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m diffgen_lib.book", description="Execute and build the diffgen book."
@@ -243,17 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
     p_build.set_defaults(func=cmd_build)
     p_run = sub.add_parser("run", help="execute one chapter with other parameters into _build/runs/")
-    p_run.add_argument("chapter", help="03_training_gap or training_gap")
-    p_run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                       help="set a parameter (papermill's value rules; lists as [1, 2])")
-    p_run.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+    _chapter_arguments(p_run, "03_training_gap or training_gap")
     p_run.add_argument("--no-html", action="store_true", help="skip building the HTML page")
     p_run.set_defaults(func=cmd_run)
     p_train = sub.add_parser("train", help="train the shared runs of 03_training_gap (also under torchrun)")
-    p_train.add_argument("chapter", help="03_training_gap (the chapter whose parameters define the runs)")
-    p_train.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                         help="set a parameter, as for run")
-    p_train.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+    _chapter_arguments(p_train, "03_training_gap (the chapter whose parameters define the runs)")
     p_train.set_defaults(func=cmd_train)
     args = parser.parse_args(argv)
     try:

@@ -201,7 +201,7 @@ def inference_gap(gen_features, train_features, val_features, subsets: Sequence[
         stats = [_gaussian(train[idx]) for idx in subsets]
         g, v = _gaussian(gen), _gaussian(val)
     else:
-        train = _as_2d_tensor(train_features, dev)
+        train = _flat_tensor(train_features, dev)
         stats = [gaussian_stats(train[torch.as_tensor(np.asarray(idx), device=dev)]) for idx in subsets]
         g, v = gaussian_stats(gen_features, dev), gaussian_stats(val_features, dev)
     fd_val = gaussian_frechet_distance(*g, *v)
@@ -295,11 +295,6 @@ def _as_2d_float64(x) -> np.ndarray:
         x = x.detach().cpu().numpy()
     x = np.asarray(x, dtype=np.float64)
     return x.reshape(len(x), -1)
-
-
-def _as_2d_tensor(x, device: torch.device) -> Tensor:
-    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
-    return x.detach().to(device).reshape(len(x), -1)
 
 
 def _check_feature_sets(a, b) -> None:

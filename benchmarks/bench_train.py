@@ -1,18 +1,26 @@
 """Training speed of the default networks: steps/s and the share of time in forward/backward.
 
     python benchmarks/bench_train.py [--steps 200] [--threads 2] [--device auto]
+    python benchmarks/bench_train.py --evaluation [--n-eval 200]
 
 For each config it trains ``--steps`` steps with :func:`diffgen_lib.train.train` (no cache) and
 times a bare loop of forward + backward on one fixed batch; "fwd/bwd share" is the bare loop's
 time per step over the full training step's (the rest: batch drawing, Adam, EMA, bookkeeping).
 Prints one table. Timings on a shared machine vary; run it on an idle one.
+
+``--evaluation``: the training-gap chapter's main run (:func:`diffgen_lib.experiments.gap_run`,
+its snapshots included) trained in a temporary cache, then
+:func:`diffgen_lib.evaluation.gap_curves` of all its snapshots (64 sigmas, ``--n-eval`` train and
+val images); prints both times and the evaluation's cost as a fraction of the training's.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +66,27 @@ def forward_backward_seconds(config: TrainConfig, steps: int, device: torch.devi
     return (time.perf_counter() - start) / steps
 
 
+def evaluation_against_training(n_eval: int, device: str) -> None:
+    """Time the main run's training and the per-sigma evaluation of its snapshots (fresh cache)."""
+    from diffgen_lib import evaluation, experiments
+
+    config = experiments.gap_run(device=device)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DIFFGEN_CACHE"] = tmp
+        start = time.perf_counter()
+        run = train(config, progress=False)
+        t_train = time.perf_counter() - start
+        start = time.perf_counter()
+        curves = evaluation.gap_curves(config, n_eval=n_eval, progress=False)
+        t_eval = time.perf_counter() - start
+    n_fwd = len(curves.steps) * len(curves.sigmas) * 2 * curves.n_eval
+    print(f"main run: {config.max_steps} steps x batch {config.batch_size}, {len(run.snapshots)} snapshots")
+    print(f"training {t_train:.1f} s ({config.max_steps * config.batch_size:,} images forward + backward)")
+    print(f"evaluation {t_eval:.1f} s ({n_fwd:,} forward passes: {len(curves.steps)} snapshots x "
+          f"{len(curves.sigmas)} sigmas x {2 * curves.n_eval} images)")
+    print(f"evaluation / training: {t_eval / t_train:.2f}")
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -68,9 +97,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--evaluation", action="store_true",
+                        help="time the main run's per-sigma evaluation against its training")
+    parser.add_argument("--n-eval", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.evaluation:
+        print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+        evaluation_against_training(args.n_eval, args.device)
+        return
 
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"{args.steps} steps per config")

@@ -75,14 +75,9 @@ import torch
 from IPython.display import Markdown, display
 
 from diffgen_lib import analytic, data, diffusion, explorer, memorization, metrics, toy
-from diffgen_lib.book import claim, scale, setup_chapter
+from diffgen_lib.book import claim, scale, setup_chapter, sig3
 
 params = setup_chapter("01_optimal_denoiser", globals())
-
-
-def r3(x):
-    """3 significant digits; float round-off near 0 printed as such (checked outputs stay stable)."""
-    return f"{x:.3g}" if abs(x) >= 1e-6 else "<1e-6"
 
 # %% [markdown]
 # ## On a circle
@@ -178,11 +173,11 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 dist_ratio = float(np.median(report.d_train / report.d_val))
 print(f"samples that are copies (d1/d2 < 1/3): {report.copy_fraction:.3g}")
-print(f"largest d1/d2 of a sample: {r3(report.ratio.max())}")
-print(f"median distance sample -> nearest train: {r3(np.median(report.d_train))}")
+print(f"largest d1/d2 of a sample: {sig3(report.ratio.max(), roundoff=True)}")
+print(f"median distance sample -> nearest train: {sig3(np.median(report.d_train), roundoff=True)}")
 print(f"median distance sample -> nearest val: {np.median(report.d_val):.3g}")
 print(f"median distance val image -> nearest train: {np.median(val_report.d_train):.3g}")
-print(f"median (nearest-train / nearest-val distance) of samples: {r3(dist_ratio)}")
+print(f"median (nearest-train / nearest-val distance) of samples: {sig3(dist_ratio, roundoff=True)}")
 
 # %% [markdown]
 # ## When does the posterior collapse onto one image?
@@ -319,7 +314,7 @@ claim("C1a", report.copy_fraction >= copy_criterion,
       f"{report.copy_fraction:.3g}", f">= {copy_criterion:g}")
 claim("C1b", dist_ratio < distance_criterion,
       "median over samples of (distance to nearest train image / distance to nearest val image)",
-      r3(dist_ratio), f"< {distance_criterion:g}")
+      sig3(dist_ratio, roundoff=True), f"< {distance_criterion:g}")
 claim("C1c", float(local_train.max_weight.mean()) >= weight_criterion,
       f"mean max posterior weight of {n_probe_train} noised train images at sigma={sigma_local:g}",
       f"{float(local_train.max_weight.mean()):.3g}", f">= {weight_criterion:g}");

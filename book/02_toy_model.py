@@ -67,7 +67,7 @@ from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
 from diffgen_lib import diffusion, explorer, metrics, toy, toy_analysis
-from diffgen_lib.book import claim, pin_threads, scale, setup_chapter
+from diffgen_lib.book import claim, pin_threads, scale, setup_chapter, sig3
 
 params = setup_chapter("02_toy_model", globals())
 # The toy model's tensors are tiny (tens of points): one thread is faster than several (no
@@ -75,11 +75,6 @@ params = setup_chapter("02_toy_model", globals())
 params.threads = pin_threads(1)
 train, val = toy.circle_data(n_circle)
 gap_sigmas = diffusion.edm_sigmas(gap_steps).numpy()
-
-
-def r3(x):
-    """3 significant digits; float round-off near 0 printed as such (checked outputs stay stable)."""
-    return f"{x:.3g}" if abs(x) >= 1e-6 else "<1e-6"
 
 # %% [markdown]
 # ## The smoothed-data denoiser
@@ -197,8 +192,8 @@ plt.show()
 train_angle_idx = np.isin(probe_angles, np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi))
 for d in angle_deltas:
     g = angle_gaps[d]
-    print(f"delta = {d:g}: gap at training points max |.| = {r3(np.abs(g[train_angle_idx]).max())}, "
-          f"largest gap on the circle = {r3(g.max())}")
+    print(f"delta = {d:g}: gap at training points max |.| = {sig3(np.abs(g[train_angle_idx]).max(), roundoff=True)}, "
+          f"largest gap on the circle = {sig3(g.max(), roundoff=True)}")
 
 # %% [markdown]
 # ### Across noise levels
@@ -231,7 +226,7 @@ plt.show()
 print(f"{'delta':>6} {'peak gap':>9} {'at sigma':>9} {'gap(sigma_max)':>15} {'gap(sigma_min)':>15}")
 for d in deltas:
     g = curves[d]
-    print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {r3(g[0]):>15} {r3(g[-1]):>15}")
+    print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
 
 # %%
 peak_sig = [peaks[d][1] for d in deltas]
@@ -420,13 +415,13 @@ plt.show()
 print(f"FD(train, val) = {fd_floor:.3g}")
 print(f"{'delta':>6} {'FD gen-train':>12} {'FD gen-val':>11} {'NN train':>9} {'NN val':>7} {'recall':>7}")
 for k, d in enumerate(fd_deltas):
-    print(f"{d:>6.3g} {fd_train[k]:>12.3g} {fd_val[k]:>11.3g} {r3(nn_train[k]):>9} {nn_val[k]:>7.3g} {recall[k]:>7.3g}")
+    print(f"{d:>6.3g} {fd_train[k]:>12.3g} {fd_val[k]:>11.3g} {sig3(nn_train[k], roundoff=True):>9} {nn_val[k]:>7.3g} {recall[k]:>7.3g}")
 
 # %%
 diff = nn_val - nn_train
 display(Markdown(
     f"The two measures tell different stories. The nearest-neighbour distances show the loss of "
-    f"exact recall: at $\\delta$ = {fd_deltas[0]:g} a generated point is {r3(nn_train[0])} from the "
+    f"exact recall: at $\\delta$ = {fd_deltas[0]:g} a generated point is {sig3(nn_train[0], roundoff=True)} from the "
     f"training set and {nn_val[0]:.3g} from the validation set; at $\\delta$ = {fd_deltas[-1]:g} these "
     f"are {nn_train[-1]:.3g} and {nn_val[-1]:.3g}, the difference shrinking from {diff[0]:.3g} to "
     f"{diff[-1]:.3g}. Both distances grow, though: blurring moves points off the training points "

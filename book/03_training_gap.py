@@ -63,7 +63,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import evaluation, experiments, metrics, train, training_gap
-from diffgen_lib.book import claim, scale, setup_chapter
+from diffgen_lib.book import claim, scale, setup_chapter, sig3
 
 params = setup_chapter("03_training_gap", globals())
 common = dict(dataset=dataset, steps=steps, seed=seed, device=device, n_val=n_val, n_feature=n_feature,
@@ -72,11 +72,6 @@ main_config = experiments.gap_run(n_train=n_train, channels=channels, **common)
 width_configs = experiments.width_runs(widths, n_train=n_train, **common)
 size_configs = experiments.size_runs(size_trains, channels=channels, **common)
 class_config = experiments.gap_run(n_train=n_train, channels=channels, labels="class", **common)
-
-
-def r3(x):
-    """3 significant digits; float round-off near 0 printed as such (checked outputs stay stable)."""
-    return f"{x:.3g}" if abs(x) >= 1e-6 else "<1e-6"
 
 
 def n_params(run):
@@ -228,13 +223,13 @@ for s in sorted({0.01, 0.1, float(sig[last]), sd, 1.0, 10.0}):
     j = int(np.argmin(np.abs(np.log(sig / s))))
     og = optimal.gap[j] if optimal.train_error[j] > 1e-12 else np.inf   # memorizer: E_train ~ 0
     print(f"{sig[j]:>7.3g} {curves.train_error[-1, j]:>9.3g} {curves.val_error[-1, j]:>8.3g} "
-          f"{r3(optimal.train_error[j]):>9} {optimal.val_error[j]:>8.3g} {curves.gap[-1, j]:>8.3g} {og:>8.3g}")
+          f"{sig3(optimal.train_error[j], roundoff=True):>9} {optimal.val_error[j]:>8.3g} {curves.gap[-1, j]:>8.3g} {og:>8.3g}")
 
 # %%
 j = last
 display(Markdown(
     f"At the peak noise level $\\sigma$ = {sig[j]:.3g} the network's training error is "
-    f"{curves.train_error[-1, j]:.3g} against the memorizer's {r3(optimal.train_error[j])}, and its "
+    f"{curves.train_error[-1, j]:.3g} against the memorizer's {sig3(optimal.train_error[j], roundoff=True)}, and its "
     f"validation error {curves.val_error[-1, j]:.3g} against the memorizer's {optimal.val_error[j]:.3g}: "
     f"the network's relative gap is {curves.gap[-1, j]:.3g}, the memorizer's "
     + (f"{optimal.gap[j]:.3g}" if optimal.train_error[j] > 1e-12
@@ -287,7 +282,7 @@ print(f"{'':>9} {'train->own':>10} {'train->other':>12} {'val->own':>9} {'val->t
 for name, r in [(f"step {s}", s) for s in recon.steps]:
     print(f"{name:>9} {recon.train_own[r]:>10.3g} {recon.train_nn[r]:>12.3g} {recon.val_own[r]:>9.3g} {recon.val_nn[r]:>10.3g}")
 o = "optimal"
-print(f"{o:>9} {r3(recon_opt.train_own[o]):>10} {recon_opt.train_nn[o]:>12.3g} {recon_opt.val_own[o]:>9.3g} {r3(recon_opt.val_nn[o]):>10}")
+print(f"{o:>9} {sig3(recon_opt.train_own[o], roundoff=True):>10} {recon_opt.train_nn[o]:>12.3g} {recon_opt.val_own[o]:>9.3g} {sig3(recon_opt.val_nn[o], roundoff=True):>10}")
 
 # %%
 s0, s1 = recon.steps[0], recon.steps[-1]
@@ -296,7 +291,7 @@ display(Markdown(
     f"{recon.train_own[s0]:.3g} to {recon.train_own[s1]:.3g} (per pixel, squared) from their own "
     f"image, those of validation images from {recon.val_own[s0]:.3g} to {recon.val_own[s1]:.3g}; the "
     f"validation reconstructions are {recon.val_nn[s1]:.3g} from the nearest training image "
-    f"(the optimal denoiser: {r3(recon_opt.val_nn[o])}, it returns training images)."))
+    f"(the optimal denoiser: {sig3(recon_opt.val_nn[o], roundoff=True)}, it returns training images)."))
 
 # %% [markdown]
 # ## Why the peak sits where it does

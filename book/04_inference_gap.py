@@ -64,22 +64,14 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import experiments, features, inference, metrics
-from diffgen_lib.book import claim, scale, setup_chapter
+from diffgen_lib.book import claim, scale, setup_chapter, sig3
 
 params = setup_chapter("04_inference_gap", globals())
 t_start = time.perf_counter()
 
 
-def r3(x):
-    """3 significant digits (checked outputs stay stable)."""
-    return f"{x:.3g}"
-
-
-sizes = sorted(set(size_map) | {n_train})
-configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
-                                                   device=device, n_val=n_val, n_feature=n_feature, model=model,
-                                                   batch_size=batch_size, precision=precision, compile=compile,
-                                                   n_eval=n_eval)
+configs, runs, curves = experiments.load_chapter_size_runs(params)  # the size runs of the training-gap chapter
+sizes = sorted(configs)
 main, main_curves = runs[n_train], curves[n_train]
 print(f"runs: {', '.join(f'N={n} ({r.steps_per_second:.0f} steps/s when trained)' for n, r in runs.items())}")
 pretrained = features.pretrained_features(feature_net, feature_kind, device=device)
@@ -134,14 +126,14 @@ print(f"feature classifier: accuracy {classifier_accuracy:.3f} on the val split"
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"classifier accuracy on the val split: {r3(classifier_accuracy)}")
+print(f"classifier accuracy on the val split: {sig3(classifier_accuracy)}")
 print(f"val reference: {res.n_ref} images, {n_subsets} disjoint train subsets of {res.n_ref}")
 for s in spaces:
-    print(f"[{s}] baselines: FD(train_k, val) = {r3(res.fd_train_vs_val[s])}, "
-          f"FD(train_k, train_l) = {r3(res.fd_train_vs_train[s])}, copy gap = {r3(inference.copy_gap(res, s))}")
+    print(f"[{s}] baselines: FD(train_k, val) = {sig3(res.fd_train_vs_val[s])}, "
+          f"FD(train_k, train_l) = {sig3(res.fd_train_vs_train[s])}, copy gap = {sig3(inference.copy_gap(res, s))}")
     for t, step in enumerate(res.steps):
-        print(f"[{s}] step {step:>5}: FD(gen, val) = {r3(res.fd_val[s][t])}, FD(gen, train) = "
-              f"{r3(res.fd_train[s][t])}, inference gap = {r3(res.gap[s][t])}")
+        print(f"[{s}] step {step:>5}: FD(gen, val) = {sig3(res.fd_val[s][t])}, FD(gen, train) = "
+              f"{sig3(res.fd_train[s][t])}, inference gap = {sig3(res.gap[s][t])}")
 
 # %% [markdown]
 # The classifier that defines the feature space classifies the validation split with the
@@ -199,10 +191,10 @@ plt.show()
 k_star = inference.nearest_step(res.sigmas, peak_sigma)
 s_star = float(res.sigmas[k_star])
 train_gap_star = inference.value_at_sigma(main_curves.sigmas, main_curves.gap[-1], s_star)
-print(f"training-gap peak: {r3(main_curves.peak()['peak_gap'])} at sigma = {r3(peak_sigma)}; "
-      f"nearest sampler step k = {k_star}, sigma_k = {r3(s_star)}, training gap there = {r3(train_gap_star)}")
+print(f"training-gap peak: {sig3(main_curves.peak()['peak_gap'])} at sigma = {sig3(peak_sigma)}; "
+      f"nearest sampler step k = {k_star}, sigma_k = {sig3(s_star)}, training gap there = {sig3(train_gap_star)}")
 for s in spaces:
-    print(f"[{s}] partial-inference gap at sigma_k = {r3(s_star)}: {r3(res.partial_gap[s][-1][k_star])}")
+    print(f"[{s}] partial-inference gap at sigma_k = {sig3(s_star)}: {sig3(res.partial_gap[s][-1][k_star])}")
 
 # %% [markdown]
 # ## Nearest-neighbour probe
@@ -293,10 +285,10 @@ for n in sizes:
     cv, rr = curves[n], results[n]
     peak = cv.peak()["peak_gap"]
     map_rows[n] = (peak, rr.gap["classifier"][-1], rr.gap["classifier"][-1] / peak, rr.copy_fraction[-1])
-    print(f"N = {n:>4}: training-gap peak {r3(peak)} at sigma {r3(cv.peak()['peak_sigma'])}; last snapshot: "
-          f"inference gap {r3(rr.gap['classifier'][-1])} (classifier), {r3(rr.gap['pixels'][-1])} (pixels), "
-          f"copy fraction {r3(rr.copy_fraction[-1])}; copy fraction over training: "
-          f"{' '.join(r3(c) for c in rr.copy_fraction)}")
+    print(f"N = {n:>4}: training-gap peak {sig3(peak)} at sigma {sig3(cv.peak()['peak_sigma'])}; last snapshot: "
+          f"inference gap {sig3(rr.gap['classifier'][-1])} (classifier), {sig3(rr.gap['pixels'][-1])} (pixels), "
+          f"copy fraction {sig3(rr.copy_fraction[-1])}; copy fraction over training: "
+          f"{' '.join(sig3(c) for c in rr.copy_fraction)}")
 
 # %% [markdown]
 # Each snapshot of each run gets one of three labels, with thresholds fixed in the parameters
@@ -367,14 +359,14 @@ worst_n = max(sizes, key=lambda n: map_rows[n][2])
 scale(dataset, n_train, f"UNet {sum(p.numel() for p in main.denoiser.parameters()) / 1e6:.2f}M params",
       f"{steps} steps, {n_samples} samples x {sampler_steps} Heun steps")
 claim("C4a", ratio_main < ratio_criterion,
-      "inference gap (classifier) at the last snapshot / peak training gap, main run", r3(ratio_main),
+      "inference gap (classifier) at the last snapshot / peak training gap, main run", sig3(ratio_main),
       f"< {ratio_criterion:g}")
 claim("C4b", partial_ratio < partial_criterion,
-      f"partial-inference gap / training gap at sigma_k = {r3(s_star)}, last snapshot", r3(partial_ratio),
+      f"partial-inference gap / training gap at sigma_k = {sig3(s_star)}, last snapshot", sig3(partial_ratio),
       f"< {partial_criterion:g}")
 claim("C4c", all(map_rows[n][2] < ratio_criterion for n in sizes),
       f"largest inference/training gap ratio over N = {', '.join(map(str, sizes))} (at N = {worst_n})",
-      r3(map_rows[worst_n][2]), f"< {ratio_criterion:g} at every N")
+      sig3(map_rows[worst_n][2]), f"< {ratio_criterion:g} at every N")
 
 # %%
 print(f"chapter measurements took {t_measure:.1f} s, whole chapter {time.perf_counter() - t_start:.1f} s")

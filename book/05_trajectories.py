@@ -59,22 +59,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from diffgen_lib import diffusion, experiments, inference, metrics, toy, trajectories
-from diffgen_lib.book import claim, scale, setup_chapter
+from diffgen_lib.book import claim, scale, setup_chapter, sig3
 
 params = setup_chapter("05_trajectories", globals())
 t_start = time.perf_counter()
 
 
-def r3(x):
-    """3 significant digits (checked outputs stay stable)."""
-    return f"{x:.3g}"
-
-
-sizes = sorted(set(size_map) | {n_train})
-configs, runs, curves = experiments.load_size_runs(sizes, dataset=dataset, steps=steps, channels=channels,
-                                                   device=device, n_val=n_val, n_feature=n_feature, model=model,
-                                                   batch_size=batch_size, precision=precision, compile=compile,
-                                                   n_eval=n_eval)
+configs, runs, curves = experiments.load_chapter_size_runs(params)  # the size runs of the training-gap chapter
+sizes = sorted(configs)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
 stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}
@@ -182,9 +174,9 @@ for d in sorted(toy_peak):
     st = toy_stats[d]
     regimes[f"toy delta={d:g}"] = (float(st.sigmas[toy_peak[d]]),) + regime_row(st, toy_peak[d])
 for name, (s, at, av) in regimes.items():
-    print(f"{name:>14}: at sigma {r3(s)}: AUC trajectories {r3(at)}, AUC noisy val {r3(av)}")
+    print(f"{name:>14}: at sigma {sig3(s)}: AUC trajectories {sig3(at)}, AUC noisy val {sig3(av)}")
 copies_toy = {d: metrics.copy_fraction(metrics.memorization_ratio(toy_final[d], toy_train)) for d in sorted(toy_final)}
-print("toy copy fraction:", ", ".join(f"delta={d:g}: {r3(c)}" for d, c in copies_toy.items()))
+print("toy copy fraction:", ", ".join(f"delta={d:g}: {sig3(c)}" for d, c in copies_toy.items()))
 
 # %% [markdown]
 # ## Does passing close predict a copy?
@@ -221,8 +213,8 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 for n in sizes:
     _, (rho, lo, hi) = corr[n]
-    print(f"N = {n:>4}: Spearman(closeness distance, final d1/d2) = {r3(rho)} [95% CI {r3(lo)}, {r3(hi)}], "
-          f"copy fraction {r3(metrics.copy_fraction(ratios[n]))}")
+    print(f"N = {n:>4}: Spearman(closeness distance, final d1/d2) = {sig3(rho)} [95% CI {sig3(lo)}, {sig3(hi)}], "
+          f"copy fraction {sig3(metrics.copy_fraction(ratios[n]))}")
 
 # %% [markdown]
 # ## Across training time and dataset size
@@ -257,8 +249,8 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 for n in sizes:
-    print(f"N = {n:>4}: excess AUC over training {' '.join(r3(e) for e in excess[n])}; "
-          f"copy fraction {' '.join(r3(c) for c in copy_t[n])}")
+    print(f"N = {n:>4}: excess AUC over training {' '.join(sig3(e) for e in excess[n])}; "
+          f"copy fraction {' '.join(sig3(c) for c in copy_t[n])}")
 
 # %% [markdown]
 # ## Running at larger scale
@@ -283,8 +275,8 @@ for n in sizes:
 # NBVAL_CHECK_OUTPUT
 def c5(cid, label, key):
     s, at, av = regimes[key]
-    claim(cid, at >= av - overlap_margin, f"{label}: AUC(trajectories) at sigma {r3(s)} (AUC noisy val {r3(av)})",
-          r3(at), f">= AUC noisy val - {overlap_margin:g}")
+    claim(cid, at >= av - overlap_margin, f"{label}: AUC(trajectories) at sigma {sig3(s)} (AUC noisy val {sig3(av)})",
+          sig3(at), f">= AUC noisy val - {overlap_margin:g}")
 
 
 scale(dataset, n_train, f"UNet {sum(p.numel() for p in runs[n_train].denoiser.parameters()) / 1e6:.2f}M params",

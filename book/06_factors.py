@@ -75,7 +75,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import diffusion, evaluation, experiments, factors, features, metrics, toy, train
-from diffgen_lib.book import claim, scale, setup_chapter
+from diffgen_lib.book import claim, scale, setup_chapter, sig3
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
@@ -92,11 +92,6 @@ if 0.0 not in guidance_weights:
     raise ValueError(f"guidance_weights must include 0 (the unguided reference), got {guidance_weights}")
 pretrained = features.pretrained_features(feature_net, feature_kind, device=device)
 print(f"FD features: {features.describe_feature_spaces(pretrained)}")
-
-
-def r3(x):
-    """3 significant digits (checked outputs stay stable across reruns)."""
-    return f"{x:.3g}"
 
 # %% [markdown]
 # ## Guidance
@@ -152,7 +147,7 @@ if pretrained is not None:  # the inference gap in the pretrained network's feat
     for kind in factors.GUIDANCE_KINDS:
         gaps = guide[kind][f"{pretrained.short_name}/gap"].tolist()
         print(f"[{pretrained.name}] inference gap, {kind}: "
-              + ", ".join(f"w = {w:g}: {r3(v)}" for w, v in zip(guidance_weights, gaps)))
+              + ", ".join(f"w = {w:g}: {sig3(v)}" for w, v in zip(guidance_weights, gaps)))
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
 
@@ -184,12 +179,12 @@ print(f"{'kind':>5} {'w':>4} {'gap clf':>8} {'gap pix':>8} {'FD val':>7} {'FD tr
 for kind in kinds:
     g = guide[kind]
     for i, w in enumerate(W):
-        print(f"{kind:>5} {w:>4.2g} {r3(g['classifier/gap'][i].item()):>8} {r3(g['pixels/gap'][i].item()):>8} "
-              f"{r3(g['classifier/fd_val'][i].item()):>7} {r3(g['classifier/fd_train'][i].item()):>8} "
-              f"{r3(g['copy_fraction'][i].item()):>7} {r3(g['gap'][i].max().item()):>15}")
+        print(f"{kind:>5} {w:>4.2g} {sig3(g['classifier/gap'][i].item()):>8} {sig3(g['pixels/gap'][i].item()):>8} "
+              f"{sig3(g['classifier/fd_val'][i].item()):>7} {sig3(g['classifier/fd_train'][i].item()):>8} "
+              f"{sig3(g['copy_fraction'][i].item()):>7} {sig3(g['gap'][i].max().item()):>15}")
 g0 = guide["cfg"]
-print(f"baselines (classifier features): FD(train_k, val) = {r3(g0['classifier/fd_train_vs_val'][0].item())}, "
-      f"FD(train_k, train_l) = {r3(g0['classifier/fd_train_vs_train'][0].item())}")
+print(f"baselines (classifier features): FD(train_k, val) = {sig3(g0['classifier/fd_train_vs_val'][0].item())}, "
+      f"FD(train_k, train_l) = {sig3(g0['classifier/fd_train_vs_train'][0].item())}")
 
 # %% [markdown]
 # The two baselines of the protocol show the floor: two sets of real images (`n_ref` each) differ
@@ -230,8 +225,8 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 for i, w in enumerate(W):
-    print(f"w = {w:g}: toy peak gap {r3(toy_peaks[i])}, network peak gap of D_w: "
-          f"cfg {r3(guide['cfg']['gap'][i].max().item())}, auto {r3(guide['auto']['gap'][i].max().item())}")
+    print(f"w = {w:g}: toy peak gap {sig3(toy_peaks[i])}, network peak gap of D_w: "
+          f"cfg {sig3(guide['cfg']['gap'][i].max().item())}, auto {sig3(guide['auto']['gap'][i].max().item())}")
 
 # %%
 gi = {k: guide[k]["classifier/gap"].numpy() for k in kinds}
@@ -261,7 +256,7 @@ ksweep = factors.kmeans_sweep(clusters, n_eval=n_eval, n_gen=n_gen, n_steps=samp
                               channels=channels, **common)
 if pretrained is not None:  # the inference gap in the pretrained network's features
     print(f"[{pretrained.name}] inference gap: "
-          + ", ".join(f"K = {k}: {r3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
+          + ", ".join(f"K = {k}: {sig3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
 class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)  # shared with the training-gap chapter
 class_peak = class_curves.peak()
 Ks = np.asarray(clusters)
@@ -299,9 +294,9 @@ plt.show()
 print(f"{'labels':>16} {'peak gap':>9} {'at sigma':>9} {'inf. gap clf':>13} {'FD val':>7} {'copies':>7}")
 for k in clusters:
     s = ksweep[k]
-    print(f"{('K = ' + str(k)):>16} {r3(s['peak_gap']):>9} {r3(s['peak_sigma']):>9} {r3(s['classifier/gap']):>13} "
-          f"{r3(s['classifier/fd_val']):>7} {r3(s['copy_fraction']):>7}")
-print(f"{'10 digit classes':>16} {r3(class_peak['peak_gap']):>9} {r3(class_peak['peak_sigma']):>9}")
+    print(f"{('K = ' + str(k)):>16} {sig3(s['peak_gap']):>9} {sig3(s['peak_sigma']):>9} {sig3(s['classifier/gap']):>13} "
+          f"{sig3(s['classifier/fd_val']):>7} {sig3(s['copy_fraction']):>7}")
+print(f"{'10 digit classes':>16} {sig3(class_peak['peak_gap']):>9} {sig3(class_peak['peak_sigma']):>9}")
 
 # %% [markdown]
 # ## Receptive field
@@ -348,7 +343,7 @@ plt.show()
 print(f"{'window':>7} {'windows/image':>14} {'peak gap':>9} {'at sigma':>9}")
 for i, w in enumerate(win):
     n_w = factors.SlidingWindow(None, int(w), window_stride or None).n_windows(image_size, image_size)
-    print(f"{w:>4}x{w:<2} {n_w:>14} {r3(rf_peaks[i]):>9} {r3(rf_peak_sigma[i]):>9}")
+    print(f"{w:>4}x{w:<2} {n_w:>14} {sig3(rf_peaks[i]):>9} {sig3(rf_peak_sigma[i]):>9}")
 
 # %% [markdown]
 # A caveat on this measurement: the network never saw a window during training, so a window's

@@ -88,19 +88,36 @@ def size_runs(n_trains: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
     return {n: gap_run(n_train=n, **kwargs) for n in n_trains}
 
 
-def load_size_runs(n_trains: Sequence[int], n_eval: int = 200, **kwargs) -> Tuple[
+# The training-gap chapter's parameters that define its runs (chapters 04-06 repeat them).
+RUN_PARAMETERS = ("dataset", "n_train", "channels", "steps", "seed", "device", "n_val", "n_feature",
+                  "model", "batch_size", "precision", "compile")
+
+
+def trained_with_curves(configs: Dict[int, TrainConfig], n_eval: int = 200) -> Tuple[
         Dict[int, TrainConfig], Dict[int, TrainedRun], Dict[int, "evaluation.GapCurves"]]:
-    """The size runs with their training-gap curves (``n_eval`` train and val images, as in the
-    training-gap chapter), trained or loaded from the cache: (configs, runs, curves), each keyed
-    by the training-set size."""
-    configs = size_runs(n_trains, **kwargs)
+    """The runs of ``configs`` with their training-gap curves (``n_eval`` train and val images,
+    as in the training-gap chapter), trained or loaded from the cache: (configs, runs, curves),
+    with the keys of ``configs``."""
     return (configs, {n: train(c) for n, c in configs.items()},
             {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in configs.items()})
 
 
-# The training-gap chapter's parameters that define its runs (chapters 04-06 repeat them).
-RUN_PARAMETERS = ("dataset", "n_train", "channels", "steps", "seed", "device", "n_val", "n_feature",
-                  "model", "batch_size", "precision", "compile")
+def load_size_runs(n_trains: Sequence[int], n_eval: int = 200, **kwargs):
+    """:func:`trained_with_curves` of the size runs, keyed by the training-set size."""
+    return trained_with_curves(size_runs(n_trains, **kwargs), n_eval)
+
+
+def chapter_size_runs(params: Dict[str, Any]) -> Dict[int, TrainConfig]:
+    """The size runs a later chapter (inference, trajectories) loads: the sizes of its
+    ``size_map`` and its ``n_train``, with its copy of :data:`RUN_PARAMETERS`. Its own ``seed``
+    seeds its sample sets, not the runs (they keep the default training seed)."""
+    sizes = sorted(set(params["size_map"]) | {params["n_train"]})
+    return size_runs(sizes, **{k: params[k] for k in RUN_PARAMETERS if k not in ("n_train", "seed")})
+
+
+def load_chapter_size_runs(params: Dict[str, Any]):
+    """:func:`trained_with_curves` of :func:`chapter_size_runs`, with the chapter's ``n_eval``."""
+    return trained_with_curves(chapter_size_runs(params), params["n_eval"])
 
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:

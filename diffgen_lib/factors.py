@@ -179,16 +179,13 @@ class InferenceProtocol:
                                                splits.val.labels[:n_ref].numpy(), n_subsets, seed)
         self.train_images = splits.train.images
         self.extractors = feature_extractors(config, device, extra_features)
-        self.ref = {name: (features.as_numpy_features(f, self.train_images),
-                           features.as_numpy_features(f, self.val_images))
+        self.ref = {name: metrics.FDReference(features.as_numpy_features(f, self.train_images),
+                                              features.as_numpy_features(f, self.val_images), self.subsets)
                     for name, f in self.extractors.items()}
 
     def __call__(self, samples: Tensor) -> Dict[str, metrics.InferenceGap]:
-        out = {}
-        for name, f in self.extractors.items():
-            tr, va = self.ref[name]
-            out[name] = metrics.inference_gap(features.as_numpy_features(f, samples), tr, va, self.subsets)
-        return out
+        return {name: self.ref[name].gap(features.as_numpy_features(f, samples))
+                for name, f in self.extractors.items()}
 
 
 def _gap_table(gaps: Dict[str, metrics.InferenceGap]) -> Dict[str, float]:

@@ -157,12 +157,6 @@ def feature_spaces(run: TrainedRun, extra: Optional[features.PretrainedFeatures]
     return spaces
 
 
-def fd_protocol(gen_features, train_features, val_features, subsets, device=None) -> metrics.InferenceGap:
-    """SPEC section 3 in one feature space: :func:`metrics.inference_gap` with the run's subsets
-    (on ``device`` when given, else in NumPy)."""
-    return metrics.inference_gap(gen_features, train_features, val_features, subsets, device=device)
-
-
 # ----------------------------------------------------------------------------------------------
 # Nearest-neighbour probe
 
@@ -232,11 +226,11 @@ def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_sam
         for name, ext in spaces.items():
             f_train = features.as_numpy_features(ext, refs.train)
             f_val = features.as_numpy_features(ext, refs.val)
-            g = fd_protocol(features.as_numpy_features(ext, rec["final"]), f_train, f_val, refs.subsets, on)
+            fd_ref = metrics.FDReference(f_train, f_val, refs.subsets, on)  # once for all sample sets
+            g = fd_ref.gap(features.as_numpy_features(ext, rec["final"]))
             out[f"{name}/final"] = torch.tensor([g.fd_val, g.fd_train, g.gap, g.fd_train_vs_val,
                                                  g.fd_train_vs_train], dtype=torch.float64)
-            partial = [fd_protocol(features.as_numpy_features(ext, d), f_train, f_val, refs.subsets, on).gap
-                       for d in rec["denoised"]]
+            partial = [fd_ref.gap(features.as_numpy_features(ext, d)).gap for d in rec["denoised"]]
             out[f"{name}/partial"] = torch.tensor(partial, dtype=torch.float64)
             f_tref = f_train[refs.subsets[0]]
             for qname, q in (("train_recon", recon_tr), ("val_recon", recon_va),

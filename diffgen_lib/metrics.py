@@ -96,22 +96,35 @@ def frechet_distance(a, b, device=None) -> float:
     return gaussian_frechet_distance(mu1, s1, mu2, s2)
 
 
-def gaussian_frechet_distance(mu1, s1, mu2, s2) -> float:
+def gaussian_frechet_distance(mu1, s1, mu2, s2, sqrt_s1=None) -> float:
     """Frechet distance between N(mu1, s1) and N(mu2, s2); NumPy arrays, or float64 tensors
-    (then computed on their device)."""
-    if isinstance(mu1, torch.Tensor):
-        return _gaussian_frechet_distance_torch(mu1, s1, mu2, s2)
-    evals, evecs = np.linalg.eigh((s1 + s1.T) / 2)
-    sqrt_s1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+    (then computed on their device). ``sqrt_s1``: S1^(1/2) (:func:`psd_sqrt`) when it is already
+    known, as for one set compared with several."""
+    if sqrt_s1 is None:
+        sqrt_s1 = psd_sqrt(s1)
     m = sqrt_s1 @ s2 @ sqrt_s1
-    ev = np.linalg.eigvalsh((m + m.T) / 2)
-    scale = max(1.0, float(np.abs(ev).max(initial=0.0)))
-    if ev.min(initial=0.0) < -1e-3 * scale:
-        raise ValueError(f"covariance product has a negative eigenvalue {ev.min():.3g}: "
+    if isinstance(m, torch.Tensor):
+        ev = torch.linalg.eigvalsh((m + m.T) / 2)
+        lo, hi = ev.min().item(), ev.abs().max().item()
+        tr_covmean = float(ev.clamp_min(0).sqrt().sum())
+    else:
+        ev = np.linalg.eigvalsh((m + m.T) / 2)
+        lo, hi = float(ev.min(initial=0.0)), float(np.abs(ev).max(initial=0.0))
+        tr_covmean = np.sqrt(np.clip(ev, 0, None)).sum()
+    if min(lo, 0.0) < -1e-3 * max(1.0, hi):
+        raise ValueError(f"covariance product has a negative eigenvalue {lo:.3g}: "
                          "the matrix square root would be complex")
-    tr_covmean = np.sqrt(np.clip(ev, 0, None)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+    return float(diff @ diff + s1.trace() + s2.trace() - 2 * tr_covmean)
+
+
+def psd_sqrt(s):
+    """Symmetric square root of a PSD matrix (NumPy or torch), negative round-off clipped to 0."""
+    if isinstance(s, torch.Tensor):
+        evals, evecs = torch.linalg.eigh((s + s.T) / 2)
+        return (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+    evals, evecs = np.linalg.eigh((s + s.T) / 2)
+    return (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
 
 
 @torch.no_grad()
@@ -134,21 +147,6 @@ def gaussian_stats(x, device=None, chunk: int = 8192):
         xc = x[start:start + chunk].to(device, torch.float64) - mu
         cov.addmm_(xc.T, xc)
     return mu, cov / (n - 1)
-
-
-def _gaussian_frechet_distance_torch(mu1: Tensor, s1: Tensor, mu2: Tensor, s2: Tensor) -> float:
-    """:func:`gaussian_frechet_distance` with torch (the same formula, on the tensors' device)."""
-    evals, evecs = torch.linalg.eigh((s1 + s1.T) / 2)
-    sqrt_s1 = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
-    m = sqrt_s1 @ s2 @ sqrt_s1
-    ev = torch.linalg.eigvalsh((m + m.T) / 2)
-    lo, hi = ev.min().item(), ev.abs().max().item()
-    if min(lo, 0.0) < -1e-3 * max(1.0, hi):
-        raise ValueError(f"covariance product has a negative eigenvalue {lo:.3g}: "
-                         "the matrix square root would be complex")
-    tr_covmean = ev.clamp_min(0).sqrt().sum()
-    diff = mu1 - mu2
-    return float(diff @ diff + s1.trace() + s2.trace() - 2 * tr_covmean)
 
 
 def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 0) -> List[np.ndarray]:
@@ -188,28 +186,47 @@ class InferenceGap:
     fd_train_vs_train: float # baseline (floor): mean FD(train_k, train_l), k != l
 
 
+class FDReference:
+    """The fixed side of the inference-gap protocol (SPEC section 3): the Gaussian statistics of
+    the val reference and of train subsets of its size and class prior (``subsets`` from
+    :func:`matched_subsets`), and the two baselines, computed once for any number of generated
+    sets. NumPy by default; with ``device`` (or accelerator tensors as inputs) torch on that
+    device (:func:`gaussian_stats`)."""
+
+    def __init__(self, train_features, val_features, subsets: Sequence[np.ndarray], device=None):
+        self.device = _fd_device(device, train_features, val_features)
+        if self.device is None:
+            train = _as_2d_float64(train_features)
+            self.train_stats = [_gaussian(train[idx]) for idx in subsets]
+            self.val_stats = _gaussian(_as_2d_float64(val_features))
+        else:
+            train = _flat_tensor(train_features, self.device)
+            self.train_stats = [gaussian_stats(train[torch.as_tensor(np.asarray(idx), device=self.device)])
+                                for idx in subsets]
+            self.val_stats = gaussian_stats(val_features, self.device)
+        stats, v = self.train_stats, self.val_stats
+        self.fd_train_vs_val = float(np.mean([gaussian_frechet_distance(*t, *v) for t in stats]))
+        pairs = [(i, j) for i in range(len(stats)) for j in range(i + 1, len(stats))]
+        self.fd_train_vs_train = (float(np.mean([gaussian_frechet_distance(*stats[i], *stats[j])
+                                                 for i, j in pairs])) if pairs else float("nan"))
+
+    def gap(self, gen_features) -> InferenceGap:
+        """FD of the generated features to the val reference and (averaged) to the train subsets."""
+        g = (_gaussian(_as_2d_float64(gen_features)) if self.device is None
+             else gaussian_stats(gen_features, self.device))
+        root = psd_sqrt(g[1])  # shared by the FDs to val and to every train subset
+        fd_val = gaussian_frechet_distance(*g, *self.val_stats, sqrt_s1=root)
+        fd_train = float(np.mean([gaussian_frechet_distance(*g, *t, sqrt_s1=root) for t in self.train_stats]))
+        return InferenceGap(fd_val, fd_train, (fd_val - fd_train) / fd_train,
+                            self.fd_train_vs_val, self.fd_train_vs_train)
+
+
 def inference_gap(gen_features, train_features, val_features, subsets: Sequence[np.ndarray],
                   device=None) -> InferenceGap:
     """FD of generated features to the val set and to several train subsets of the val set's size
-    and class prior (``subsets`` from :func:`matched_subsets`), with the two baselines.
-
-    NumPy by default; with ``device`` (or accelerator tensors as inputs) the Gaussian statistics
-    and FDs are computed with torch on that device (:func:`frechet_distance`)."""
+    and class prior, with the two baselines: :class:`FDReference` for a single generated set."""
     dev = _fd_device(device, gen_features, train_features, val_features)
-    if dev is None:
-        gen, train, val = _as_2d_float64(gen_features), _as_2d_float64(train_features), _as_2d_float64(val_features)
-        stats = [_gaussian(train[idx]) for idx in subsets]
-        g, v = _gaussian(gen), _gaussian(val)
-    else:
-        train = _flat_tensor(train_features, dev)
-        stats = [gaussian_stats(train[torch.as_tensor(np.asarray(idx), device=dev)]) for idx in subsets]
-        g, v = gaussian_stats(gen_features, dev), gaussian_stats(val_features, dev)
-    fd_val = gaussian_frechet_distance(*g, *v)
-    fd_train = float(np.mean([gaussian_frechet_distance(*g, *t) for t in stats]))
-    tv = float(np.mean([gaussian_frechet_distance(*t, *v) for t in stats]))
-    pairs = [(i, j) for i in range(len(stats)) for j in range(i + 1, len(stats))]
-    tt = float(np.mean([gaussian_frechet_distance(*stats[i], *stats[j]) for i, j in pairs])) if pairs else float("nan")
-    return InferenceGap(fd_val, fd_train, (fd_val - fd_train) / fd_train, tv, tt)
+    return FDReference(train_features, val_features, subsets, dev).gap(gen_features)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -323,6 +323,12 @@ def test_claim_lines_round_trip():
         book.format_claim("X1", True, "a", 1, "b")
 
 
+def test_sig3_rounds_and_names_float_roundoff():
+    assert [book.sig3(x) for x in (0.0123456, 1234.5, -0.5, 0.0)] == ["0.0123", "1.23e+03", "-0.5", "0"]
+    assert book.sig3(3e-9, roundoff=True) == "<1e-6" and book.sig3(-3e-9, roundoff=True) == "<1e-6"
+    assert book.sig3(3e-9) == "3e-09" and book.sig3(2e-6, roundoff=True) == "2e-06"
+
+
 def test_claims_of_notebook_and_table():
     nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": [
         "gap: 0.1\n", "SCALE: digits, N=1000, small UNet, 4000 steps\n",

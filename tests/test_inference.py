@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import diffusion, inference
+from diffgen_lib import diffusion, inference, metrics
 
 
 def gaussian_denoiser(sd):
@@ -46,16 +46,17 @@ def test_effective_n_ref_keeps_subsets_disjoint():
         inference.effective_n_ref(100, 300, 1)
 
 
-def test_fd_protocol_floor_and_identity():
+def test_fd_reference_floor_and_identity():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(300, 4))
     val = rng.normal(size=(100, 4)) + 3.0  # a shifted val set
     subsets = [np.arange(k * 100, (k + 1) * 100) for k in range(3)]
     # generated = the val set itself: FD to val is 0, gap is exactly -1
-    g = inference.fd_protocol(val, train, val, subsets)
+    ref = metrics.FDReference(train, val, subsets)
+    g = ref.gap(val)
     assert abs(g.fd_val) < 1e-8 and g.gap == pytest.approx(-1.0, abs=1e-8)
     # generated = a copy of train subset 0: closer to train than to val, positive gap
-    g = inference.fd_protocol(train[:100], train, val, subsets)
+    g = ref.gap(train[:100])
     assert g.gap > 1.0 and g.fd_train_vs_val > 10 * g.fd_train_vs_train
 
 

@@ -167,6 +167,21 @@ def test_inference_gap_protocol_on_known_cases():
     assert r1.fd_train == pytest.approx(0, abs=1e-9) and np.isnan(r1.fd_train_vs_train)
 
 
+@pytest.mark.parametrize("device", [None, "cpu"])  # NumPy, and the torch path
+def test_fd_reference_reused_equals_the_one_shot_protocol(device):
+    rng = np.random.default_rng(11)
+    train, val = rng.normal(size=(300, 5)), rng.normal(size=(100, 5)) + 0.5
+    subsets = metrics.matched_subsets(np.zeros(300, int), np.zeros(100, int), 3)
+    ref = metrics.FDReference(train, val, subsets, device)
+    for shift in (0.0, 0.3, 2.0):  # several generated sets against the same reference
+        gen = rng.normal(size=(120, 5)) + shift
+        assert ref.gap(gen) == metrics.inference_gap(gen, train, val, subsets, device=device)
+    # a known square root gives the same FD, bit for bit
+    mu1, s1, mu2, s2 = *ref.train_stats[0], *ref.val_stats
+    assert (metrics.gaussian_frechet_distance(mu1, s1, mu2, s2, sqrt_s1=metrics.psd_sqrt(s1))
+            == metrics.gaussian_frechet_distance(mu1, s1, mu2, s2))
+
+
 @pytest.mark.filterwarnings("ignore:divide by zero")
 def test_denoising_errors_fixed_noise_and_optimal_denoiser_memorizes():
     g = torch.Generator().manual_seed(0)

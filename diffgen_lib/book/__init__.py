@@ -14,7 +14,7 @@ never touched. Parameters are validated against the chapter's spec before anythi
 
 Chapter side (first code cell after the ``parameters`` cell)::
 
-    from diffgen_lib.book import setup_chapter, claim, scale
+    from diffgen_lib.book import setup_chapter, claim, scale, sig3
     params = setup_chapter("03_training_gap", globals())
 
 Parameter spec grammar (a trailing comment on each assignment of the ``parameters`` cell)::
@@ -33,7 +33,7 @@ Only the standard library is imported at module level (``setup_chapter`` imports
 matplotlib; the command line imports papermill and jupytext only once the parameters are valid).
 
 Modules: ``params`` (the spec grammar, validation), ``chapter`` (``setup_chapter``, ``claim``,
-``scale``), ``aggregate`` (CLAIM/SCALE lines, claims and timings pages), ``toc`` (chapters and
+``scale``, ``sig3``), ``aggregate`` (CLAIM/SCALE lines, claims and timings pages), ``toc`` (chapters and
 their order), ``stamps`` (what is up to date), ``runner`` (papermill, HTML build), ``cli``.
 """
 
@@ -49,7 +49,7 @@ from .aggregate import (
     format_scale,
     parse_claim_line,
 )
-from .chapter import BOOK_RC, ChapterParams, claim, pin_threads, resolve_device, scale, setup_chapter
+from .chapter import BOOK_RC, ChapterParams, claim, pin_threads, resolve_device, scale, setup_chapter, sig3
 from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, run_config
 from .layout import AGGREGATE_PAGES, BOOK, DEFAULT_THREADS, LIB, PARAMETER_TAGS, ROOT
 from .params import (
@@ -77,6 +77,6 @@ __all__ = [
     "is_up_to_date", "kernel_environment", "library_files", "load_profile", "main",
     "parse_claim_line", "parse_spec", "parse_spec_comment", "parse_spec_source", "pin_threads",
     "resolve_chapter", "resolve_cli_value", "resolve_device", "run_config", "scale",
-    "setup_chapter", "stamp_key", "stamp_path", "toc_chapters", "toc_files", "validate",
+    "setup_chapter", "sig3", "stamp_key", "stamp_path", "toc_chapters", "toc_files", "validate",
     "write_stamp",
 ]

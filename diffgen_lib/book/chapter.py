@@ -158,6 +158,12 @@ def setup_chapter(stem: str, namespace: dict, *, source: str | Path | None = Non
     return params
 
 
+def sig3(x: float, roundoff: bool = False) -> str:
+    """``x`` with 3 significant digits, so checked outputs stay stable across reruns; with
+    ``roundoff``, |x| < 1e-6 (float round-off of an exact 0) prints as "<1e-6"."""
+    return "<1e-6" if roundoff and abs(x) < 1e-6 else f"{x:.3g}"
+
+
 def claim(claim_id: str, passed: bool, measured: str, value: Any, criterion: str) -> None:
     """Print a CLAIM line in the book's one fixed format (for the chapter's claims cell).
 

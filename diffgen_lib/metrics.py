@@ -91,9 +91,7 @@ def frechet_distance(a, b, device=None) -> float:
         return gaussian_frechet_distance(*gaussian_stats(a, dev), *gaussian_stats(b, dev))
     a, b = _as_2d_float64(a), _as_2d_float64(b)
     _check_feature_sets(a, b)
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    return gaussian_frechet_distance(mu1, s1, mu2, s2)
+    return gaussian_frechet_distance(*_gaussian(a), *_gaussian(b))
 
 
 def gaussian_frechet_distance(mu1, s1, mu2, s2, sqrt_s1=None) -> float:
@@ -304,6 +302,7 @@ def summarize_peak(sigmas, gaps) -> Dict[str, float]:
 
 
 def _gaussian(x: np.ndarray):
+    """Mean and unbiased covariance of a NumPy feature set (n, d), in float64."""
     return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))
 
 

@@ -28,7 +28,7 @@ from IPython.display import Markdown, display
 
 from diffgen_lib import book
 
-# The paper's claims (SPEC section 1) and its paper-scale numbers (ImageNet-64, EDM2-M unless
+# The paper's claims (its abstract and sections 3-5) and its paper-scale numbers (ImageNet-64, EDM2-M unless
 # noted); "chapter" is the chapter planned to measure it.
 PAPER = {
     "C1": dict(

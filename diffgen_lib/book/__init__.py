@@ -49,7 +49,10 @@ from .aggregate import (
     format_scale,
     parse_claim_line,
 )
-from .chapter import BOOK_RC, ChapterParams, claim, pin_threads, resolve_device, scale, setup_chapter, sig3
+from .chapter import (
+    BOOK_RC, ChapterParams, claim, format_value, glue_values, pin_threads, resolve_device, scale,
+    setup_chapter, sig3,
+)
 from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, run_config
 from .layout import AGGREGATE_PAGES, BOOK, DEFAULT_THREADS, LIB, PARAMETER_TAGS, ROOT
 from .params import (
@@ -74,6 +77,7 @@ __all__ = [
     "all_chapters", "build_html", "build_run_page", "chapter_source", "claim", "claim_rows",
     "claims_markdown", "claims_of_notebook", "claims_text", "cmd_build", "cmd_list", "cmd_run",
     "collect_claims", "collect_timings", "execute_chapter", "format_claim", "format_scale",
+    "format_value", "glue_values",
     "is_up_to_date", "kernel_environment", "library_files", "load_profile", "main",
     "parse_claim_line", "parse_spec", "parse_spec_comment", "parse_spec_source", "pin_threads",
     "resolve_chapter", "resolve_cli_value", "resolve_device", "run_config", "scale",

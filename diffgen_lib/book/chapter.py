@@ -158,6 +158,30 @@ def setup_chapter(stem: str, namespace: dict, *, source: str | Path | None = Non
     return params
 
 
+def format_value(value: Any) -> str:
+    """A parameter or result as prose shows it: ints as they are, floats with up to 4
+    significant digits, lists as "a, b and c"."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        items = [format_value(v) for v in value]
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return str(value)
+
+
+def glue_values(values: dict[str, Any]) -> None:
+    """Glue each value under its name (myst-nb), for ``{glue:text}`name``` in the prose, so the
+    page shows the numbers the chapter ran with, never a variable name."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, format_value(value), display=False)
+
+
 def sig3(x: float, roundoff: bool = False) -> str:
     """``x`` with 3 significant digits, so checked outputs stay stable across reruns; with
     ``roundoff``, |x| < 1e-6 (float round-off of an exact 0) prints as "<1e-6"."""

@@ -323,6 +323,28 @@ def test_claim_lines_round_trip():
         book.format_claim("X1", True, "a", 1, "b")
 
 
+def test_claim_lines_carry_three_verdicts_and_an_interval():
+    line = book.format_claim("C3", "INCONCLUSIVE", "end/peak ratio", "0.101", "<= 0.1", ("0.09", "0.113"))
+    assert line == "CLAIM C3 INCONCLUSIVE: end/peak ratio = 0.101 [90% CI 0.09, 0.113] (criterion: <= 0.1)"
+    c = book.parse_claim_line(line)
+    assert (c.verdict, c.value, c.interval, c.passed) == ("INCONCLUSIVE", "0.101", ("0.09", "0.113"), False)
+    assert c.line == line
+    assert book.parse_claim_line(line.replace("INCONCLUSIVE", "MAYBE")) is None
+    with pytest.raises(ValueError):
+        book.format_claim("C3", "MAYBE", "a", 1, "b")
+
+
+def test_claim_over_draws_prints_mean_interval_and_verdict(capsys):
+    assert book.claim_over_draws("C3", "ratio", [0.05, 0.15, 0.06, 0.14], "<=", 0.1) == "INCONCLUSIVE"
+    assert book.claim_over_draws("C3", "ratio", [0.02, 0.03, 0.04], "<=", 0.1) == "PASS"
+    assert book.claim_over_draws("C3", "ratio", [0.3, 0.4, 0.5], "<=", 0.1) == "FAIL"
+    lines = capsys.readouterr().out.splitlines()
+    claims = [book.parse_claim_line(line) for line in lines]
+    assert [c.verdict for c in claims] == ["INCONCLUSIVE", "PASS", "FAIL"]
+    assert claims[0].measured == "ratio (mean of 4)" and claims[0].value == "0.1"
+    assert claims[0].criterion == "<= 0.1" and claims[0].interval is not None
+
+
 def test_sig3_rounds_and_names_float_roundoff():
     assert [book.sig3(x) for x in (0.0123456, 1234.5, -0.5, 0.0)] == ["0.0123", "1.23e+03", "-0.5", "0"]
     assert book.sig3(3e-9, roundoff=True) == "<1e-6" and book.sig3(-3e-9, roundoff=True) == "<1e-6"
@@ -333,19 +355,25 @@ def test_claims_of_notebook_and_table():
     nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": [
         "gap: 0.1\n", "SCALE: digits, N=1000, small UNet, 4000 steps\n",
         "CLAIM C2 PASS: gap after 4000 steps = 0.100 (criterion: > 0.05)\n",
-        "CLAIM C9 FAIL: something = 1 (criterion: < 1)\n"]}]}]}
+        "CLAIM C9 FAIL: something = 1 (criterion: < 1)\n",
+        "CLAIM C9a INCONCLUSIVE: other = 2 [90% CI 1, 3] (criterion: < 2)\n"]}]}]}
     claims = book.claims_of_notebook(nb, "03_training_gap")
-    assert [c.id for c in claims] == ["C2", "C9"]
+    assert [c.id for c in claims] == ["C2", "C9", "C9a"]
     assert claims[0].scale == "digits, N=1000, small UNet, 4000 steps" and claims[0].chapter == "03_training_gap"
     paper = {"C1": dict(statement="s1", paper_scale="p1", chapter="01_optimal_denoiser"),
              "C2": dict(statement="s2", paper_scale="p2", chapter="03_training_gap")}
     rows = book.claim_rows(paper, claims)
-    assert [r["id"] for r in rows] == ["C1", "C2", "C9"]
+    assert [r["id"] for r in rows] == ["C1", "C2", "C9", "C9a"]
     text = book.claims_text(rows)
     assert "C1   not yet measured (planned: 01_optimal_denoiser)" in text
-    assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text
+    assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text and "C9a  INCONCLUSIVE" in text
+    assert text.endswith("3 claims measured, 1 PASS, 1 FAIL, 1 INCONCLUSIVE, 1 not yet measured")
     md = book.claims_markdown(rows)
     assert "{doc}`03_training_gap`" in md and "(not a claim of the paper)" in md
+    assert "{bdg-success}`PASS` 1" in md and "{bdg-warning}`INCONCLUSIVE` 1" in md  # the tally
+    # one block per paper claim: C9 and C9a share theirs; the paper's text is written once each
+    assert md.count("### C9:") == 1 and md.count("s2") == 1
+    assert "**C9a**" in md and "[90% CI 1, 3]" in md
 
 
 # ---------------------------------------------------------------------------------------------

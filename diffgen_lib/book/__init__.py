@@ -44,13 +44,16 @@ from .aggregate import (
     claims_of_notebook,
     claims_text,
     collect_claims,
+    tally,
+    tally_text,
+    verdict_badge,
     collect_timings,
     format_claim,
     format_scale,
     parse_claim_line,
 )
 from .chapter import (
-    BOOK_RC, ChapterParams, claim, format_value, glue_values, pin_threads, resolve_device, scale,
+    BOOK_RC, ChapterParams, claim, claim_over_draws, format_value, glue_values, pin_threads, resolve_device, scale,
     setup_chapter, sig3,
 )
 from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, run_config
@@ -73,7 +76,8 @@ from .toc import all_chapters, resolve_chapter, toc_chapters, toc_files
 
 __all__ = [
     "AGGREGATE_PAGES", "BOOK", "BOOK_RC", "DEFAULT_THREADS", "LIB", "PARAMETER_TAGS", "ROOT",
-    "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError",
+    "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError", "claim_over_draws", "tally",
+    "tally_text", "verdict_badge",
     "all_chapters", "build_html", "build_run_page", "chapter_source", "claim", "claim_rows",
     "claims_markdown", "claims_of_notebook", "claims_text", "cmd_build", "cmd_list", "cmd_run",
     "collect_claims", "collect_timings", "execute_chapter", "format_claim", "format_scale",

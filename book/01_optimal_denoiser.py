@@ -51,6 +51,13 @@
 # - **small $\sigma$**: the nearest training point takes all the weight, $D^*$ returns **one
 #   training point**: it memorizes.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)
 n_train = 1000          # int in [50, 69000]: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000; n_train + n_val must fit)

@@ -30,6 +30,13 @@
 # a smooth, generalizing flow field, with a generalization gap that is largest at noise levels
 # $\sigma \sim \delta$ and shrinks as $\delta$ grows or the training points get denser.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
 gap_steps = 120          # int in [10, 2000]: noise levels (EDM schedule) of the gap-against-sigma curves

@@ -35,6 +35,13 @@
 # the book's shared networks: the chapters on inference, trajectories and factors load them from
 # the cache rather than training again.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
 n_train = 300            # int in [50, 69000]: training images of the main run (at most the dataset's size - n_val - n_feature: 797 of the 1797 digits with the defaults)

@@ -31,6 +31,13 @@
 # loaded from the cache when that chapter ran before), plus one run per number of clusters and one
 # run on 14x14 MNIST digits for the receptive field.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the guidance and cluster runs
 n_train = 300            # int in [50, 69000]: training images of every run

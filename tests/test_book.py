@@ -332,6 +332,9 @@ def test_claim_lines_carry_three_verdicts_and_an_interval():
     assert book.parse_claim_line(line.replace("INCONCLUSIVE", "MAYBE")) is None
     with pytest.raises(ValueError):
         book.format_claim("C3", "MAYBE", "a", 1, "b")
+    import numpy as np
+
+    assert book.format_claim("C3", np.float64(0.2) < 0.1, "a", 1, "b").startswith("CLAIM C3 FAIL")
 
 
 def test_claim_over_draws_prints_mean_interval_and_verdict(capsys):

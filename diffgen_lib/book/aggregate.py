@@ -18,8 +18,8 @@ VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
 def _verdict_word(verdict: bool | str) -> str:
-    if isinstance(verdict, bool):
-        return "PASS" if verdict else "FAIL"
+    if not isinstance(verdict, str):  # a bool, numpy's too: a verdict on one draw
+        return "PASS" if bool(verdict) else "FAIL"
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be True, False or one of {VERDICTS}, got {verdict!r}")
     return verdict

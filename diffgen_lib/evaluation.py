@@ -56,26 +56,38 @@ def evaluation_sets(run: TrainedRun, n_eval: int):
             va.images[:n_eval], va.labels[:n_eval] if conditional else None)
 
 
+WEIGHTS = ("raw", "ema")
+
+
 def gap_curves(config: TrainConfig, n_eval: int = 200, sigmas: Optional[Sequence[float]] = None,
                steps: Optional[Sequence[int]] = None, noise_seed: int = NOISE_SEED,
-               progress: bool = True) -> GapCurves:
+               progress: bool = True, weights: str = "raw") -> GapCurves:
     """Train (or load) the run and measure its denoising errors at every snapshot in ``steps``
-    (default: all), cached on disk by the run's key and the evaluation settings."""
+    (default: all), cached on disk by the run's key and the evaluation settings. ``weights``:
+    "raw" (the snapshots' weights) or "ema" (their exponential moving average, kept beside them
+    when the config has an EMA), measured on the same images with the same noise."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if weights == "ema" and not config.keeps_ema:
+        raise ValueError("weights='ema' needs a config that keeps an EMA (ema_halflife_kimg or ema)")
     sigmas = diffusion.log_sigma_grid().numpy() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     steps_key = None if steps is None else [int(s) for s in steps]
     key = {"run": run_key(config), "n_eval": n_eval, "sigmas": [float(s) for s in sigmas],
            "steps": steps_key, "noise_seed": noise_seed}
+    if weights != "raw":  # raw keeps the key it always had
+        key["weights"] = weights
 
     def compute():
         run = train(config, progress=progress)
-        chosen = sorted(run.snapshots) if steps is None else [int(s) for s in steps]
-        missing = [s for s in chosen if s not in run.snapshots]
+        have = sorted(run.snapshots) if weights == "raw" else sorted(run.ema_states)
+        chosen = have if steps is None else [int(s) for s in steps]
+        missing = [s for s in chosen if s not in have]
         if missing:
-            raise ValueError(f"run has no snapshots at steps {missing}; it has {sorted(run.snapshots)}")
+            raise ValueError(f"run has no snapshots at steps {missing} ({weights} weights); it has {have}")
         x_tr, l_tr, x_va, l_va = evaluation_sets(run, n_eval)
         tr_err, va_err = [], []
         for step in chosen:  # metrics.denoising_errors runs without gradients
-            den = run.snapshots[step]
+            den = run.snapshots[step] if weights == "raw" else run.ema_snapshot(step)
             tr_err.append(metrics.denoising_errors(den, x_tr, sigmas, noise_seed, l_tr).mean(1))
             va_err.append(metrics.denoising_errors(den, x_va, sigmas, noise_seed + len(x_tr), l_va).mean(1))
         return {"sigmas": torch.from_numpy(sigmas), "steps": torch.tensor(chosen),

@@ -32,9 +32,9 @@ MODEL_PRESETS: Dict[str, Dict[str, Any]] = {
     # at 16x16), Adam at lr 1e-3 with a short linear warmup. At channels 128 it has 44.8M
     # parameters (EDM's: 56M, with one more decoder block per level) and costs 35 GFLOP per
     # 32x32 image forward, 105 GFLOP forward + backward (a conv after each upsampling, as
-    # DDPM++'s up-sampling blocks have). Unlike EDM it keeps dropout 0 and
-    # raw-weight snapshots (no EMA), as the book's other runs do: the overfitting the book
-    # measures is not regularized away.
+    # DDPM++'s up-sampling blocks have). Unlike EDM it keeps dropout 0, as the book's other runs
+    # do: the overfitting the book measures is not regularized away. Like every run it keeps
+    # EDM's EMA of the weights beside the raw weights (TrainConfig.ema_halflife_kimg).
     "ddpmpp": dict(channel_mult=(2, 2, 2), num_blocks=4, attention=True, upsample_conv=True,
                    lr=1e-3, lr_warmup_steps=1000),
 }

@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -86,7 +86,13 @@ class TrainConfig:
     batch_size: int = 64  # global: split evenly over the processes of a torchrun launch
     lr: float = 2e-3
     lr_warmup_steps: int = 0  # linear warmup from 0 to lr
-    ema: Optional[float] = None  # EMA decay per step, None = snapshots of the raw weights
+    # EMA of the weights, kept beside them (snapshots store both; the raw weights do not depend
+    # on it): EDM's half-life in thousands of training images and its ramp-up (the half-life is at
+    # most this fraction of the images seen so far), EDM's CIFAR-10 defaults. ``ema`` (a fixed
+    # decay per step) replaces the half-life when set; ema_halflife_kimg None = no EMA.
+    ema_halflife_kimg: Optional[float] = 500.0
+    ema_rampup_ratio: Optional[float] = 0.05
+    ema: Optional[float] = None
     max_steps: int = 1500
     snapshot_steps: Tuple[int, ...] = ()  # max_steps is always added
     max_seconds: Optional[float] = None
@@ -108,6 +114,11 @@ class TrainConfig:
         if self.root is not None and not isinstance(self.root, str):
             object.__setattr__(self, "root", str(self.root))
         self.validate()
+
+    @property
+    def keeps_ema(self) -> bool:
+        """True when training keeps an EMA of the weights (snapshots of both)."""
+        return self.ema is not None or self.ema_halflife_kimg is not None
 
     @property
     def conditional(self) -> bool:
@@ -163,6 +174,10 @@ class TrainConfig:
             fail("lr", "a number > 0")
         if self.ema is not None and (not is_num(self.ema) or not 0 < self.ema < 1):
             fail("ema", "None or a decay in (0, 1)")
+        for field in ("ema_halflife_kimg", "ema_rampup_ratio"):
+            value = getattr(self, field)
+            if value is not None and (not is_num(value) or value <= 0):
+                fail(field, "None or a number > 0")
         if (not isinstance(self.snapshot_steps, tuple)
                 or not all(is_int(s) and 1 <= s <= self.max_steps for s in self.snapshot_steps)):
             fail("snapshot_steps", f"a tuple of ints in [1, max_steps = {self.max_steps}]")
@@ -220,7 +235,8 @@ def run_dir(config: TrainConfig) -> Path:
 @dataclass
 class TrainedRun:
     """A trained (or cached) run. ``snapshots[step]`` is an :class:`EDMPrecond` in eval mode
-    (EMA weights when ``config.ema``), on the config's device, without gradients."""
+    with the raw weights at that step, on the config's device, without gradients;
+    :attr:`ema_snapshots` the same with the EMA weights (empty when the config keeps no EMA)."""
 
     config: TrainConfig
     splits: Splits  # labels are cluster ids when config.labels == "kmeans"
@@ -232,11 +248,29 @@ class TrainedRun:
     step: int  # steps trained
     key: str
     clusters: Optional[Clusters] = None
+    ema_states: Dict[int, Dict[str, Tensor]] = dataclasses.field(default_factory=dict, repr=False)
+    _ema_built: Dict[int, EDMPrecond] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def denoiser(self) -> EDMPrecond:
         """The last snapshot."""
         return self.snapshots[max(self.snapshots)]
+
+    def ema_snapshot(self, step: int) -> EDMPrecond:
+        """The EMA weights at ``step`` as an :class:`EDMPrecond` (built on first use)."""
+        if step not in self.ema_states:
+            raise KeyError(f"run has no EMA snapshot at step {step}; it has {sorted(self.ema_states)}"
+                           + ("" if self.ema_states else " (its config keeps no EMA)"))
+        if step not in self._ema_built:
+            device = next(self.denoiser.parameters()).device
+            self._ema_built[step] = _snapshot(self.config, self.splits, self.n_classes, self.sigma_data,
+                                              self.ema_states[step], device)
+        return self._ema_built[step]
+
+    @property
+    def ema_snapshots(self) -> Dict[int, EDMPrecond]:
+        """{step: EMA denoiser} for every snapshot step (empty without EMA)."""
+        return {step: self.ema_snapshot(step) for step in sorted(self.ema_states)}
 
     @property
     def n_classes(self) -> int:
@@ -364,7 +398,42 @@ def load_cached(config: TrainConfig) -> Optional[TrainedRun]:
     return TrainedRun(config=config, splits=splits, sigma_data=saved["sigma_data"],
                       snapshots=snapshots, history=saved["history"],
                       steps_per_second=saved["steps_per_second"], complete=True,
-                      step=saved["step"], key=path.parent.name, clusters=clusters)
+                      step=saved["step"], key=path.parent.name, clusters=clusters,
+                      ema_states=dict(saved.get("ema_snapshots") or {}))
+
+
+# ----------------------------------------------------------------------------------------------
+# EMA of the weights (EDM's schedule), kept beside the raw weights
+
+
+def ema_beta(config: TrainConfig, images_seen: int) -> float:
+    """The EMA decay of the step after ``images_seen`` training images (EDM, Karras et al. 2022):
+    ``config.ema`` when set, else beta = 0.5 ** (batch_size / h) with the half-life
+    h = ema_halflife_kimg * 1000 images, capped at ema_rampup_ratio * images_seen. With the
+    ramp-up the first step's beta is 0 (the EMA starts at the weights after one step)."""
+    if config.ema is not None:
+        return float(config.ema)
+    if config.ema_halflife_kimg is None:
+        raise ValueError("config keeps no EMA (ema_halflife_kimg and ema are None)")
+    halflife = config.ema_halflife_kimg * 1000.0
+    if config.ema_rampup_ratio is not None:
+        halflife = min(halflife, images_seen * config.ema_rampup_ratio)
+    return 0.5 ** (config.batch_size / max(halflife, 1e-8))
+
+
+def ema_update(ema: Sequence[Tensor], params: Sequence[Tensor], beta: float) -> None:
+    """ema <- beta * ema + (1 - beta) * params, in place (floating-point tensors only)."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(ema), list(params), 1.0 - beta)
+
+
+def ema_state(net: nn.Module, ema: Sequence[Tensor]) -> Dict[str, Tensor]:
+    """``net``'s state dict with its parameters replaced by the EMA tensors (buffers as they are),
+    a CPU copy."""
+    names = [name for name, _ in net.named_parameters()]
+    state = net.state_dict()
+    state.update(dict(zip(names, ema)))
+    return _to_cpu(state)
 
 
 class _Trainer:
@@ -391,11 +460,9 @@ class _Trainer:
         # torch.compile'd graph for training; the weights (and snapshots) stay in self.net
         self.denoiser = EDMPrecond(torch.compile(model) if config.compile else model, sigma_data)
         self.autocast = autocast(config.precision, device)
-        self.ema = None
-        if config.ema is not None:
-            self.ema = build_network(config, splits.image_shape, n_classes).to(device)
-            self.ema.load_state_dict(self.net.state_dict())
-            self.ema.requires_grad_(False)
+        self.ema = None  # EMA of the parameters (tensors beside self.net's; no RNG is used)
+        if config.keeps_ema:
+            self.ema = [p.detach().clone() for p in self.net.parameters()]
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr,
                                           fused=True)  # fused: 3x faster than the default on CPU
         self.optimizer_step = _FusedAdamStep(self.optimizer)
@@ -403,6 +470,7 @@ class _Trainer:
         self.history = torch.zeros(config.max_steps, dtype=torch.float32, device=device)
         self.synced = 0  # history[:synced] holds global-batch means (the rest: this rank's slice)
         self.snapshots: Dict[int, Dict[str, Tensor]] = {}
+        self.ema_snapshots: Dict[int, Dict[str, Tensor]] = {}
         self.step = 0
         self.images = splits.train.images.to(device)
         self.labels = splits.train.labels  # on the CPU, indexed there
@@ -444,15 +512,20 @@ class _Trainer:
         loss.backward()
         self.optimizer_step()
         if self.ema is not None:
-            with torch.no_grad():
-                torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()),
-                                     1.0 - config.ema)
+            ema_update(self.ema, list(self.net.parameters()),
+                       ema_beta(config, self.step * config.batch_size))
         self.history[self.step] = loss.detach()
         self.step += 1
 
     def current_weights(self) -> Dict[str, Tensor]:
-        """The weights a snapshot holds: EMA if enabled, else raw; a CPU copy."""
-        return _to_cpu((self.ema if self.ema is not None else self.net).state_dict())
+        """The raw weights, a CPU copy."""
+        return _to_cpu(self.net.state_dict())
+
+    def take_snapshot(self) -> None:
+        """Keep the raw (and EMA) weights of the current step."""
+        self.snapshots[self.step] = self.current_weights()
+        if self.ema is not None:
+            self.ema_snapshots[self.step] = ema_state(self.net, self.ema)
 
     def sync_history(self) -> None:
         """Average the losses of the steps since the last call over the ranks (a collective:
@@ -475,7 +548,8 @@ class _Trainer:
             raise RuntimeError("sync_history() before saving a multi-process run")
         cuda = self.device.type == "cuda"
         return {"step": self.step, "model": _to_cpu(self.net.state_dict()),
-                "ema": _to_cpu(self.ema.state_dict()) if self.ema is not None else None,
+                "ema": [t.detach().to("cpu", copy=True) for t in self.ema] if self.ema is not None else None,
+                "ema_snapshots": dict(self.ema_snapshots),
                 "optimizer": self.optimizer.state_dict(), "generator": self.batches.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
@@ -486,7 +560,9 @@ class _Trainer:
         # The checkpoint lives under the run's key, so it is of this config and this source.
         self.net.load_state_dict(state["model"])
         if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+            for t, saved in zip(self.ema, state["ema"], strict=True):
+                t.copy_(saved)
+            self.ema_snapshots = dict(state["ema_snapshots"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.optimizer_step.reset()
         self.batches.set_state(state["generator"])
@@ -578,7 +654,7 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
             trainer.train_step()
             step = trainer.step
             if step in snapshot_steps:
-                trainer.snapshots[step] = trainer.current_weights()
+                trainer.take_snapshot()
             if step % 50 == 0 or step == config.max_steps:
                 recent = trainer.check_finite(50)
                 bar.update(step - bar.n)
@@ -601,14 +677,16 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
         steps_per_second = ran / seconds if ran and seconds > 0 else float("nan")
         steps_per_second = distributed.broadcast(steps_per_second, device)  # rank 0's clock
 
-        snapshots = dict(trainer.snapshots)
         if not complete:
             if checkpoint is not None and world.is_main:
                 cache_lib.write_checked(checkpoint, trainer.state_dict())
-            snapshots[trainer.step] = trainer.current_weights()  # returned, not a saved snapshot
-        elif entry is not None and world.is_main:
+            if trainer.step not in trainer.snapshots:
+                trainer.take_snapshot()  # returned, not a saved snapshot
+        snapshots, ema_snapshots = dict(trainer.snapshots), dict(trainer.ema_snapshots)
+        if complete and entry is not None and world.is_main:
             cache_lib.write_checked(entry / "run.pt", {
-                "snapshots": snapshots, "history": trainer.history.cpu(), "step": trainer.step,
+                "snapshots": snapshots, "ema_snapshots": ema_snapshots,
+                "history": trainer.history.cpu(), "step": trainer.step,
                 "sigma_data": sigma_data, "steps_per_second": steps_per_second,
                 "centroids": clusters.centroids if clusters is not None else None,
                 "config": json.dumps(config.to_dict(), sort_keys=True)})
@@ -621,4 +699,4 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
         snapshots={s: _snapshot(config, splits, n_classes, sigma_data, w, device)
                    for s, w in sorted(snapshots.items())},
         history=trainer.history[:trainer.step].cpu(), steps_per_second=steps_per_second,
-        complete=complete, step=trainer.step, key=key, clusters=clusters)
+        complete=complete, step=trainer.step, key=key, clusters=clusters, ema_states=ema_snapshots)

@@ -67,6 +67,13 @@ def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatc
     assert curves.peak()["peak_sigma"] in sigmas
     with pytest.raises(ValueError, match="no snapshots"):
         evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, steps=[5], progress=False)
+    # the EMA weights: same images and noise, their own cache entry
+    ema = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False, weights="ema")
+    manual = metrics.denoising_errors(run.ema_snapshot(int(ema.steps[-1])), x_va, sigmas,
+                                      evaluation.NOISE_SEED + 20).mean(1)
+    assert np.allclose(manual, ema.val_error[-1]) and not np.allclose(ema.val_error, curves.val_error)
+    with pytest.raises(ValueError, match="weights"):
+        evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False, weights="swa")
 
 
 def test_progress_modes(monkeypatch):

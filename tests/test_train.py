@@ -8,7 +8,8 @@ import torch
 
 from diffgen_lib import cache as cache_lib
 from diffgen_lib.diffusion import EDMPrecond
-from diffgen_lib.train import TrainConfig, load_cached, run_dir, run_key, train
+from diffgen_lib.train import (TrainConfig, ema_beta, ema_state, ema_update, load_cached, run_dir,
+                               run_key, train)
 
 torch.set_num_threads(2)
 
@@ -90,6 +91,7 @@ def test_resume_after_interruption_is_bit_identical(config, cache_dir):
     assert resumed.complete and sorted(resumed.snapshots) == [8, 16, 24]
     for step in (8, 16, 24):
         _assert_same(_weights(uninterrupted, step), _weights(resumed, step))
+        _assert_same(uninterrupted.ema_states[step], resumed.ema_states[step])
     assert torch.equal(uninterrupted.history, resumed.history)
     assert not (run_dir(config) / "checkpoint.pt").exists()
 
@@ -162,7 +164,8 @@ def test_cache_key_follows_results_not_root():
     if not torch.cuda.is_available():
         assert run_key(dataclasses.replace(TINY, device="auto")) == key
     for change in (dict(seed=1), dict(lr=1e-3), dict(channels=16), dict(max_steps=30),
-                   dict(snapshot_steps=(4,)), dict(ema=0.99), dict(n_train=41), dict(P_mean=-1.0),
+                   dict(snapshot_steps=(4,)), dict(ema=0.99), dict(ema_halflife_kimg=1.0),
+                   dict(ema_rampup_ratio=None), dict(n_train=41), dict(P_mean=-1.0),
                    dict(labels="class"), dict(sigma_data=0.5), dict(dataset="mnist5k14")):
         assert run_key(dataclasses.replace(TINY, **change)) != key, change
 
@@ -191,6 +194,8 @@ def test_config_lists_become_tuples():
     (dict(batch_size=2.0), "batch_size"),
     (dict(lr=-1.0), "lr"),
     (dict(ema=1.0), "ema"),
+    (dict(ema_halflife_kimg=0.0), "ema_halflife_kimg"),
+    (dict(ema_rampup_ratio=-0.1), "ema_rampup_ratio"),
     (dict(max_steps=0), "max_steps"),
     (dict(snapshot_steps=(0,)), "snapshot_steps"),
     (dict(max_steps=10, snapshot_steps=(11,)), "snapshot_steps"),
@@ -278,3 +283,86 @@ def test_compile_traces_the_training_network_and_keeps_its_weights(monkeypatch):
     assert ref.keys() == got.keys()
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# EMA of the weights
+
+
+def test_ema_of_a_constant_parameter_is_that_constant():
+    const = torch.full((3, 4), 0.7321)
+    ema = [const.clone()]
+    for beta in (0.0, 0.3, 0.9, 0.999):
+        ema_update(ema, [const], beta)
+        assert torch.equal(ema[0], const)
+    start = [torch.zeros(5)]  # from elsewhere it converges to the constant geometrically
+    for _ in range(200):
+        ema_update(start, [torch.full((5,), 2.0)], 0.9)
+    torch.testing.assert_close(start[0], torch.full((5,), 2.0), rtol=0, atol=2 * 0.9 ** 200 + 1e-6)
+
+
+def test_ema_update_matches_the_formula():
+    gen = torch.Generator().manual_seed(0)
+    ema, params = torch.randn(10, generator=gen), torch.randn(10, generator=gen)
+    expected = 0.95 * ema + 0.05 * params
+    moved = [ema.clone()]
+    ema_update(moved, [params], 0.95)
+    torch.testing.assert_close(moved[0], expected, rtol=1e-6, atol=1e-7)
+
+
+def test_ema_beta_follows_edm():
+    config = dataclasses.replace(TINY, ema_halflife_kimg=0.5, ema_rampup_ratio=0.05)  # batch 8
+    assert ema_beta(config, 0) == 0.0  # ramp-up: the EMA starts at the weights after one step
+    assert ema_beta(config, 1000) == pytest.approx(0.5 ** (8 / 50))   # ramp-up binds: 0.05 * 1000
+    assert ema_beta(config, 10 ** 6) == pytest.approx(0.5 ** (8 / 500))  # the half-life binds
+    assert ema_beta(dataclasses.replace(config, ema_rampup_ratio=None), 0) == pytest.approx(0.5 ** (8 / 500))
+    assert ema_beta(dataclasses.replace(config, ema=0.9), 123) == 0.9
+    with pytest.raises(ValueError, match="no EMA"):
+        ema_beta(dataclasses.replace(config, ema_halflife_kimg=None), 0)
+
+
+def test_ema_does_not_touch_the_raw_weights():
+    """The EMA is computed beside the weights: raw snapshots and losses are bit-identical to a
+    run without it (also with dropout and label dropout drawing random numbers)."""
+    with_ema = train(FULL, progress=False, cache=False)
+    without = train(dataclasses.replace(FULL, ema=None, ema_halflife_kimg=None), progress=False, cache=False)
+    assert torch.equal(with_ema.history, without.history)
+    for step in (8, 16, 24):
+        _assert_same(_weights(with_ema, step), _weights(without, step))
+    assert sorted(with_ema.ema_states) == [8, 16, 24] and without.ema_states == {}
+    with pytest.raises(KeyError, match="keeps no EMA"):
+        without.ema_snapshot(24)
+    ema24 = with_ema.ema_snapshot(24).state_dict()
+    assert ema24.keys() == _weights(with_ema).keys()
+    assert not torch.equal(ema24["model.out.weight"], _weights(with_ema)["model.out.weight"])
+
+
+def test_ema_snapshots_are_the_running_average(cache_dir):
+    """Recompute the EMA from the raw weights of every step: the stored EMA snapshots match, and
+    they survive the cache."""
+    config = dataclasses.replace(TINY, max_steps=6, snapshot_steps=tuple(range(1, 6)),
+                                 ema_halflife_kimg=0.02, ema_rampup_ratio=0.5)
+    run = train(config, progress=False)
+    params = dict(run.snapshots[1].model.named_parameters())
+    ema = {k: run.snapshots[1].state_dict()[f"model.{k}"].clone() for k in params}  # beta = 0 at step 1
+    for step in range(2, 7):
+        beta = ema_beta(config, (step - 1) * config.batch_size)
+        raw = run.snapshots[step].state_dict()
+        for k in ema:
+            ema[k] = beta * ema[k] + (1 - beta) * raw[f"model.{k}"]
+    stored = run.ema_states[6]
+    for k, v in ema.items():
+        torch.testing.assert_close(stored[k], v, rtol=1e-5, atol=1e-6)
+    loaded = load_cached(config)
+    _assert_same(loaded.ema_states[6], stored)
+    x = run.splits.val.images[:2]
+    sig = torch.full((2,), 0.5)
+    assert torch.equal(loaded.ema_snapshot(6)(x, sig), run.ema_snapshot(6)(x, sig))
+
+
+def test_ema_state_replaces_only_parameters():
+    net = torch.nn.BatchNorm1d(3)  # parameters weight, bias; buffers running_mean, ...
+    ema = [torch.full((3,), 5.0), torch.full((3,), -1.0)]
+    state = ema_state(net, ema)
+    assert torch.equal(state["weight"], ema[0]) and torch.equal(state["bias"], ema[1])
+    assert torch.equal(state["running_var"], net.running_var)

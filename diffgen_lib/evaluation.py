@@ -1,4 +1,4 @@
-"""The training-objective gap of a trained run (SPEC section 3), cached on disk.
+"""The training-objective gap of a trained run (the paper's protocol), cached on disk.
 
 For every snapshot of a run: the unweighted per-sample MSE of D(y + sigma n; sigma) on a fixed
 set of training images and an equal-size fixed set of validation images, at the 64 log-spaced

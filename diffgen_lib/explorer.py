@@ -1,4 +1,4 @@
-"""Interactive explorer of the 2-D toy model (SPEC section 4) and the toy model's flow-field plot.
+"""Interactive explorer of the 2-D toy model and the toy model's flow-field plot.
 
 One *state* of the explorer is everything drawn for one choice of the four slider values: the
 model error delta, the noise level sigma, the number of training points N on the symmetric circle
@@ -30,7 +30,7 @@ from . import diffusion, toy
 
 NEG_OFFSET = 0.4        # autoguidance: delta_neg = delta + NEG_OFFSET
 GAP_SIGMA_STEPS = 40    # sigma grid of the explorer's gap curve (EDM schedule)
-N_NOISE = 50            # noise draws per point for the gap (SPEC section 4)
+N_NOISE = toy.N_NOISE    # noise draws per point for the gap (the toy model's default)
 EXTENT = 14.0           # half-width of the flow-field window
 RESOLUTION = 31         # flow-field grid points per axis
 SPEED_RANGE = (-2.0, 1.4)  # colour range of the flow field: log10 of its length

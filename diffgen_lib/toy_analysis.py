@@ -1,4 +1,4 @@
-"""Summaries of the 2-D toy model (SPEC section 4) used by the toy-model chapter: the weight the
+"""Summaries of the 2-D toy model used by the toy-model chapter: the weight the
 smoothed-data denoiser puts on its input, the "effective" model error of autoguidance, matching a
 guided peak gap to an unguided model error, exact recall of training points by samples.
 """

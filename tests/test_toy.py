@@ -33,7 +33,7 @@ def test_gap_regimes_and_monotone_in_delta():
     sigmas = diffusion.edm_sigmas(120).numpy()
     peaks = []
     for delta in (2.2, 1.6, 1.2):
-        gap = toy.gap_curve(train, val, sigmas, delta)
+        gap = toy.gap_curve(train, val, sigmas, delta, n_noise=100)
         peak, where = toy.peak(sigmas, gap)
         peaks.append(peak)
         assert 0.3 < where < 5.0                          # gap peaks near sigma ~ delta
@@ -43,15 +43,15 @@ def test_gap_regimes_and_monotone_in_delta():
 
 def test_denser_support_shrinks_the_gap():
     sigmas = diffusion.edm_sigmas(60).numpy()
-    peaks = [toy.peak(sigmas, toy.gap_curve(*toy.circle_data(2 * n), sigmas, 1.6))[0] for n in (8, 12, 15)]
+    peaks = [toy.peak(sigmas, toy.gap_curve(*toy.circle_data(2 * n), sigmas, 1.6, n_noise=100))[0] for n in (8, 12, 15)]
     assert peaks[0] > peaks[1] > peaks[2]
 
 
 def test_autoguidance_raises_the_gap_and_needs_blurrier_negative():
     train, val = toy.circle_data(20)
     sigmas = diffusion.edm_sigmas(60).numpy()
-    p0 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8))[0]
-    p2 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, guidance=2.0, delta_neg=2.2))[0]
+    p0 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100))[0]
+    p2 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100, guidance=2.0, delta_neg=2.2))[0]
     assert p2 > p0
     with pytest.raises(ValueError, match="delta_neg"):
         toy.gap_curve(train, val, sigmas, 1.8, guidance=1.0, delta_neg=1.0)
@@ -81,3 +81,48 @@ def test_flow_field_points_to_prediction():
     gx, gy, u, v = toy.flow_field(train, sigma=1e4, delta=0.0, resolution=5)
     # at huge sigma the prediction is the mean of the training points (the origin)
     assert np.allclose(u, -gx, atol=1e-3) and np.allclose(v, -gy, atol=1e-3)
+
+
+def test_point_noise_is_independent_per_point_and_reproducible():
+    a = toy.point_noise(6, 500, seed=3)
+    assert a.shape == (6, 500, 2) and a.dtype == torch.float64
+    assert torch.equal(a, toy.point_noise(6, 500, seed=3))          # reproducible
+    assert torch.equal(a[:4], toy.point_noise(4, 500, seed=3))      # a point's draws do not depend
+    assert torch.equal(a[:, :100], toy.point_noise(6, 100, seed=3))  # on the set's size or on more draws
+    assert not torch.equal(a, toy.point_noise(6, 500, seed=4))
+    assert not torch.equal(a, toy.point_noise(6, 500, seed=3, stream=toy.VAL_STREAM))
+    flat = a.reshape(6, -1).numpy()
+    corr = np.corrcoef(flat)[np.triu_indices(6, 1)]                 # different points: uncorrelated
+    assert np.abs(corr).max() < 4 / np.sqrt(flat.shape[1])
+    assert abs(flat.mean()) < 0.05 and abs(flat.std() - 1) < 0.05
+    with pytest.raises(ValueError):
+        toy.point_noise(3, 0)
+
+
+def test_gap_curve_draws_are_per_point_and_seeded():
+    train, val = toy.circle_data(20)
+    sigmas = diffusion.edm_sigmas(30).numpy()
+    g = toy.gap_curve(train, val, sigmas, 1.6, n_noise=200, seed=1)
+    assert np.array_equal(g, toy.gap_curve(train, val, sigmas, 1.6, n_noise=200, seed=1))
+    assert not np.array_equal(g, toy.gap_curve(train, val, sigmas, 1.6, n_noise=200, seed=2))
+    # by hand: every point its own draws in its (radial, tangential) frame; val j pairs with train j
+    tt, vt = torch.from_numpy(train), torch.from_numpy(val)
+    own = toy.point_noise(10, 200, seed=1)
+    e_tr = toy._errors(tt, sigmas, tt, 1.6, toy.local_frame(tt, own)).mean(1)
+    e_va = toy._errors(vt, sigmas, tt, 1.6, toy.local_frame(vt, own)).mean(1)
+    assert np.allclose(g, (e_va - e_tr) / e_tr)
+    # paired draws: where the model treats train and val alike (both ends) the gap is exactly ~0;
+    # independent draws leave Monte-Carlo noise there
+    assert abs(g[0]) < 1e-9 and abs(g[-1]) < 1e-4
+    indep = toy.gap_curve(train, val, sigmas, 1.6, n_noise=200, seed=1, paired=False)
+    assert abs(indep[-1]) > 1e-4
+    assert toy.peak(sigmas, indep)[0] == pytest.approx(toy.peak(sigmas, g)[0], rel=0.15)
+
+
+def test_errors_chunking_does_not_change_the_result():
+    train, val = toy.circle_data(20)
+    tt, vt = torch.from_numpy(train), torch.from_numpy(val)
+    noise = toy.point_noise(10, 50, seed=0)
+    sigmas = diffusion.edm_sigmas(12).numpy()
+    whole = toy._errors(vt, sigmas, tt, 1.2, noise)
+    assert np.allclose(whole, toy._errors(vt, sigmas, tt, 1.2, noise, max_rows=700))

@@ -38,6 +38,13 @@ def circle_data(n: int, radius: float = RADIUS, symmetric: bool = True, offset: 
     return points[half:].copy(), points[:half].copy()
 
 
+def circle_points(n: int, seed: int = 0, radius: float = RADIUS) -> np.ndarray:
+    """n points at uniform random angles on the whole circle (seeded), (n, 2) float64: samples of
+    the data distribution the toy sets are drawn from."""
+    angles = np.random.default_rng([int(seed), 7]).uniform(0, 2 * np.pi, int(n))
+    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
 def predictor(x: torch.Tensor, sigma, train: torch.Tensor, delta: float, guidance: float = 0.0,
               delta_neg: Optional[float] = None) -> torch.Tensor:
     """The toy model's prediction y_delta(x; sigma), optionally autoguided:

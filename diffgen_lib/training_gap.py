@@ -265,3 +265,44 @@ def gap_at(sigmas, gap, sigma: float) -> float:
     """The gap curve at the grid point nearest to ``sigma`` (in log sigma)."""
     k = int(np.argmin(np.abs(np.log(np.asarray(sigmas)) - math.log(sigma))))
     return float(np.asarray(gap)[k])
+
+
+# ----------------------------------------------------------------------------------------------
+# Verdicts over training seeds
+
+_ORDER = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
+
+
+def all_verdict(flags: Sequence[bool]) -> str:
+    """PASS when every draw meets a yes/no criterion, FAIL when none does, else INCONCLUSIVE."""
+    flags = [bool(f) for f in flags]
+    if not flags:
+        raise ValueError("need at least one draw")
+    return "PASS" if all(flags) else "FAIL" if not any(flags) else "INCONCLUSIVE"
+
+
+def worst_verdict(*verdicts: str) -> str:
+    """The weakest of several verdicts (FAIL < INCONCLUSIVE < PASS): a claim with several parts
+    passes only when every part does."""
+    for v in verdicts:
+        if v not in _ORDER:
+            raise ValueError(f"not a verdict: {v!r}")
+    return min(verdicts, key=_ORDER.__getitem__)
+
+
+def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:
+    """C3's statistics of one gap curve (one training seed's last snapshot): the peak's grid
+    index and sigma, whether it lies ``margin`` points inside the grid, and the end ratio
+    (:func:`end_ratio`)."""
+    gap = np.asarray(gap, dtype=np.float64)
+    k = int(np.nanargmax(gap))
+    return {"index": k, "sigma": float(np.asarray(sigmas)[k]), "peak": float(gap[k]),
+            "inside": interior(k, len(gap), margin), "end_ratio": end_ratio(gap),
+            "low_end": abs(gap[0]) / gap[k] if gap[k] > 0 else math.inf,
+            "high_end": abs(gap[-1]) / gap[k] if gap[k] > 0 else math.inf}
+
+
+def seed_band(gaps) -> Dict[str, np.ndarray]:
+    """Mean, smallest and largest of gap curves over training seeds, (S,) each, from (seeds, S)."""
+    gaps = np.atleast_2d(np.asarray(gaps, dtype=np.float64))
+    return {"mean": gaps.mean(0), "min": gaps.min(0), "max": gaps.max(0)}

@@ -161,3 +161,66 @@ def run_trajectory_stats(config, step: int, n_samples: int = 300, n_steps: int =
            "seed": int(seed)}
     return cached_trajectory_stats(key, rec["states"], rec["sigmas"].numpy(), run.splits.train.images,
                                    run.splits.val.images, n_ref=n_ref, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# Overlap claims over draws (sample seeds with their own noisy references)
+
+AUC_BAND = (0.6, 0.95)  # noisy-val AUCs at which the overlap score neither saturates nor vanishes
+
+
+def band_steps(auc_reference, band: Sequence[float] = AUC_BAND) -> np.ndarray:
+    """Indices of the sampler steps whose reference AUC (noisy val against noisy train, e.g. the
+    mean over draws) lies in [band[0], band[1]]: the noise levels where the overlap score can
+    tell sets apart (at AUC 1 every set is far from the noisy training data, near 0.5 every set
+    overlaps it). Empty when no step qualifies."""
+    if len(band) != 2:
+        raise ValueError(f"band must be [lo, hi], got {list(band)}")
+    lo, hi = float(band[0]), float(band[1])
+    if not 0 <= lo <= hi <= 1:
+        raise ValueError(f"band must be [lo, hi] with 0 <= lo <= hi <= 1, got {list(band)}")
+    a = np.asarray(auc_reference, dtype=np.float64)
+    return np.flatnonzero((a >= lo) & (a <= hi))
+
+
+def excess_auc(draws: Sequence[TrajectoryStats], steps=None) -> np.ndarray:
+    """AUC(trajectory states) - AUC(noisy reference) per draw (rows) and step (columns; all steps,
+    or ``steps``): negative where the states overlap the noisy training data more than the
+    reference set does."""
+    out = np.stack([np.asarray(d.auc_trajectory) - np.asarray(d.auc_val) for d in draws])
+    return out if steps is None else out[:, np.asarray(steps, dtype=int)]
+
+
+@dataclass
+class StepVerdict:
+    """A criterion judged at several sampler steps, each on the interval over draws."""
+
+    verdict: str          # the weakest per-step verdict; INCONCLUSIVE when there is no step
+    steps: np.ndarray     # the steps judged
+    mean: np.ndarray      # per step: mean over draws
+    lo: np.ndarray        # per step: 90% bootstrap interval
+    hi: np.ndarray
+    verdicts: list        # per step
+    deciding: Optional[int]  # position (in steps) of the step that decides the verdict; None without steps
+
+
+def judge_steps(values, steps, comparison: str, threshold: float, level: float = 0.9,
+                seed: int = 0) -> StepVerdict:
+    """Judge ``value <comparison> threshold`` at every step on the bootstrap interval of the mean
+    over draws (``values``: (draws, len(steps))). The claim's verdict is the weakest of the
+    per-step verdicts (PASS only when every step passes); the deciding step is the one with the
+    weakest verdict and, among those, the mean furthest on the wrong side of the threshold."""
+    from .verdicts import bootstrap_interval, verdict
+
+    steps = np.asarray(steps, dtype=int)
+    if len(steps) == 0:
+        empty = np.empty(0)
+        return StepVerdict("INCONCLUSIVE", steps, empty, empty, empty, [], None)
+    values = np.asarray(values, dtype=np.float64).reshape(-1, len(steps))
+    stats = [bootstrap_interval(values[:, j], level=level, seed=seed) for j in range(len(steps))]
+    mean, lo, hi = (np.array([s[i] for s in stats]) for i in range(3))
+    verdicts = [verdict(l, h, comparison, threshold) for l, h in zip(lo, hi)]
+    rank = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
+    sign = 1.0 if comparison in (">", ">=") else -1.0  # how far a mean lies on the right side
+    deciding = min(range(len(steps)), key=lambda j: (rank[verdicts[j]], sign * (mean[j] - threshold)))
+    return StepVerdict(verdicts[deciding], steps, mean, lo, hi, verdicts, deciding)

@@ -131,3 +131,30 @@ def test_peak_series_end_ratio_interior_gap_at():
     assert training_gap.interior(1, 4) and not training_gap.interior(0, 4) and not training_gap.interior(3, 4)
     assert not training_gap.interior(1, 4, margin=2)
     assert training_gap.gap_at(sigmas, gaps[1], 0.9) == 0.5
+
+
+def test_verdicts_over_seeds():
+    assert training_gap.all_verdict([True, True, True]) == "PASS"
+    assert training_gap.all_verdict([False, False]) == "FAIL"
+    assert training_gap.all_verdict([True, False, True]) == "INCONCLUSIVE"
+    assert training_gap.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
+    assert training_gap.worst_verdict("PASS", "PASS") == "PASS"
+    assert training_gap.worst_verdict("INCONCLUSIVE", "FAIL", "PASS") == "FAIL"
+    with pytest.raises(ValueError):
+        training_gap.worst_verdict("PASS", "maybe")
+    with pytest.raises(ValueError):
+        training_gap.all_verdict([])
+
+
+def test_c3_draw_and_seed_band():
+    sig = np.geomspace(0.002, 80, 8)
+    gap = np.array([0.05, 0.2, 0.6, 1.0, 0.4, 0.1, 0.02, -0.01])
+    d = training_gap.c3_draw(sig, gap, margin=1)
+    assert d["index"] == 3 and d["sigma"] == sig[3] and d["inside"] and d["peak"] == 1.0
+    assert d["end_ratio"] == pytest.approx(0.05) and d["low_end"] == pytest.approx(0.05)
+    assert d["high_end"] == pytest.approx(0.01)
+    edge = training_gap.c3_draw(sig, gap[::-1] * 0 + np.arange(8), margin=1)
+    assert not edge["inside"]
+    band = training_gap.seed_band([gap, 2 * gap, 3 * gap])
+    assert np.allclose(band["mean"], 2 * gap)
+    assert np.allclose(band["min"], np.minimum(gap, 3 * gap)) and np.allclose(band["max"], np.maximum(gap, 3 * gap))

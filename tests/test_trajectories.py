@@ -59,3 +59,44 @@ def test_toy_optimal_denoiser_trajectories_end_on_training_points():
     # with a large model error the samples do not land on training points
     tr = trajectories.toy_trajectories(train, 2.2, 30, seed=0)
     assert metrics.copy_fraction(metrics.memorization_ratio(tr["final"], train)) < 0.5
+
+
+def _stats(auc_t, auc_v):
+    k = len(auc_v)
+    return trajectories.TrajectoryStats(np.ones(k), {}, np.asarray(auc_t, float), np.asarray(auc_v, float))
+
+
+def test_band_steps_select_unsaturated_noise_levels():
+    auc_val = np.array([0.5, 0.55, 0.6, 0.8, 0.95, 0.99, 1.0])
+    assert list(trajectories.band_steps(auc_val)) == [2, 3, 4]           # inclusive ends
+    assert list(trajectories.band_steps(auc_val, (0.7, 0.9))) == [3]
+    assert len(trajectories.band_steps(np.ones(5))) == 0                 # all saturated: none
+    with pytest.raises(ValueError):
+        trajectories.band_steps(auc_val, (0.9, 0.6))
+
+
+def test_judge_steps_over_draws():
+    draws = [_stats([0.9, 0.7, 1.0], [0.8, 0.8, 1.0]), _stats([0.92, 0.72, 1.0], [0.8, 0.8, 1.0]),
+             _stats([0.88, 0.69, 1.0], [0.81, 0.79, 1.0])]
+    steps = trajectories.band_steps(np.mean([d.auc_val for d in draws], 0))
+    assert list(steps) == [0, 1]
+    excess = trajectories.excess_auc(draws, steps)
+    assert excess.shape == (3, 2) and excess[0, 0] == pytest.approx(0.1)
+    # step 0 passes (excess ~ +0.1), step 1 fails (~ -0.1): the claim takes the weaker verdict
+    v = trajectories.judge_steps(excess, steps, ">=", -0.05)
+    assert v.verdicts == ["PASS", "FAIL"] and v.verdict == "FAIL" and v.deciding == 1
+    assert v.lo[1] <= v.mean[1] <= v.hi[1] < -0.05
+    ok = trajectories.judge_steps(excess[:, :1], steps[:1], ">=", -0.05)
+    assert ok.verdict == "PASS" and ok.deciding == 0
+    straddle = trajectories.judge_steps([[-0.1], [0.0], [-0.02]], [4], ">=", -0.05)
+    assert straddle.verdict == "INCONCLUSIVE"
+    none = trajectories.judge_steps(np.empty((3, 0)), [], ">=", -0.05)
+    assert none.verdict == "INCONCLUSIVE" and none.deciding is None and len(none.steps) == 0
+
+
+def test_circle_reference_points_cover_the_circle():
+    pts = toy.circle_points(400, seed=1)
+    assert pts.shape == (400, 2) and np.allclose(np.linalg.norm(pts, axis=1), 10)
+    assert np.array_equal(pts, toy.circle_points(400, seed=1))
+    angles = np.arctan2(pts[:, 1], pts[:, 0])
+    assert np.histogram(angles, bins=8, range=(-np.pi, np.pi))[0].min() > 25

@@ -40,7 +40,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 # %% tags=["parameters"]
 n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
 gap_steps = 120          # int in [10, 2000]: noise levels (EDM schedule) of the gap-against-sigma curves
-n_noise = 50             # int in [1, 2000]: noise draws per point for the denoising error
+n_noise = 500            # int in [1, 20000]: noise draws of each point for the denoising error (its own, seeded by seed)
 regime_delta = 1.6       # float in (0, 10]: model error of the right-hand flow fields (left: delta = 0)
 regime_sigmas = [8.0, 1.6, 0.25]  # list of float in (0, 80]: noise levels of the flow fields (sigma >> delta, ~ delta, << delta)
 angle_sigma = 1.0        # float in (0, 80]: noise level of the gap along the circle
@@ -70,6 +70,7 @@ seed = 0                 # int in [0, 2**31-1]: master seed (random circle, samp
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
@@ -153,13 +154,32 @@ plt.show()
 #
 # The paper measures generalization the way it does for real networks: the denoising error on
 # validation points against that on training points. For every training and every validation point
-# we draw $n_\text{noise}$ noise vectors (the same ones at every $\sigma$), denoise
+# we draw {glue:text}`n_noise` noise vectors (the same ones at every $\sigma$), denoise
 # $y + \sigma n$ with $y_\delta$ and average the (non-squared) error
 # $\lVert y_\delta(y + \sigma n;\sigma) - y\rVert$; the relative gap is
 #
 # $$
 # \mathrm{gap}(\sigma) \;=\; \frac{E_\text{val}(\sigma) - E_\text{train}(\sigma)}{E_\text{train}(\sigma)} .
 # $$ (eq-toy-gap)
+#
+# **What changed in this protocol, and why.** The paper's toy protocol draws 50 noise vectors per
+# point {cite:p}`kaiser2026diffusion`. Earlier versions of this chapter drew 50 vectors *once* and
+# gave the same ones (turned into each point's radial and tangential directions) to every point.
+# On the symmetric circle every training point then has exactly the same error, and so has every
+# validation point: the whole curve rested on 50 draws. Now every training point has its own
+# {glue:text}`n_noise` draws, from a generator seeded with the chapter's seed and the point's
+# index, so the training points contribute independent draws. Validation point $j$ reuses the
+# draws of training point $j$, in its own radial and tangential directions: the two errors are
+# measured with the same noise (common random numbers), so their *difference*, the gap, carries
+# less Monte-Carlo error than with independent draws for the validation points, and at the two
+# ends of the $\sigma$ range, where the model treats training and validation points alike, the
+# gap comes out as 0 instead of as noise. The check after {numref}`fig-toy-gap-sigma` measures
+# both effects: at $\delta$ = {glue:text}`mc_delta` the old protocol's peak is
+# {glue:text}`mc_old_peak` against {glue:text}`mc_new_peak` now, the spread of the peak over
+# three seeds is {glue:text}`mc_spread_paired` with paired and {glue:text}`mc_spread_indep` with
+# independent validation draws, and independent draws would leave a gap of up to
+# {glue:text}`mc_indep_end` at the ends, {glue:text}`mc_indep_end_ratio` of the peak, against the
+# bound of {glue:text}`end_criterion` that claim C6c tests.
 #
 # ### Along the circle
 #
@@ -235,6 +255,37 @@ print(f"{'delta':>6} {'peak gap':>9} {'at sigma':>9} {'gap(sigma_max)':>15} {'ga
 for d in deltas:
     g = curves[d]
     print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
+
+# %% [markdown]
+# **Monte-Carlo check of the protocol.** At the largest model error, where the gap is smallest
+# and the draws matter most: the peak with the old protocol (50 draws shared by all points), and
+# with {glue:text}`n_noise` draws per point for three seeds, once with paired and once with
+# independent draws for the validation points (the spread is the largest minus the smallest
+# peak; "end" is the largest |gap| at the two ends of the $\sigma$ range).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mc_delta = max(deltas)
+tt, vt = (torch.from_numpy(p) for p in (train, val))
+old_err = {name: toy._errors(pts, gap_sigmas, tt, mc_delta, toy.shared_local_noise(pts, 50, seed)).mean(1)
+           for name, pts in (("train", tt), ("val", vt))}
+mc_old = toy.peak(gap_sigmas, (old_err["val"] - old_err["train"]) / old_err["train"])[0]
+mc = {}
+for design, paired in (("paired", True), ("independent", False)):
+    gs = [curves[mc_delta] if paired and s == seed and mc_delta in curves else
+          toy.gap_curve(train, val, gap_sigmas, mc_delta, n_noise=n_noise, seed=s, paired=paired)
+          for s in (seed, seed + 1, seed + 2)]
+    peaks_s = [toy.peak(gap_sigmas, g)[0] for g in gs]
+    mc[design] = (peaks_s, max(max(abs(g[0]), abs(g[-1])) for g in gs))
+print(f"delta = {mc_delta:g}: peak with 50 shared draws (old protocol) {sig3(mc_old)}")
+for design, (peaks_s, end) in mc.items():
+    print(f"{n_noise} draws per point, {design:>11} val draws: peaks {' '.join(sig3(p) for p in peaks_s)} "
+          f"(spread {sig3(max(peaks_s) - min(peaks_s))}), end |gap| up to {sig3(end, roundoff=True)}")
+glue_values({"mc_delta": mc_delta, "mc_old_peak": sig3(mc_old), "mc_new_peak": sig3(mc["paired"][0][0]),
+             "mc_spread_paired": sig3(max(mc["paired"][0]) - min(mc["paired"][0])),
+             "mc_spread_indep": sig3(max(mc["independent"][0]) - min(mc["independent"][0])),
+             "mc_indep_end": sig3(mc["independent"][1]),
+             "mc_indep_end_ratio": sig3(mc["independent"][1] / np.mean(mc["independent"][0]))})
 
 # %% tags=["hide-input"]
 peak_sig = [peaks[d][1] for d in deltas]
@@ -483,7 +534,7 @@ display(HTML(explorer.animation_html(tour)))
 # for $\delta$ from 2.2 to 1.2, against the number of training points and against the guidance
 # weight {cite:p}`kaiser2026diffusion`. Its qualitative conclusions are what the claims below
 # test; the numbers printed in this chapter are this book's measurements with the toy model as
-# specified (10 + 10 points on a circle of radius 10, 50 noise draws per point, the 120-step EDM
+# specified (10 + 10 points on a circle of radius 10, {glue:text}`n_noise` noise draws per point, the 120-step EDM
 # schedule), not values read off the paper's plots. The toy model is also the bridge to the rest of
 # the book: a neural denoiser is an error-prone model whose error shrinks as it trains, and the
 # chapters on training and inference gaps ask whether real networks behave like $y_\delta$ with a

@@ -122,8 +122,9 @@ def load_chapter_size_runs(params: Dict[str, Any]):
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
     """Every run the training-gap chapter trains for its parameters ``params`` (the main run,
-    the model-size, dataset-size and class-conditional runs; later chapters load them), keyed by
-    a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
+    the model-size, dataset-size and class-conditional runs, which later chapters load, then the
+    main run and the narrowest and widest network with the further training seeds of ``n_seeds``),
+    keyed by a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
     ``torchrun``."""
     common = {k: params[k] for k in RUN_PARAMETERS if k not in ("n_train", "channels")}
     runs = {"main": gap_run(n_train=params["n_train"], channels=params["channels"], **common)}
@@ -133,6 +134,11 @@ def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
                                                      **common).items()})
     runs["class-conditional"] = gap_run(n_train=params["n_train"], channels=params["channels"],
                                         labels="class", **common)
+    for s in range(params["seed"] + 1, params["seed"] + int(params.get("n_seeds", 1))):
+        seeded = {**common, "seed": s}
+        runs[f"main, seed {s}"] = gap_run(n_train=params["n_train"], channels=params["channels"], **seeded)
+        for w in sorted({min(params["widths"]), max(params["widths"])}):
+            runs[f"width {w}, seed {s}"] = gap_run(n_train=params["n_train"], channels=w, **seeded)
     unique: Dict[str, TrainConfig] = {}
     for label, config in runs.items():
         if config not in unique.values():

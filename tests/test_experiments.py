@@ -208,7 +208,9 @@ def test_shared_runs_are_the_training_gap_chapters_runs():
     specs = book.parse_spec("03_training_gap", ROOT / "book")
     values = {name: spec.default for name, spec in specs.items()}
     runs = experiments.shared_runs(values)
-    assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional"]
+    assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional",
+                          "main, seed 1", "width 8, seed 1", "main, seed 2", "width 8, seed 2"]
+    assert runs["width 8, seed 2"] == experiments.gap_run(channels=8, seed=2)  # width 32, seed 2 is "main, seed 2"
     assert runs["main"] == experiments.gap_run()
     assert runs["width 8"] == experiments.gap_run(channels=8)
     assert runs["N=600"] == experiments.gap_run(n_train=600)
@@ -221,14 +223,14 @@ def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, 
 
     monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
     small = ["-p", "n_train", "60", "-p", "channels", "4", "-p", "steps", "50", "-p", "widths", "[4, 8]",
-             "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100"]
+             "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100", "-p", "n_seeds", "1"]
     assert main(["train", "training_gap", *small]) == 0
     out = capsys.readouterr().out
     assert "[4/4] class-conditional" in out  # width 4 and N=60 are the main run
     specs = book.parse_spec("03_training_gap", ROOT / "book")
     values = {name: spec.default for name, spec in specs.items()} | {
         "n_train": 60, "channels": 4, "steps": 50, "widths": [4, 8], "size_trains": [50, 60],
-        "n_val": 40, "n_feature": 100}
+        "n_val": 40, "n_feature": 100, "n_seeds": 1}
     for config in experiments.shared_runs(values).values():
         assert load_cached(config) is not None
     assert main(["train", "inference_gap"]) == 2  # only the training-gap chapter defines the runs

@@ -141,7 +141,7 @@ flow_rows = [0.0, regime_delta]
 flows = {(d, s): toy.flow_field(train, s, d, resolution=41) for d in flow_rows for s in regime_sigmas}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-regimes", "caption": "Flow fields $y_\\delta(x;\\sigma) - x$ of the toy model (streamlines, colour: log10 of the field's length) for the optimal denoiser ($\\delta = 0$, top) and the error-prone model (bottom) at noise levels far above, near and far below $\\delta$. Filled dots: training points; open red circles: validation points."}}
-fig, axes = plt.subplots(2, len(regime_sigmas), figsize=(3.3 * len(regime_sigmas) + 0.8, 6.8))
+fig, axes = plt.subplots(2, len(regime_sigmas), figsize=(7, 5.4))
 axes = np.asarray(axes).reshape(2, -1)
 for r, d in enumerate(flow_rows):
     for c, s in enumerate(regime_sigmas):
@@ -201,7 +201,7 @@ angle_gaps = {d: toy.gap_along_circle(train, probe_angles, angle_sigma, d, n_noi
               for d in progress_bar(angle_deltas, desc="gap along the circle")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
-fig, ax = plt.subplots(figsize=(9, 3.6))
+fig, ax = plt.subplots(figsize=(7, 3.4))
 for d in angle_deltas:
     ax.plot(np.degrees(probe_angles), angle_gaps[d], lw=1.4, label=f"$\\delta$ = {d:g}")
 for a in np.degrees(np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi)):
@@ -209,10 +209,10 @@ for a in np.degrees(np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi)):
 for a in np.degrees(np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi)):
     ax.axvline(a, color="tab:red", ls=":", lw=0.7)
 ax.set_yscale("symlog", linthresh=0.1)
-ax.set_ylim(bottom=-0.02)
+ax.set_ylim(-0.02, 30 * max(g[np.isfinite(g)].max() for g in angle_gaps.values()))  # room for the legend
 ax.set(xlabel="angle on the circle (degrees)", ylabel="(E(angle) - E_train) / E_train", xlim=(0, 360),
        title=f"$\\sigma$ = {angle_sigma:g}")
-ax.legend(ncol=len(angle_deltas), loc="upper right", fontsize=8)
+ax.legend(ncol=len(angle_deltas), loc="upper right", columnspacing=1.0, handlelength=1.5)
 plt.show()
 
 # %%
@@ -246,7 +246,7 @@ for d, color in zip(deltas, colors):
     ax.plot([peaks[d][1]], [peaks[d][0]], "v", color=color, ms=6)
 ax.axhline(0, color="0.6", lw=0.8)
 ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-ax.legend(fontsize=8)
+ax.legend()
 plt.show()
 
 # %%
@@ -319,12 +319,12 @@ for n in progress_bar(density_train, desc="density"):
 density_peaks = {n: toy.peak(gap_sigmas, density_curves[n]) for n in density_train}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
 colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(density_train)))
 for n, color in zip(density_train, colors):
     ax1.semilogx(gap_sigmas, density_curves[n], color=color, lw=1.4, label=f"N = {n}")
 ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"$\\delta$ = {density_delta:g}")
-ax1.legend(fontsize=7, ncol=2)
+ax1.legend(ncol=2, loc="upper right", handlelength=1.0, columnspacing=0.6, labelspacing=0.2)
 ax2.plot(density_train, [density_peaks[n][0] for n in density_train], "o-", color="tab:blue")
 ax2.set(xlabel="training points N", ylabel="peak gap")
 ax2.yaxis.label.set_color("tab:blue")
@@ -373,13 +373,13 @@ delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w][0], deltas, [peak
                  for w in guidance_weights}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
 colors = plt.cm.magma(np.linspace(0.1, 0.8, len(guidance_weights)))
 for w, color in zip(guidance_weights, colors):
     ax1.semilogx(gap_sigmas, guided_curves[w], color=color, lw=1.5, label=f"w = {w:g}")
 ax1.set(xlabel="$\\sigma$", ylabel="relative gap",
         title=f"$\\delta_{{pos}}$ = {delta_pos:g}, $\\delta_{{neg}}$ = {delta_neg:g}")
-ax1.legend(fontsize=8)
+ax1.legend(handlelength=1.2, labelspacing=0.2)
 ax2.plot(guidance_weights, [guided_peaks[w][0] for w in guidance_weights], "o-", color="tab:blue")
 ax2.set(xlabel="guidance weight w", ylabel="peak gap")
 ax2.yaxis.label.set_color("tab:blue")
@@ -389,7 +389,7 @@ ax3.plot(guidance_weights, [delta_by_weight[w] for w in guidance_weights], "s--"
 ax3.plot(guidance_weights, [delta_by_peak[w] for w in guidance_weights], "d:", color="tab:orange",
          label="same peak gap")
 ax3.set_ylabel("effective $\\delta$", color="tab:orange")
-ax3.legend(fontsize=8, loc="upper right")
+ax3.legend(loc="upper right", handlelength=1.5)
 ax3.grid(False)
 plt.show()
 
@@ -423,8 +423,12 @@ for d in progress_bar(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling"
         paths[d] = states
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-trajectories", "caption": "Euler trajectories (grey, the first 40 samples) and endpoints (blue) of the toy sampler on a random circle for growing model error. Black crosses: training points; open red circles: validation points. Titles: fraction of endpoints within the recall tolerance of a training point. The optimal denoiser (left) recalls training points exactly; with growing error the endpoints spread along the circle (and off it)."}}
-fig, axes = plt.subplots(1, len(traj_deltas), figsize=(3.2 * len(traj_deltas), 3.5))
-for ax, d in zip(np.atleast_1d(axes), traj_deltas):
+n_cols = min(2, len(traj_deltas))
+n_rows = -(-len(traj_deltas) // n_cols)
+fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 3.3 * n_rows), squeeze=False)
+for ax in axes.flat[len(traj_deltas):]:
+    ax.axis("off")
+for ax, d in zip(axes.flat, traj_deltas):
     for k in range(min(40, n_gen)):
         ax.plot(paths[d][:, k, 0], paths[d][:, k, 1], color="0.7", lw=0.5)
     e = endpoints[d]
@@ -452,12 +456,12 @@ nn_val = np.array([metrics.nearest_neighbors(endpoints[d], random_val)[0][:, 0].
 recall = np.array([toy_analysis.recall_fraction(endpoints[d], random_train, recall_tol) for d in fd_deltas])
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-fd", "caption": "Generated points against model error on the random circle. Left: Fr\u00e9chet distance of the generated points to the training points and to the validation points; dotted: FD between the training and the validation points. Right: mean distance of a generated point to its nearest training point and to its nearest validation point, and the fraction of exact recalls (right axis)."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
 ax1.plot(fd_deltas, fd_train, "o-", label="FD(generated, train)")
 ax1.plot(fd_deltas, fd_val, "s-", label="FD(generated, val)")
 ax1.axhline(fd_floor, color="0.4", ls=":", label="FD(train, val)")
 ax1.set(xlabel="model error $\\delta$", ylabel="Fréchet distance")
-ax1.legend(fontsize=8)
+ax1.legend(handlelength=1.5)
 ax2.plot(fd_deltas, nn_train, "o-", label="to nearest train point")
 ax2.plot(fd_deltas, nn_val, "s-", label="to nearest val point")
 ax2.set(xlabel="model error $\\delta$", ylabel="mean distance")
@@ -466,7 +470,7 @@ ax4.plot(fd_deltas, recall, "^:", color="tab:green", label="exact recalls")
 ax4.set_ylabel("fraction of exact recalls", color="tab:green")
 ax4.set_ylim(-0.02, 1.02)
 ax4.grid(False)
-ax2.legend(fontsize=8, loc="center right")
+ax2.legend(loc="lower right", bbox_to_anchor=(1, 0.06), handlelength=1.5)
 plt.show()
 
 # %%

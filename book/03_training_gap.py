@@ -62,15 +62,19 @@ rank_criterion = 0.8     # float in (0, 1]: C2a passes if the rank correlation o
 width_factor = 1.0       # float in [0, 100]: C2b passes if peak gap (largest width) / peak gap (smallest width) at the last step is > this
 end_fraction = 0.1       # float in (0, 1]: C3 passes if |gap| at the smallest and at the largest sigma is at most this fraction of the peak (last snapshot) ...
 peak_margin = 1          # int in [1, 31]: ... and the peak lies at least this many grid points inside the 64-point sigma grid
-seed = 0                 # int in [0, 2**31-1]: training seed of every run
+seed = 0                 # int in [0, 2**31-1]: training seed of every run (the first of the seed runs)
+n_seeds = 3              # int in [1, 10]: training seeds seed, seed + 1, ... of the main run and of the smallest and largest width; C2 and C3 are judged on the 90% interval over them
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import evaluation, experiments, metrics, train, training_gap
-from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
+from diffgen_lib.verdicts import bootstrap_interval, verdict
 
 params = setup_chapter("03_training_gap", globals())
 glue_values(params)
@@ -80,6 +84,15 @@ main_config = experiments.gap_run(n_train=n_train, channels=channels, **common)
 width_configs = experiments.width_runs(widths, n_train=n_train, **common)
 size_configs = experiments.size_runs(size_trains, channels=channels, **common)
 class_config = experiments.gap_run(n_train=n_train, channels=channels, labels="class", **common)
+# The seed runs: the main run (its first seed is the main run itself, the one later chapters load)
+# and the extreme widths of claim C2b, each trained with n_seeds training seeds.
+seed_list = [seed + k for k in range(n_seeds)]
+seed_configs = {s: experiments.gap_run(n_train=n_train, channels=channels, **{**common, "seed": s})
+                for s in seed_list}
+extreme_widths = sorted({min(widths), max(widths)})
+width_seed_configs = {(w, s): experiments.gap_run(n_train=n_train, channels=w, **{**common, "seed": s})
+                      for w in extreme_widths for s in seed_list}
+assert seed_configs[seed] == main_config
 
 
 def n_params(run):
@@ -90,7 +103,7 @@ def sigma_axis(ax, sd):
     """Mark sigma_data on a log-sigma axis and add sigma / sigma_data on top."""
     ax.axvline(sd, color="0.4", ls=":", lw=1)
     ax.text(sd, 0.98, " $\\sigma_\\mathrm{data}$", transform=ax.get_xaxis_transform(), va="top",
-            fontsize=8, color="0.3")
+            fontsize=9, color="0.3")
     top = ax.secondary_xaxis("top", functions=(lambda s: s / sd, lambda r: r * sd))
     top.set_xlabel("$\\sigma / \\sigma_\\mathrm{data}$", fontsize=9)
 
@@ -102,7 +115,8 @@ def sigma_axis(ax, sd):
 # trained with EDM's loss: $\ln\sigma \sim \mathcal N(-1.2, 1.2^2)$ and the weight
 # $\lambda(\sigma) = (\sigma^2 + \sigma_\text{data}^2)/(\sigma\,\sigma_\text{data})^2$
 # {cite:p}`karras2022edm`, with $\sigma_\text{data}$ the standard deviation of the training pixels.
-# Adam, batches of {glue:text}`batch_size`, no EMA; six evenly spaced snapshots of the weights are kept.
+# Adam, batches of {glue:text}`batch_size`; six evenly spaced snapshots of the weights are kept, each
+# with the raw weights and their exponential moving average (EMA, below).
 #
 # The error is measured as in the paper {cite:p}`kaiser2026diffusion`: at 64 noise levels log-spaced in
 # $[0.002, 80]$, on a fixed set of training images and an equally large fixed set of validation
@@ -117,11 +131,29 @@ def sigma_axis(ax, sd):
 #
 # The *overfitting threshold* is the gap at the snapshot where the validation error is smallest,
 # separately at each $\sigma$: the gap a practitioner who stops training at the best validation
-# loss would accept. Training (or loading) the run and measuring all snapshots:
+# loss would accept.
+#
+# **What changed in this protocol, and why.** Earlier versions of this chapter trained the main
+# run once and judged the claims on that single run. One run's gap curve carries the noise of its
+# training (initialization, batches, noise draws), and C3's statistic, the gap at the ends of the
+# $\sigma$ range relative to the peak, came out within a few per cent of its bound, so that noise,
+# not the network, decided the verdict. The main run (and, for C2b, the narrowest and the widest
+# network) is now trained with {glue:text}`n_seeds` training seeds, {glue:text}`seed` and the
+# following ones; the first is the main run itself, which the later chapters load. The claims
+# C2 and C3 are judged on the mean over the seeds and its 90% percentile-bootstrap interval: PASS
+# when the whole interval meets the criterion, FAIL when none of it does, INCONCLUSIVE otherwise.
+# The criteria themselves are unchanged. Second, {cite:t}`kaiser2026diffusion` measure EMA
+# networks, the exponential moving average of the weights that EDM keeps during training
+# {cite:p}`karras2022edm`. Every run now keeps it beside the raw weights (with EDM's schedule,
+# below) and the chapter measures both; the figures and claims use the raw weights as before.
+#
+# Training (or loading) the run and measuring all snapshots:
 
 # %%
 main = train.train(main_config)
 curves = evaluation.gap_curves(main_config, n_eval=n_eval)
+seed_curves = {s: evaluation.gap_curves(c, n_eval=n_eval) for s, c in seed_configs.items()}
+band = training_gap.seed_band([c.gap[-1] for c in seed_curves.values()])
 sd = main.sigma_data
 sig = curves.sigmas
 peaks = training_gap.peak_series(sig, curves.gap)
@@ -141,12 +173,15 @@ for t, step in enumerate(curves.steps):
 
 # %% [markdown]
 # {numref}`fig-gap-sigma` is the chapter's main result: the relative gap against $\sigma$ for every
-# snapshot, coloured by training time, with the overfitting threshold.
+# snapshot of the main run, coloured by training time, with the overfitting threshold, and the
+# spread of the last snapshot's curve over the {glue:text}`n_seeds` training seeds.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-sigma", "caption": "Relative gap (val - train) / train of the denoising error against the noise level, one curve per snapshot (colour: training step), and the overfitting threshold (dashed: the gap at the snapshot with the smallest validation error, per sigma). Dotted: sigma_data; top axis: sigma / sigma_data."}}
-fig, ax = plt.subplots(figsize=(7.5, 4.2))
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-sigma", "caption": "Relative gap (val - train) / train of the denoising error against the noise level, one curve per snapshot of the main run (colour: training step), and the overfitting threshold (dashed: the gap at the snapshot with the smallest validation error, per sigma). Grey band: smallest to largest gap of the last snapshot over the training seeds. Dotted: sigma_data; top axis: sigma / sigma_data."}}
+fig, ax = plt.subplots(figsize=(7, 4.2))
 cmap = plt.cm.viridis
 norm = plt.Normalize(0, curves.steps.max())
+ax.fill_between(sig, band["min"], band["max"], color="0.5", alpha=0.3, lw=0,
+                label=f"last step, {n_seeds} seeds")
 for t, step in enumerate(curves.steps):
     ax.semilogx(sig, curves.gap[t], color=cmap(norm(step)), lw=1.5)
 ax.semilogx(sig, curves.threshold, "k--", lw=1.2, label="overfitting threshold")
@@ -156,8 +191,85 @@ ax.axhline(0, color="0.6", lw=0.8)
 sigma_axis(ax, sd)
 fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="training step")
 ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-ax.legend(fontsize=8, loc="upper left")
+ax.legend(loc="upper left")
 plt.show()
+
+# %% [markdown]
+# The training seeds, each at its last snapshot, with the statistics of the claims below: the
+# peak gap and where it lies, the gap at the two ends of the $\sigma$ grid relative to the peak,
+# and the rank correlation of the peak gap with the training step over the snapshots.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+seed_peaks = {s: training_gap.peak_series(c.sigmas, c.gap) for s, c in seed_curves.items()}
+c3_draws = {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in seed_curves.items()}
+rho_draws = {s: metrics.rank_correlation(c.steps, seed_peaks[s]["peak_gap"]) for s, c in seed_curves.items()}
+print(f"{'seed':>5} {'peak gap':>9} {'sigma':>7} {'grid pt':>7} {'|gap(smin)|/peak':>16} "
+      f"{'|gap(smax)|/peak':>16} {'rank corr':>9}")
+for s in seed_list:
+    d = c3_draws[s]
+    print(f"{s:>5} {d['peak']:>9.3g} {d['sigma']:>7.3g} {d['index']:>7} {d['low_end']:>16.3g} "
+          f"{d['high_end']:>16.3g} {rho_draws[s]:>9.3g}")
+
+# %% [markdown]
+# ## Raw weights and their EMA
+#
+# EDM keeps an exponential moving average of the weights during training and samples with it
+# {cite:p}`karras2022edm`; the networks that {cite:t}`kaiser2026diffusion` measure are such EMA
+# networks. Every run here keeps one beside its raw weights, with EDM's schedule: after each step
+# $\theta_\text{EMA} \leftarrow \beta\,\theta_\text{EMA} + (1 - \beta)\,\theta$ with
+# $\beta = 0.5^{B/h}$ for batches of $B$ images and a half-life of $h$ images, $h$ = EDM's
+# {glue:text}`ema_halflife_kimg` thousand images but at most {glue:text}`ema_rampup_ratio` times the
+# images seen so far (EDM's ramp-up). This chapter's runs see {glue:text}`ema_images` images in
+# all, so at the last snapshot the half-life is {glue:text}`ema_halflife_steps` steps. Because the
+# average is computed beside the weights and draws no random numbers, the raw weights are exactly
+# those of a run without it. {numref}`fig-gap-ema` measures both, for every training seed, on the
+# same images with the same noise.
+
+# %%
+ema_curves = {s: evaluation.gap_curves(c, n_eval=n_eval, weights="ema") for s, c in seed_configs.items()}
+ema_peaks = {s: training_gap.peak_series(c.sigmas, c.gap) for s, c in ema_curves.items()}
+ema_band = training_gap.seed_band([c.gap[-1] for c in ema_curves.values()])
+ema_h = min(main_config.ema_halflife_kimg * 1000,
+            (main_config.ema_rampup_ratio or math.inf) * (steps - 1) * batch_size)
+glue_values({"ema_halflife_kimg": main_config.ema_halflife_kimg, "ema_rampup_ratio": main_config.ema_rampup_ratio,
+             "ema_images": steps * batch_size, "ema_halflife_steps": f"{ema_h / batch_size:.0f}"})
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-ema", "caption": "Raw weights (blue) against their EMA (orange). Left: relative gap of the last snapshot against the noise level, mean over the training seeds with the band from the smallest to the largest. Right: the peak gap of every snapshot against the training step, mean over the seeds, bars from the smallest to the largest."}}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.4))
+for name, b, pk, color in (("raw", band, seed_peaks, "tab:blue"), ("EMA", ema_band, ema_peaks, "tab:orange")):
+    ax1.semilogx(sig, b["mean"], color=color, lw=1.5, label=name)
+    ax1.fill_between(sig, b["min"], b["max"], color=color, alpha=0.25, lw=0)
+    p = np.array([pk[s]["peak_gap"] for s in seed_list])
+    ax2.errorbar(curves.steps, p.mean(0), yerr=[p.mean(0) - p.min(0), p.max(0) - p.mean(0)], fmt="o-",
+                 color=color, ms=4, capsize=2, label=name)
+ax1.axhline(0, color="0.6", lw=0.8)
+ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"step {curves.steps[-1]}")
+ax1.legend(loc="upper left")
+ax2.set(xlabel="training step", ylabel="peak relative gap")
+ax2.legend(loc="upper left")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ema_c3 = {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in ema_curves.items()}
+ema_rho = {s: metrics.rank_correlation(c.steps, ema_peaks[s]["peak_gap"]) for s, c in ema_curves.items()}
+print(f"last snapshot, mean over {n_seeds} training seeds (smallest .. largest)")
+print(f"{'weights':>7} {'peak gap':>21} {'peak sigma':>22} {'end ratio':>22} {'rank corr':>9}")
+for name, d3, rho_s in (("raw", c3_draws, rho_draws), ("EMA", ema_c3, ema_rho)):
+    pg, ps, er = ([d3[s][k] for s in seed_list] for k in ("peak", "sigma", "end_ratio"))
+    print(f"{name:>7} {np.mean(pg):>7.3g} ({min(pg):.3g} .. {max(pg):.3g}) {np.mean(ps):>7.3g} "
+          f"({min(ps):.3g} .. {max(ps):.3g}) {np.mean(er):>7.3g} ({min(er):.3g} .. {max(er):.3g}) "
+          f"{np.mean([rho_s[s] for s in seed_list]):>9.3g}")
+
+# %% tags=["hide-input"]
+raw_pk, ema_pk = (np.mean([d[s]["peak"] for s in seed_list]) for d in (c3_draws, ema_c3))
+raw_er, ema_er = (np.mean([d[s]["end_ratio"] for s in seed_list]) for d in (c3_draws, ema_c3))
+display(Markdown(
+    f"At the last snapshot the EMA's gap peaks at {ema_pk:.3g} (mean over the seeds) against "
+    f"{raw_pk:.3g} for the raw weights, and its gap at the ends of the $\\sigma$ range is "
+    f"{ema_er:.3g} of its peak against {raw_er:.3g}. The claims below read the raw weights, as they "
+    f"were fixed before the EMA was measured; the table gives the EMA's statistics beside them."))
 
 # %% [markdown]
 # At the noise level where the last snapshot's gap peaks, {numref}`fig-gap-time` follows the two
@@ -166,12 +278,12 @@ plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-time", "caption": "At the peak noise level of the last snapshot: left, the denoising error of the training and of the validation images against the training step; right, their relative gap."}}
 k = last
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.4))
 ax1.plot(curves.steps, curves.train_error[:, k], "o-", label="train")
 ax1.plot(curves.steps, curves.val_error[:, k], "s-", label="val")
 ax1.set(xlabel="training step", ylabel="denoising error E($\\sigma$)",
         title=f"$\\sigma$ = {sig[k]:.3g} ({sig[k] / sd:.3g} $\\sigma_\\mathrm{{data}}$)")
-ax1.legend(fontsize=8)
+ax1.legend()
 ax2.plot(curves.steps, curves.gap[:, k], "o-", color="tab:red")
 ax2.set(xlabel="training step", ylabel="relative gap", title=f"$\\sigma$ = {sig[k]:.3g}")
 ax2.set_ylim(bottom=min(0, curves.gap[:, k].min()))
@@ -205,7 +317,7 @@ display(Markdown(
 optimal = training_gap.optimal_curves(main_config, n_eval=n_eval)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-optimal", "caption": "Denoising error against the noise level for the network's last snapshot (solid) and for the optimal denoiser of the same training set (dashed), on training (blue) and validation (orange) images; the dotted grey line is sigma^2, the error of returning the noisy input. Right: the network's training error divided by the optimal denoiser's, and the same for validation."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 4))
 ax1.loglog(sig, curves.train_error[-1], color="tab:blue", label="network, train")
 ax1.loglog(sig, curves.val_error[-1], color="tab:orange", label="network, val")
 ax1.loglog(sig, np.maximum(optimal.train_error, 1e-12), "--", color="tab:blue", label="optimal, train")
@@ -213,14 +325,14 @@ ax1.loglog(sig, optimal.val_error, "--", color="tab:orange", label="optimal, val
 ax1.loglog(sig, sig ** 2, ":", color="0.5", lw=1, label="$\\sigma^2$")
 ax1.set_ylim(max(1e-7, curves.train_error[-1].min() / 10), 2 * optimal.val_error.max())
 ax1.set(xlabel="$\\sigma$", ylabel="denoising error E($\\sigma$)")
-ax1.legend(fontsize=8)
+ax1.legend(handlelength=1.5, labelspacing=0.2, fontsize=9)
 sigma_axis(ax1, sd)
 with np.errstate(divide="ignore"):
     ax2.loglog(sig, curves.train_error[-1] / optimal.train_error, color="tab:blue", label="train: network / optimal")
 ax2.loglog(sig, curves.val_error[-1] / optimal.val_error, color="tab:orange", label="val: network / optimal")
 ax2.axhline(1, color="0.6", lw=0.8)
 ax2.set(xlabel="$\\sigma$", ylabel="error ratio")
-ax2.legend(fontsize=8)
+ax2.legend(handlelength=1.5, labelspacing=0.2)
 sigma_axis(ax2, sd)
 plt.show()
 
@@ -263,7 +375,7 @@ recon_opt = training_gap.reconstructions(
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-recon", "caption": "Reconstructions D(y + sigma n; sigma) at the peak noise level of the last snapshot. Left block: training images; right block: validation images. Rows: clean image, noisy input, the snapshots in training order, the optimal denoiser of the training set."}}
 rows = ["clean", "noisy"] + [f"step {s}" for s in recon.steps] + ["optimal"]
-fig, axes = plt.subplots(len(rows), 2 * n_recon + 1, figsize=(0.75 * (2 * n_recon + 1) + 0.8, 0.75 * len(rows) + 0.6))
+fig, axes = plt.subplots(len(rows), 2 * n_recon + 1, figsize=(0.46 * (2 * n_recon + 1) + 0.9, 0.46 * len(rows) + 0.5))
 axes = np.asarray(axes).reshape(len(rows), -1)
 for c, (block, clean, noisy, outs, opt) in enumerate((
         ("train", recon.clean_train, recon.noisy_train, recon.train, recon_opt.train["optimal"]),
@@ -277,7 +389,7 @@ for c, (block, clean, noisy, outs, opt) in enumerate((
 for a in axes.flat:
     a.set_xticks([]); a.set_yticks([])
 for r, name in enumerate(rows):
-    axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
 for a in axes[:, n_recon]:
     a.axis("off")
 fig.suptitle(f"$\\sigma$ = {recon.sigma:.3g}", fontsize=10)
@@ -353,7 +465,7 @@ width_peaks = {w: training_gap.peak_series(c.sigmas, c.gap) for w, c in width_cu
 
 
 def compare_figure(curve_sets, peak_sets, label, title):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
     colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(curve_sets)))
     for (name, c), color in zip(curve_sets.items(), colors):
         ax1.semilogx(c.sigmas, c.gap[-1], color=color, lw=1.6, label=label(name))
@@ -361,9 +473,9 @@ def compare_figure(curve_sets, peak_sets, label, title):
     ax1.axhline(0, color="0.6", lw=0.8)
     sigma_axis(ax1, sd)
     ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"last snapshot ({steps} steps)")
-    ax1.legend(fontsize=8, loc="upper left")
+    ax1.legend(loc="upper left", handlelength=1.2, labelspacing=0.2)
     ax2.set(xlabel="training step", ylabel="peak relative gap", title=title)
-    ax2.legend(fontsize=8)
+    ax2.legend(handlelength=1.2, labelspacing=0.2)
     plt.show()
 
 
@@ -381,6 +493,21 @@ compare_figure(width_curves, width_peaks,
 # %%
 # NBVAL_CHECK_OUTPUT
 compare_table(width_curves, width_peaks, lambda w: f"width {w} ({n_params(width_runs[w]) / 1e6:.2f}M)")
+
+# %% [markdown]
+# For claim C2b the narrowest and the widest network are trained with each of the
+# {glue:text}`n_seeds` training seeds (the widest of the default widths is the main run itself):
+# the peak gap of each at the last snapshot and their ratio, per seed.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+width_seed_curves = {k: evaluation.gap_curves(c, n_eval=n_eval) for k, c in width_seed_configs.items()}
+width_seed_peaks = {k: training_gap.peak_series(c.sigmas, c.gap) for k, c in width_seed_curves.items()}
+w_lo, w_hi = min(widths), max(widths)
+print(f"{'seed':>5} {f'width {w_lo}':>9} {f'width {w_hi}':>9} {'ratio':>7}")
+for s in seed_list:
+    lo_pk, hi_pk = (width_seed_peaks[(w, s)]["peak_gap"][-1] for w in (w_lo, w_hi))
+    print(f"{s:>5} {lo_pk:>9.3g} {hi_pk:>9.3g} {hi_pk / lo_pk:>7.3g}")
 
 # %% [markdown]
 # ## Training-set size
@@ -488,49 +615,56 @@ print("gap at sigma_min by snapshot:", " ".join(f"{g:.3g}" for g in curves.gap[:
 # gap than the narrowest after the same number of steps (ratio above {glue:text}`width_factor`). C3: the last
 # snapshot's gap peaks strictly inside the $\sigma$ grid (at least {glue:text}`peak_margin` points from either
 # end), and the gap at the smallest and at the largest $\sigma$ is at most {glue:text}`end_fraction` of the
-# peak.
+# peak. Each statistic is measured once per training seed ({glue:text}`n_seeds` seeds; for C2b, the
+# narrowest and the widest network of the same seed) and judged on the mean over the seeds with
+# its 90% percentile-bootstrap interval: PASS when the whole interval meets the criterion, FAIL
+# when none of it does, INCONCLUSIVE otherwise. C3's first part is judged per seed: PASS when the
+# peak lies inside the grid for every seed, FAIL when for none; the claim takes the weaker verdict
+# of its two parts.
 
 # %% tags=["hide-input"]
-rho = metrics.rank_correlation(curves.steps, peaks["peak_gap"])
 w_lo, w_hi = min(widths), max(widths)
-width_ratio = width_peaks[w_hi]["peak_gap"][-1] / width_peaks[w_lo]["peak_gap"][-1]
-ends = training_gap.end_ratio(curves.gap[-1])
-inside = training_gap.interior(last, len(sig), peak_margin)
-low_end, high_end = abs(curves.gap[-1, 0]) / peaks["peak_gap"][-1], abs(curves.gap[-1, -1]) / peaks["peak_gap"][-1]
+rho_list = [rho_draws[s] for s in seed_list]
+ratio_list = [width_seed_peaks[(w_hi, s)]["peak_gap"][-1] / width_seed_peaks[(w_lo, s)]["peak_gap"][-1]
+              for s in seed_list]
+c3_ends = [c3_draws[s]["end_ratio"] for s in seed_list]
+c3_inside = [c3_draws[s]["inside"] for s in seed_list]
+c3_mean, c3_lo, c3_hi = bootstrap_interval(c3_ends)
+c3_verdict = training_gap.worst_verdict(verdict(c3_lo, c3_hi, "<=", end_fraction),
+                                        training_gap.all_verdict(c3_inside))
+low_end = np.mean([c3_draws[s]["low_end"] for s in seed_list])
+high_end = np.mean([c3_draws[s]["high_end"] for s in seed_list])
 c3_text = (
-    f"The peak lies {'inside' if inside else 'at the edge of'} the grid (point {last} of 0..{len(sig) - 1}). "
-    f"Relative to the peak, |gap| is {low_end:.3g} at the smallest and {high_end:.3g} at the largest "
-    f"$\\sigma$, against the fixed bound {end_fraction:g}. ")
-if ends > end_fraction and low_end > end_fraction >= high_end:
-    c3_text += ("So C3 fails at this scale, and only because of the smallest noise level: the gap "
-                "vanishes at large $\\sigma$ as in the paper, but at $\\sigma$ = 0.002 a residual "
-                "relative gap remains, the network's extrapolation to a noise level it was almost "
-                "never trained on (see *The ends of the noise range* above). The criterion is kept as "
-                "it was fixed; the shape (zero at large $\\sigma$, a peak in between, a small "
-                "residual at the lowest $\\sigma$) is what this run shows.")
-elif ends > end_fraction:
-    c3_text += "So C3 fails at this scale."
-elif ends > 0.8 * end_fraction:
-    c3_text += ("C3 passes, but narrowly: the residual gap at the smallest noise level is within 20% of "
-                "the bound, so another evaluation set (more or other images, other noise) can put it "
-                "on either side; read C3 at this scale as marginal.")
+    f"The peak lies inside the grid for {sum(c3_inside)} of {n_seeds} seeds (grid points "
+    f"{', '.join(str(c3_draws[s]['index']) for s in seed_list)} of 0..{len(sig) - 1}). Relative to the "
+    f"peak, |gap| is {low_end:.3g} at the smallest and {high_end:.3g} at the largest $\\sigma$ (means "
+    f"over the seeds); the larger of the two has mean {c3_mean:.3g} with the 90% interval "
+    f"[{c3_lo:.3g}, {c3_hi:.3g}] against the fixed bound {end_fraction:g}, so C3 is {c3_verdict}. ")
+if c3_verdict == "PASS" and max(c3_ends) > end_fraction:
+    c3_text += (f"It is a narrow pass: a single seed is above the bound ({max(c3_ends):.3g}), and with "
+                f"{n_seeds} draws the percentile-bootstrap interval of the mean is a rough one (with so "
+                f"few draws it covers the true mean less often than its nominal 90%). ")
+if c3_verdict != "PASS" and low_end > end_fraction >= high_end:
+    c3_text += ("What keeps it from passing is the smallest noise level: the gap vanishes at large "
+                "$\\sigma$ as in the paper, but at $\\sigma$ = 0.002 a residual relative gap remains, "
+                "the network's extrapolation to a noise level it was almost never trained on (see *The "
+                "ends of the noise range* above). The criterion is kept as it was fixed.")
 display(Markdown(
-    f"C2a: the peak gap of the snapshots has rank correlation {rho:.3g} with the training step. "
-    f"C2b: after {steps} steps the peak gap of width {w_hi} is {width_ratio:.3g} times that of width "
-    f"{w_lo}. C3: " + c3_text))
+    f"C2a: the peak gap of the snapshots has rank correlation {', '.join(f'{r:.3g}' for r in rho_list)} "
+    f"with the training step for the {n_seeds} seeds. C2b: after {steps} steps the peak gap of width "
+    f"{w_hi} is {', '.join(f'{r:.3g}' for r in ratio_list)} times that of width {w_lo}. C3: " + c3_text))
 
 # %%
 # NBVAL_CHECK_OUTPUT
 scale(dataset, n_train, f"U-Net {n_params(main) / 1e6:.2f}M params (widths {', '.join(map(str, widths))})",
-      f"{steps} steps")
-claim("C2a", rho >= rank_criterion,
-      f"rank correlation of the peak gap with the training step over {len(curves.steps)} snapshots "
-      f"(peak {peaks['peak_gap'][0]:.3g} -> {peaks['peak_gap'][-1]:.3g})", f"{rho:.3g}", f">= {rank_criterion:g}")
-claim("C2b", width_ratio > width_factor,
-      f"peak gap width {w_hi} / width {w_lo} after {steps} steps "
-      f"({width_peaks[w_hi]['peak_gap'][-1]:.3g} / {width_peaks[w_lo]['peak_gap'][-1]:.3g})",
-      f"{width_ratio:.3g}", f"> {width_factor:g}")
-claim("C3", inside and ends <= end_fraction,
-      f"peak at sigma = {sig[last]:.3g} (grid point {last} of 0..{len(sig) - 1}); "
-      f"max |gap| at sigma_min, sigma_max / peak", f"{ends:.3g}",
-      f"peak >= {peak_margin} point(s) inside the grid and <= {end_fraction:g}")
+      f"{steps} steps, {n_seeds} training seeds")
+claim_over_draws("C2a", f"rank correlation of the peak gap with the training step over {len(curves.steps)} "
+                 f"snapshots, per training seed", rho_list, ">=", rank_criterion)
+claim_over_draws("C2b", f"peak gap width {w_hi} / width {w_lo} after {steps} steps, per training seed",
+                 ratio_list, ">", width_factor)
+claim("C3", c3_verdict,
+      f"peak inside the grid in {sum(c3_inside)} of {n_seeds} seeds (peak sigma "
+      f"{', '.join(sig3(c3_draws[s]['sigma']) for s in seed_list)}); max |gap| at sigma_min, sigma_max / peak "
+      f"(mean of {n_seeds})", sig3(c3_mean),
+      f"peak >= {peak_margin} point(s) inside the grid in every seed and <= {sig3(end_fraction)}",
+      interval=(sig3(c3_lo), sig3(c3_hi)))

@@ -57,7 +57,9 @@ toy_delta = 1.6            # float in (0, 10]: toy model error of the toy claim 
 toy_samples = 300          # int in [10, 100000]: toy trajectories per model error
 device = "auto"            # one of {"auto", "cpu", "cuda"}: where networks run
 seed = 0                   # int in [0, 2**31-1]: seed of the sample sets and the noisy references
-overlap_margin = 0.05      # float in [0, 0.5]: C5 passes if the trajectory AUC is at least the noisy-val AUC minus this, at the peak sigma
+overlap_margin = 0.05      # float in [0, 0.5]: C5 passes if the trajectory AUC is at least the reference AUC minus this (C5a-c: at every step of the AUC band; C5d: at the toy gap's peak)
+auc_band = [0.6, 0.95]     # list of float in [0.5, 1]: C5a-c are judged at every sampler step whose noisy-val AUC (mean over the draws) lies in [first, second]
+n_draws = 3                # int in [1, 20]: draws of the overlap claims: sample seeds seed, seed + 1, ..., each with its own noisy reference samples (1: a single draw)
 
 # %%
 import time
@@ -66,7 +68,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from diffgen_lib import diffusion, experiments, inference, metrics, toy, trajectories
-from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
+from IPython.display import Markdown, display
 
 params = setup_chapter("05_trajectories", globals())
 glue_values(params)
@@ -103,22 +106,22 @@ print(f"sampler sigma nearest the training-gap peak: "
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-measures", "caption": "Trajectory states (black) against noisy training (red) and noisy validation samples (blue) at each sampler noise level, main run, last snapshot: normalized distance to the nearest training image (left), log-density under the noisy empirical training distribution (middle, relative to the mean of the noisy training samples), largest posterior weight of the optimal denoiser (right); medians with the 10-90 % band. Dotted: the peak of the training gap."}}
 colors = {"trajectory": "k", "train": "C3", "val": "C0"}
-fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(7, 3.2))
 ref = np.median(main_last.values["train"]["logp"], axis=1)
 for name, c in colors.items():
     for a, meas in zip(axes, ("nn_dist", "logp", "max_weight")):
         v = main_last.values[name][meas] - (ref[:, None] if meas == "logp" else 0)
         a.semilogx(sig, np.median(v, 1), "-o", color=c, ms=3, label=name if name != "trajectory" else "trajectory states")
         a.fill_between(sig, np.quantile(v, 0.1, 1), np.quantile(v, 0.9, 1), color=c, alpha=0.15)
-axes[0].set_ylabel("NN distance / ($\\sigma\\sqrt{D}$)")
+axes[0].set_ylabel("NN dist. / ($\\sigma\\sqrt{D}$)")
 axes[0].set_yscale("log")
-axes[1].set_ylabel("log p$_\\sigma$(x) - median over noisy train")
+axes[1].set_ylabel("log p$_\\sigma$(x) - median train")
 axes[1].set_yscale("symlog")
 axes[2].set_ylabel("largest posterior weight")
 for a in axes:
     a.axvline(peak_sigma[n_train], color="0.5", ls=":")
     a.set_xlabel("$\\sigma_k$")
-axes[0].legend(fontsize=8)
+axes[0].legend(handlelength=1.2, labelspacing=0.2)
 plt.show()
 
 # %% [markdown]
@@ -131,41 +134,60 @@ plt.show()
 # same AUC for noisy *validation* samples is the reference: it is what a sampler producing new
 # images of the data distribution would show. {numref}`fig-traj-overlap` shows both for the main
 # run and for the toy model (the circle of the second chapter, Euler trajectories of the exact
-# smoothed-data denoiser $y_\delta$, with $\delta = 0$ the memorizing optimal denoiser).
+# smoothed-data denoiser $y_\delta$, with $\delta = 0$ the memorizing optimal denoiser). In the
+# toy model the reference is noisy points of the *whole* circle, the distribution the training
+# points come from. Its validation points are not a fair reference: on the symmetric circle each
+# sits exactly halfway between two training points, as far from them as a point of the circle can
+# be, so noisy validation points look less like noisy training points than new data would (the
+# figure shows them too).
 
 # %%
 toy_train, toy_val = toy.circle_data(toy_n_circle)
+draw_seeds = [seed + k for k in range(n_draws)]
+
+
+def toy_draw(d, s, reference="circle"):
+    """Toy trajectories of sample seed s against noisy training samples and a noisy reference:
+    points of the whole circle (the data distribution), or the val points (the midpoints)."""
+    tr = trajectories.toy_trajectories(toy_train, d, toy_samples, seed=s)
+    ref = toy.circle_points(n_noisy, seed=s) if reference == "circle" else toy_val
+    st = trajectories.cached_trajectory_stats(
+        {"toy": toy_n_circle, "delta": d, "n": toy_samples, "seed": s, "reference": reference},
+        tr["states"], tr["sigmas"], toy_train, ref, n_ref=n_noisy, seed=s)
+    return tr, st
+
+
 toy_stats, toy_final, toy_peak = {}, {}, {}
 for d in sorted(set(toy_deltas) | {toy_delta}):
-    tr = trajectories.toy_trajectories(toy_train, d, toy_samples, seed=seed)
-    toy_stats[d] = trajectories.cached_trajectory_stats(
-        {"toy": toy_n_circle, "delta": d, "n": toy_samples, "seed": seed}, tr["states"], tr["sigmas"],
-        toy_train, toy_val, n_ref=n_noisy, seed=seed)
+    tr, toy_stats[d] = toy_draw(d, seed)
     toy_final[d] = tr["final"]
     if d > 0:  # the toy gap curve on the sampler's own noise levels; its peak marks the regime
         g = toy.gap_curve(toy_train, toy_val, tr["sigmas"], d)
         toy_peak[d] = int(np.argmax(g))
+toy_midpoints = toy_draw(toy_delta, seed, reference="val")[1]  # the val points as the reference
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-overlap", "caption": "Overlap AUC with noisy training samples against the noise level (0.5: indistinguishable): trajectory states (solid) and noisy validation samples (dashed). Left: main run, first and last snapshot. Right: toy model for several model errors delta; dotted lines mark the training-gap peaks."}}
-fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 3.8))
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-overlap", "caption": "Overlap AUC with noisy training samples against the noise level (0.5: indistinguishable): trajectory states (solid) and the noisy reference (dashed). Left: main run, first and last snapshot, against noisy validation images. Right: toy model for several model errors delta, against noisy points of the whole circle (dashed) and, for comparison, the noisy validation points, which sit midway between training points (dash-dotted); dotted lines mark the training-gap peaks."}}
+fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 4.2))
 for s, c in ((snap_steps[n_train][0], "C1"), (snap_steps[n_train][-1], "k")):
     st = stats[n_train][s]
-    a0.semilogx(st.sigmas, st.auc_trajectory, "-o", color=c, ms=3, label=f"trajectories, step {s}")
+    a0.semilogx(st.sigmas, st.auc_trajectory, "-o", color=c, ms=3, label=f"step {s}")
 a0.semilogx(sig, main_last.auc_val, "--", color="C0", label="noisy val")
 a0.axvline(peak_sigma[n_train], color="0.5", ls=":")
-a0.set_title(f"U-Net, N = {n_train}", fontsize=10)
+a0.set_title(f"U-Net, N = {n_train}: trajectories")
 for d, c in zip(sorted(toy_stats), plt.cm.viridis(np.linspace(0, 0.85, len(toy_stats)))):
     st = toy_stats[d]
-    a1.semilogx(st.sigmas, st.auc_trajectory, "-", color=c, label=f"trajectories, $\\delta$ = {d:g}")
+    a1.semilogx(st.sigmas, st.auc_trajectory, "-", color=c, label=f"$\\delta$ = {d:g}")
     if d in toy_peak:
         a1.axvline(st.sigmas[toy_peak[d]], color=c, ls=":")
-a1.semilogx(toy_stats[toy_delta].sigmas, toy_stats[toy_delta].auc_val, "--", color="C0", label="noisy val")
-a1.set_title("toy model (circle)", fontsize=10)
+a1.semilogx(toy_stats[toy_delta].sigmas, toy_stats[toy_delta].auc_val, "--", color="C0", label="noisy circle")
+a1.semilogx(toy_midpoints.sigmas, toy_midpoints.auc_val, "-.", color="C0", alpha=0.6, label="noisy val")
+a1.set_title("toy model: trajectories")
 for a in (a0, a1):
     a.set_xlabel("$\\sigma_k$")
     a.set_ylabel("overlap AUC")
     a.set_ylim(0.3, 1.02)
-    a.legend(fontsize=7)
+a0.legend(loc="lower left", handlelength=1.5, borderaxespad=0.3)
+a1.legend(loc="lower left", bbox_to_anchor=(0, 0.57), handlelength=1.5, labelspacing=0.15, borderaxespad=0.3)
 plt.show()
 
 # %%
@@ -182,7 +204,10 @@ for d in sorted(toy_peak):
     st = toy_stats[d]
     regimes[f"toy delta={d:g}"] = (float(st.sigmas[toy_peak[d]]),) + regime_row(st, toy_peak[d])
 for name, (s, at, av) in regimes.items():
-    print(f"{name:>14}: at sigma {sig3(s)}: AUC trajectories {sig3(at)}, AUC noisy val {sig3(av)}")
+    ref = "noisy circle" if name.startswith("toy") else "noisy val"
+    print(f"{name:>14}: at sigma {sig3(s)}: AUC trajectories {sig3(at)}, AUC {ref} {sig3(av)}")
+k_toy = toy_peak[toy_delta]
+print(f"toy delta={toy_delta:g} against the val midpoints instead: AUC noisy val {sig3(toy_midpoints.auc_val[k_toy])}")
 copies_toy = {d: metrics.copy_fraction(metrics.memorization_ratio(toy_final[d], toy_train)) for d in sorted(toy_final)}
 print("toy copy fraction:", ", ".join(f"delta={d:g}: {sig3(c)}" for d, c in copies_toy.items()))
 
@@ -207,13 +232,13 @@ for n in sizes:
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-copy", "caption": "Per trajectory, last snapshot: normalized distance of the state to the nearest training image at the sampler step nearest the training-gap peak, against the memorization ratio d1/d2 of the final sample (below the dotted line: a copy). Left: smallest training set, right: largest."}}
 pair = (min(sizes), max(sizes))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), sharey=True)
 for a, n in zip(axes, pair):
     close, (rho, lo, hi) = corr[n]
     a.scatter(close, ratios[n], s=8, alpha=0.6)
     a.axhline(metrics.COPY_THRESHOLD, color="k", ls=":")
-    a.set_title(f"N = {n}: Spearman {rho:.2f} [{lo:.2f}, {hi:.2f}]", fontsize=10)
-    a.set_xlabel(f"NN distance / ($\\sigma\\sqrt{{D}}$) at $\\sigma_k$ = {sig[k_peak[n]]:.2g}")
+    a.set_title(f"N = {n}: Spearman {rho:.2f} [{lo:.2f}, {hi:.2f}]")
+    a.set_xlabel(f"NN dist. / ($\\sigma\\sqrt{{D}}$) at $\\sigma_k$ = {sig[k_peak[n]]:.2g}")
 axes[0].set_ylabel("final d1 / d2")
 plt.show()
 
@@ -235,7 +260,7 @@ for n in sizes:
 # copy fraction of the samples at the end of those trajectories.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-map", "caption": "Against training steps, per training-set size: AUC(trajectory states) - AUC(noisy val) at the sampler step nearest the training-gap peak (left; below 0: trajectories overlap the noisy training data more than fresh data does) and the copy fraction of the final samples (right)."}}
-fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 3.6))
+fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 3.4))
 excess, copy_t = {}, {}
 for n in sizes:
     k = k_peak[n]
@@ -247,7 +272,7 @@ for n in sizes:
     a1.plot(snap_steps[n], copy_t[n], "-o", label=f"N = {n}")
 a0.axhline(0, color="0.6", lw=0.8)
 a0.axhline(-overlap_margin, color="0.6", ls="--", lw=0.8)
-a0.set_ylabel("AUC(trajectories) - AUC(noisy val)")
+a0.set_ylabel("AUC(traj.) - AUC(noisy val)")
 a1.set_ylabel("copy fraction")
 for a in (a0, a1):
     a.set_xlabel("training step")
@@ -273,40 +298,134 @@ for n in sizes:
 # ## Claims
 #
 # C5 is checked per regime (sub-ids), with one criterion fixed in the parameters cell before
-# measuring: at the sampler step nearest the noise level where the training gap peaks, the
-# trajectory states overlap with noisy training samples no more than noisy validation samples
-# do, i.e. AUC(trajectories) $\ge$ AUC(noisy val) $-$ {glue:text}`overlap_margin`. C5a: the main run; C5b:
-# the smallest training set of the map; C5c: the largest; C5d: the toy model at
-# $\delta$ = {glue:text}`toy_delta`. All network regimes at their last snapshot.
+# measuring: the trajectory states overlap with noisy training samples no more than the reference
+# set does, i.e. AUC(trajectories) $\ge$ AUC(reference) $-$ {glue:text}`overlap_margin`. C5a: the
+# main run; C5b: the smallest training set of the map; C5c: the largest, each at its last
+# snapshot against noisy validation images; C5d: the toy model at $\delta$ =
+# {glue:text}`toy_delta` against noisy points of the whole circle, at the sampler step nearest
+# the peak of its training gap.
+#
+# **What changed in this protocol, and why.** Earlier versions judged C5a-c at the sampler step
+# nearest the peak of each run's training gap. On the digits that step lies at a noise level where
+# the overlap score saturates: every noisy training sample is denser than every trajectory state
+# *and* every noisy validation image (both AUCs are 1, the first table above), so the criterion
+# held trivially and said nothing. The score can only tell sets apart where the reference itself
+# is neither saturated nor fully overlapping, so C5a-c are now judged at *every* sampler step
+# whose noisy-validation AUC (mean over the draws) lies between {glue:text}`auc_band`, and pass only
+# if the criterion holds at each of them (the claim takes the weakest verdict over the steps; the
+# line names the deciding step and how many steps there are; with none, the verdict is
+# INCONCLUSIVE). C5d's reference was the noisy *validation* points, which on the symmetric circle
+# sit midway between training points, as far from them as a point of the circle can be; it is now
+# noisy points of the whole circle. Each statistic is measured for {glue:text}`n_draws` draws, a
+# sample seed (new trajectories) with its own noisy reference samples each, and judged on the 90%
+# bootstrap interval of the mean over the draws: PASS when the whole interval meets the
+# criterion, FAIL when none of it does, INCONCLUSIVE otherwise.
+
+# %%
+claim_sizes = sorted({n_train, min(sizes), max(sizes)})
+net_draws = {n: [trajectories.run_trajectory_stats(configs[n], snap_steps[n][-1], n_samples, sampler_steps, s, n_noisy)
+                 for s in draw_seeds] for n in claim_sizes}
+net_judged = {}
+for n in claim_sizes:
+    band_k = trajectories.band_steps(np.mean([d.auc_val for d in net_draws[n]], 0), auc_band)
+    net_judged[n] = trajectories.judge_steps(trajectories.excess_auc(net_draws[n], band_k), band_k,
+                                             ">=", -overlap_margin)
+toy_draws = [toy_stats[toy_delta]] + [toy_draw(toy_delta, s)[1] for s in draw_seeds[1:]]
+toy_excess = trajectories.excess_auc(toy_draws, [k_toy])[:, 0]
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-band", "caption": "AUC(trajectory states) - AUC(noisy reference) against the noise level, mean over the draws with the band from the smallest to the largest draw: the U-Net runs at their last snapshot (reference: noisy validation images) and the toy model (reference: noisy points of the whole circle). Filled markers: the steps at which C5a-c are judged (noisy-validation AUC in the band) and, for the toy model, the step of its training-gap peak. Dashed: the criterion's bound."}}
+fig, ax = plt.subplots(figsize=(7, 3.8))
+rows = [(f"U-Net N = {n}", net_draws[n], net_judged[n].steps) for n in claim_sizes]
+rows.append((f"toy $\\delta$ = {toy_delta:g}", toy_draws, np.array([k_toy])))
+for (label, draws, judged), color in zip(rows, ("C1", "k", "C2", "C4")):
+    ex = trajectories.excess_auc(draws)
+    sg = draws[0].sigmas
+    ax.semilogx(sg, ex.mean(0), "-", color=color, lw=1.3, label=label)
+    ax.fill_between(sg, ex.min(0), ex.max(0), color=color, alpha=0.2, lw=0)
+    ax.plot(sg[judged], ex.mean(0)[judged], "o", color=color, ms=6)
+ax.axhline(0, color="0.6", lw=0.8)
+ax.axhline(-overlap_margin, color="0.3", ls="--", lw=1)
+ax.set(xlabel="$\\sigma_k$", ylabel="AUC(traj.) - AUC(reference)")
+ax.legend(loc="lower right")
+plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def c5(cid, label, key):
-    s, at, av = regimes[key]
-    claim(cid, at >= av - overlap_margin, f"{label}: AUC(trajectories) at sigma {sig3(s)} (AUC noisy val {sig3(av)})",
-          sig3(at), f">= AUC noisy val - {overlap_margin:g}")
+print(f"steps judged for C5a-c (noisy-val AUC in [{auc_band[0]:g}, {auc_band[1]:g}]), {n_draws} draws:")
+for n in claim_sizes:
+    v = net_judged[n]
+    if not len(v.steps):
+        print(f"N = {n:>4}: no sampler step")
+    for j, k in enumerate(v.steps):
+        auc_v = np.mean([d.auc_val[k] for d in net_draws[n]])
+        print(f"N = {n:>4}: sigma {sig3(net_draws[n][0].sigmas[k])}: AUC noisy val {sig3(auc_v)}, "
+              f"excess {sig3(v.mean[j])} [90% CI {sig3(v.lo[j])}, {sig3(v.hi[j])}] {v.verdicts[j]}")
+print(f"toy delta={toy_delta:g} at sigma {sig3(toy_draws[0].sigmas[k_toy])}: excess over noisy circle "
+      f"{' '.join(sig3(e) for e in toy_excess)}")
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def c5(cid, label, n):
+    v = net_judged[n]
+    what = (f"{label}: AUC(trajectories) - AUC(noisy val) at the sampler steps with noisy-val AUC in "
+            f"[{auc_band[0]:g}, {auc_band[1]:g}]")
+    if not len(v.steps):
+        claim(cid, "INCONCLUSIVE", f"{what}: no such step among the {len(net_draws[n][0].sigmas)}",
+              "none", f">= -{overlap_margin:g} at every such step")
+        return
+    j = v.deciding
+    sk = net_draws[n][0].sigmas[v.steps[j]]
+    draws_text = f"mean of {n_draws}" if n_draws > 1 else "one draw"
+    n_k = len(v.steps)
+    claim(cid, v.verdict, f"{what} ({n_k} step{'s' if n_k > 1 else ''}, at sigma "
+          f"{', '.join(sig3(x) for x in net_draws[n][0].sigmas[v.steps])}); "
+          f"deciding step sigma {sig3(sk)} ({draws_text})", sig3(v.mean[j]),
+          f">= -{overlap_margin:g} at every such step", interval=(sig3(v.lo[j]), sig3(v.hi[j])))
 
 
 scale(dataset, n_train, f"UNet {sum(p.numel() for p in runs[n_train].denoiser.parameters()) / 1e6:.2f}M params",
-      f"{steps} steps, {n_samples} trajectories x {sampler_steps} Heun steps")
-c5("C5a", f"main run N={n_train}", f"U-Net N={n_train}")
-c5("C5b", f"smallest set N={min(sizes)}", f"U-Net N={min(sizes)}")
-c5("C5c", f"largest set N={max(sizes)}", f"U-Net N={max(sizes)}")
-c5("C5d", f"toy model delta={toy_delta:g}", f"toy delta={toy_delta:g}")
+      f"{steps} steps, {n_samples} trajectories x {sampler_steps} Heun steps, {n_draws} draws")
+c5("C5a", f"main run N={n_train}", n_train)
+c5("C5b", f"smallest set N={min(sizes)}", min(sizes))
+c5("C5c", f"largest set N={max(sizes)}", max(sizes))
+toy_what = (f"toy model delta={toy_delta:g}: AUC(trajectories) - AUC(noisy whole circle) at sigma "
+            f"{sig3(toy_draws[0].sigmas[k_toy])}, the toy gap's peak")
+if n_draws > 1:
+    claim_over_draws("C5d", toy_what, toy_excess, ">=", -overlap_margin)
+else:
+    claim("C5d", bool(toy_excess[0] >= -overlap_margin), f"{toy_what} (one draw)", sig3(toy_excess[0]),
+          f">= -{overlap_margin:g}")
 
-# %% [markdown]
-# **What this run showed** (default parameters, main run). On the 8x8 digits the training gap
-# peaks at a small noise level, and there the overlap score saturates: in 64 dimensions at
-# $\sigma_k \approx 0.14$ every noisy training sample is far denser under $p_\sigma$ than any
-# trajectory state *and* any noisy validation sample (both AUCs are 1). C5a passes, but only in
-# this degenerate sense: the trajectories are exactly as far from the noisy training data as
-# fresh data is, and the AUC cannot say more. The per-trajectory correlation is the sharper
-# test: trajectories whose state is closer to a training image at that step end with a smaller
-# $d_1/d_2$ (positive Spearman correlation, bootstrap interval above zero), although none of
-# them ends as a copy. In the toy model the mechanism is visible directly: with $\delta = 0$
-# every trajectory collapses onto a training point, and even with $\delta = 1.6$ the states
-# at the gap's peak overlap the noisy training data clearly more than noisy validation points
-# do (C5d fails), matching the high copy fraction of that toy sampler on a ten-point circle.
+# %% tags=["hide-input"]
+def describe(n):
+    v = net_judged[n]
+    if not len(v.steps):
+        return f"for N = {n} no sampler step has a noisy-validation AUC in the band, so the claim is INCONCLUSIVE"
+    worst = v.mean[v.deciding]
+    n_k = len(v.steps)
+    return (f"for N = {n}, {n_k} sampler step{'s lie' if n_k > 1 else ' lies'} in the band, with a "
+            f"{'smallest ' if n_k > 1 else ''}mean excess of {worst:.3g} ({v.verdict})")
+
+
+mid_excess = toy_midpoints.auc_trajectory[k_toy] - toy_midpoints.auc_val[k_toy]
+display(Markdown(
+    "**What this run showed.** At the peak of the training gap the digits' overlap scores are "
+    f"saturated (main run: AUC {sig3(regimes[f'U-Net N={n_train}'][1])} for the trajectories, "
+    f"{sig3(regimes[f'U-Net N={n_train}'][2])} for noisy validation images), which is why the "
+    "claims read the band of informative noise levels instead: "
+    + "; ".join(describe(n) for n in claim_sizes) + ". "
+    f"In the toy model at $\\delta$ = {toy_delta:g} the trajectory states at the gap's peak have an AUC "
+    f"{toy_excess.mean():+.3g} (mean over the draws) from that of noisy points of the whole circle, "
+    f"against {mid_excess:+.3g} from that of the validation midpoints (one draw): against the "
+    + ("midpoints the trajectories looked closer to the noisy training data, relative to the "
+       "reference, than they are relative to new data. " if toy_excess.mean() > mid_excess else
+       "midpoints the trajectories looked no closer to the noisy training data than against new data. ")
+    + "The toy sampler's final samples "
+    f"have a copy fraction of {sig3(copies_toy[toy_delta])} at $\\delta$ = {toy_delta:g}, on a circle of "
+    f"{toy_n_circle // 2} training points. The per-trajectory correlation above is the sharper test "
+    "for the networks: whether trajectories whose state is closer to a training image end with a "
+    "smaller $d_1/d_2$."))
 
 # %%
 print(f"chapter took {time.perf_counter() - t_start:.1f} s")

@@ -53,7 +53,7 @@
 
 # %% tags=["parameters"]
 dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)
-n_train = 1000          # int in [50, 69000]: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000; n_train + n_val must fit)
+n_train = 1000          # int in [50, 69000], at most dataset_size(dataset) - n_val: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000)
 n_val = 300             # int in [10, 20000]: held-out validation images
 n_samples = 200         # int in [10, 100000]: samples drawn with the optimal denoiser
 n_steps = 18            # int in [2, 1000]: Heun steps of the EDM sampler

@@ -165,7 +165,7 @@ def test_multiline_default_and_annotated_assignment():
         ("lr", 1, 1.0), ("lr", 0.0, None), ("lr", 1.0, 1.0), ("lr", float("nan"), None), ("lr", "0.1", None),
         ("name", "b", "b"), ("name", "c", None), ("name", 1, None),
         ("flag", False, False), ("flag", 1, None),
-        ("steps", [], []), ("steps", [0, 100], [0, 100]), ("steps", [101], None), ("steps", [1.5], None),
+        ("steps", [], None), ("steps", [0, 100], [0, 100]), ("steps", [101], None), ("steps", [1.5], None),
         ("steps", 5, None), ("scales", [1, 0.5], [1.0, 0.5]), ("label", "anything", "anything"), ("label", 3, None),
     ],
 )

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -526,6 +527,10 @@ def test_html_build_from_committed_notebooks(tmp_path):
             fig = c["metadata"].get("mystnb", {}).get("figure")
             if fig and fig.get("name"):
                 assert f'id="{fig["name"]}"' in html, f"{f}: figure {fig['name']} has no anchor"
+        n_figures = sum(1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure"))
+        if f.split("/")[-1] not in book.AGGREGATE_PAGES:
+            commands = html.count('class="reproduce-figure"')
+            assert commands == n_figures, f"{f}: {n_figures} figures but {commands} reproduce boxes"
         assert html.count('<span class="caption-number">Fig. ') >= sum(
             1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
         )
@@ -537,3 +542,41 @@ def test_html_build_from_committed_notebooks(tmp_path):
             assert "_static/vendor/widgets/embed-amd.js" in html and "_static/vendor/widgets/require.js" in html
     for asset in ("vendor/mathjax/tex-svg-full.js", "vendor/widgets/embed-amd.js", "vendor/widgets/require.js"):
         assert (html_dir / "_static" / asset).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# "Reproduce this figure" commands
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", [s for s in book.toc_chapters() if s not in book.AGGREGATE_PAGES])
+def test_reproduce_commands_parse_through_the_cli_check(stem):
+    from diffgen_lib.book import cli, reproduce
+
+    specs = book.parse_spec(stem)
+    # the default page, and a page executed with every list shortened and one int changed
+    changed = {n: s.default[:1] for n, s in specs.items() if isinstance(s.default, list) and s.default}
+    for name, spec in specs.items():
+        if spec.kind == "int":
+            try:
+                changed[name] = spec.check(spec.default + 1)
+                break
+            except book.ParamError:
+                continue
+    for parameters in ({}, changed):
+        for command in reproduce.reproduce_commands(stem, parameters):
+            argv = shlex.split(command)
+            assert argv[:4] == ["python", "-m", "diffgen_lib.book", "run"]
+            pairs, profile = [], None
+            rest = argv[5:]
+            while rest:
+                if rest[0] == "--profile":
+                    profile, rest = rest[1], rest[2:]
+                else:
+                    assert rest[0] == "-p"
+                    pairs.append((rest[1], rest[2]))
+                    rest = rest[3:]
+            got_stem, _, values = cli.chapter_parameters(ROOT, argv[4], profile, pairs)
+            assert got_stem == stem
+            for name, value in parameters.items():
+                assert values[name] == value, (command, name)

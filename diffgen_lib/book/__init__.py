@@ -5,12 +5,16 @@ Command line (run from the repository root, inside the project's virtual environ
     python -m diffgen_lib.book list                      # chapters, parameters, defaults, allowed values
     python -m diffgen_lib.book build [--force] [STEM..]  # what `make book` runs
     python -m diffgen_lib.book run CHAPTER -p NAME VALUE [-p ...] [--profile NAME] [--no-html]
+    python -m diffgen_lib.book train 03_training_gap [-p ...] [--profile NAME]
+    python -m diffgen_lib.book data DATASET [..] [--data-dir DIR] [--mirror URL]   # mnist, fashion_mnist, cifar10
 
 ``build`` executes every chapter listed in ``_toc.yml`` (default parameters, papermill) into
 ``book/<stem>.ipynb`` unless its stamp in ``_build/stamps/`` says nothing changed, then builds the
 HTML with Jupyter Book into ``_build/html``. ``run`` executes one chapter with other parameters
 into ``_build/runs/<stem>-<hash>.ipynb`` and builds that page alone; the committed notebook is
 never touched. Parameters are validated against the chapter's spec before anything executes.
+``data`` downloads datasets into the data folder the loaders read (``diffgen_lib.fetch``: published
+MD5s checked, nothing partial kept; exit code 1 on a failed download); the chapters never download.
 
 Chapter side (first code cell after the ``parameters`` cell)::
 

@@ -109,7 +109,7 @@ for s in circle_sigmas:
     circle_preds[s] = (noisy.numpy(), analytic.optimal_denoiser(noisy, s, circle_train_t).numpy())
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-circle", "caption": "The optimal denoiser of 10 points on a circle. Streamlines: its flow field $D^*(x;\\sigma) - x$ (colour: log10 of its length). Grey: noisy training points $y_i + \\sigma n$ (most lie outside the window at the largest $\\sigma$); orange: their denoised predictions $D^*(y_i + \\sigma n;\\sigma)$, which move from the global mean (left) to the polygon between neighbours (middle) to single training points (right)."}}
-fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.6 * len(circle_sigmas) + 0.8, 3.8))
+fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.0 * len(circle_sigmas) + 0.8, 3.4))
 for ax, s in zip(np.atleast_1d(axes), circle_sigmas):
     noisy, pred = circle_preds[s]
     stream = explorer.draw_flow(ax, circle_train, s, 0.0, density=0.9, title=f"$\\sigma$ = {s:g}")

@@ -468,11 +468,51 @@ def test_chapter_follows_the_conventions(stem):
             "the first code cell after the parameters must call "
             f'setup_chapter("{stem}", globals())'
         )
+    _check_what_a_reader_sees(stem, nb_cells)
     if stem not in book.AGGREGATE_PAGES:
         claims = book.claims_of_notebook(nb, stem)
         ids = [c.id for c in claims]
         assert len(ids) == len(set(ids)), f"one CLAIM line per claim id: {ids}"
         assert all(c.scale for c in claims), "print the SCALE line before the CLAIM lines"
+
+
+def _check_what_a_reader_sees(stem, cells):
+    """No progress bar saved into a page; figures fit their column and hide their plotting code."""
+    from diffgen_lib.book.runner import COLUMN_PX, FULL_WIDTH_PX, widest_image
+
+    for i, c in enumerate(cells):
+        tags = c["metadata"].get("tags", [])
+        for out in c.get("outputs", []):
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            assert not re.search(r"\d+%\|", text), f"{stem} cell {i}: a progress bar in the page"
+        width = widest_image(c)
+        assert width <= FULL_WIDTH_PX, (
+            f"{stem} cell {i}: a {width} px wide figure renders its text below 9 pt; make it at "
+            f"most {FULL_WIDTH_PX / 100:.1f} inches wide")
+        if width > COLUMN_PX:
+            assert "full-width" in tags, f"{stem} cell {i}: a {width} px figure needs the full-width tag"
+        if c["metadata"].get("mystnb", {}).get("figure"):
+            assert "hide-input" in tags or "remove-input" in tags, f"{stem} cell {i}: plotting code shown"
+
+
+def test_png_width_reads_the_header():
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from diffgen_lib.book.runner import png_width, widest_image
+
+    buf = io.BytesIO()
+    Figure(figsize=(3.21, 1.0), dpi=100).savefig(buf, format="png")
+    data = base64.b64encode(buf.getvalue()).decode()
+    assert png_width(data) == 321
+    assert widest_image({"outputs": [{"data": {"image/png": data}}, {"text": "x"}]}) == 321
+    assert widest_image({"outputs": []}) == 0
 
 
 def test_vendored_assets_match_their_checksums():

@@ -24,10 +24,11 @@
 # under the empirical distribution (the "ideal denoiser" of {cite:t}`karras2022edm`, appendix B.3):
 #
 # $$
-# D^*(x;\sigma) \;=\; \sum_{i=1}^N w_i(x;\sigma)\, y_i,
-# \qquad
-# w_i(x;\sigma) \;=\; \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
+# \begin{aligned}
+# D^*(x;\sigma) &= \sum_{i=1}^N w_i(x;\sigma)\, y_i, \\
+# w_i(x;\sigma) &= \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
 #                        {\sum_{j=1}^N \exp\!\big(-\lVert x - y_j\rVert^2 / 2\sigma^2\big)} .
+# \end{aligned}
 # $$ (eq-optimal-denoiser)
 #
 # The weights are a softmax over training points with "temperature" $2\sigma^2$: the posterior

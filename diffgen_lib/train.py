@@ -289,6 +289,9 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 # How far compiled gradients may differ from eager ones (relative; see _Trainer.check_compiled):
 # float reordering gives ~1e-6 in fp32, bf16 rounding more; a miscompiled gradient is off by ~1.
 COMPILE_RTOL = {"fp32": 1e-2, "bf16": 1e-1}
+# Checked before each of the first steps of a train() call: inductor's CPU code for the book's
+# U-Net (torch 2.13, batch 32) is right on its first call and wrong from the second one on.
+COMPILE_CHECKS = 3
 
 
 class CompileMismatch(RuntimeError):
@@ -518,7 +521,8 @@ class _Trainer:
 
     def compiled_gradient_error(self) -> Tuple[float, str]:
         """(relative difference, where) of the compiled network's loss and gradients against the
-        eager network's on the run's first batch; the largest over the loss and each parameter.
+        eager network's, with the current weights on the run's first batch; the largest over the
+        loss and each parameter.
 
         A parameter's difference is relative to the larger of its two gradient norms, floored
         at 1e-3 of the largest gradient norm (so tiny gradients do not count). Dropout would draw
@@ -541,14 +545,15 @@ class _Trainer:
 
     def check_compiled(self) -> None:
         """Refuse a torch.compile that gets this network's gradients wrong (seen with inductor on
-        the CPU: zero gradients in the lower U-Net level while the loss still falls)."""
+        the CPU: zero gradients in the lower U-Net level while the loss still falls). Changes
+        no weight, optimizer state or random state."""
         error, where = self.compiled_gradient_error()
         tolerance = COMPILE_RTOL[self.config.precision]
         if distributed.any_true(error > tolerance, self.device):  # every rank stops together
             raise CompileMismatch(
                 f"torch.compile (backend {compile_backend()!r}) computes wrong gradients for this "
                 f"network on {self.device.type}: {where} differs from eager by {error:.3g} (relative, "
-                f"tolerance {tolerance:g}) on the run's first batch, so training would be silently "
+                f"tolerance {tolerance:g}) at step {self.step}, so training would be silently "
                 f"wrong; train without it (compile False) or with another backend "
                 f"(DIFFGEN_COMPILE_BACKEND=aot_eager)")
 
@@ -661,9 +666,6 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
             if distributed.broadcast(trainer.step, device) != trainer.step:
                 raise RuntimeError(f"rank {world.rank} resumed at another step than rank 0")
 
-        if config.compile:
-            trainer.check_compiled()
-
         from .progress import progress_bar
 
         bar = progress_bar(total=config.max_steps, initial=trainer.step,
@@ -680,6 +682,8 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
                 if over:
                     complete = False
                     break
+            if config.compile and trainer.step - start_step < COMPILE_CHECKS:
+                trainer.check_compiled()
             trainer.train_step()
             step = trainer.step
             if step in snapshot_steps:

@@ -285,22 +285,24 @@ def test_compile_that_gets_gradients_wrong_is_refused(monkeypatch):
     in the lower U-Net level at batch >= 24 with torch 2.13 on the CPU) stops training in one line."""
     from diffgen_lib import train as train_module
 
-    class ZeroGradients(torch.nn.Module):  # the same forward values, no gradient
-        def __init__(self, model):
+    class ZeroGradients(torch.nn.Module):  # the same forward values, no gradient from call `first` on
+        def __init__(self, model, first):
             super().__init__()
-            self.model = model
+            self.model, self.calls, self.first = model, 0, first
 
         def forward(self, *args):
+            self.calls += 1
             out = self.model(*args)
-            return out.detach() + 0 * out
+            return out.detach() + 0 * out if self.calls >= self.first else out
 
-    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: ZeroGradients(model))
-    config = dataclasses.replace(TINY, compile=True, max_steps=4, snapshot_steps=())
-    with pytest.raises(train_module.CompileMismatch) as err:
-        train(config, progress=False, cache=False)
-    message = str(err.value)
-    assert "\n" not in message and "wrong gradients" in message and "compile False" in message
-    assert "DIFFGEN_COMPILE_BACKEND" in message
+    for first, step in ((1, 0), (2, 1)):  # wrong from the first call; from the second (as inductor)
+        monkeypatch.setattr(torch, "compile", lambda model, **kwargs: ZeroGradients(model, first))
+        config = dataclasses.replace(TINY, compile=True, max_steps=6, snapshot_steps=())
+        with pytest.raises(train_module.CompileMismatch) as err:
+            train(config, progress=False, cache=False)
+        message = str(err.value)
+        assert "\n" not in message and "wrong gradients" in message and "compile False" in message
+        assert "DIFFGEN_COMPILE_BACKEND" in message and f"at step {step}," in message
 
 
 def test_compile_with_a_correct_backend_passes_the_check(monkeypatch):

@@ -55,7 +55,7 @@ class Splits:
     """Disjoint, class-stratified train / val / feature splits of one dataset.
 
     ``feature`` is held out of both train and val: it trains the feature network of the metrics.
-    ``sigma_data`` is the standard deviation of all training pixels (SPEC section 2).
+    ``sigma_data`` is the standard deviation of all training pixels (EDM's sigma_data).
     """
 
     name: str
@@ -323,7 +323,7 @@ def measure_sigma_data(images: Tensor) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# k-means labels (condition granularity, SPEC section 3)
+# k-means labels (the paper's condition granularity)
 
 
 @dataclass(frozen=True)

@@ -470,16 +470,16 @@ def chapter_source(stem: str, book_dir: Path = BOOK) -> Path:
     return Path(book_dir) / f"{stem}.py"
 
 
-_SPEC_CACHE: dict[tuple[str, float], dict[str, ParamSpec]] = {}
+_PARSED_SPECS: dict[tuple[str, float], dict[str, ParamSpec]] = {}
 
 
 def parse_spec(stem: str, book_dir: Path = BOOK) -> dict[str, ParamSpec]:
     """Parameter specs of chapter ``stem`` (from ``book/<stem>.py``)."""
     path = chapter_source(stem, book_dir)
     key = (str(path), path.stat().st_mtime)
-    if key not in _SPEC_CACHE:
-        _SPEC_CACHE[key] = parse_spec_source(path.read_text(encoding="utf-8"), _rel(path))
-    return _SPEC_CACHE[key]
+    if key not in _PARSED_SPECS:
+        _PARSED_SPECS[key] = parse_spec_source(path.read_text(encoding="utf-8"), _rel(path))
+    return _PARSED_SPECS[key]
 
 
 def validate(

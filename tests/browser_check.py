@@ -15,6 +15,7 @@ human-readable failures (empty: the page passes).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import http.server
@@ -80,6 +81,14 @@ def build_html(out_dir: Path) -> Path:
     if res.returncode != 0:
         raise RuntimeError("jupyter-book build failed:\n" + (res.stdout + res.stderr)[-5000:])
     return Path(out_dir) / "_build" / "html"
+
+
+@functools.lru_cache(maxsize=None)
+def shared_build() -> Path:
+    """The book built once per test session (into a temporary folder removed at exit)."""
+    tmp = tempfile.mkdtemp(prefix="diffgen-html-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return build_html(Path(tmp))
 
 
 def start_driver():

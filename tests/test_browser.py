@@ -43,9 +43,9 @@ def require_chrome() -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site() -> Path:
     require_chrome()
-    return bc.build_html(tmp_path_factory.mktemp("browser"))
+    return bc.shared_build()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Used by tests/test_browser.py; also a command line for screenshots and a report::
 
-    .venv/bin/python tests/browser_check.py report [HTML_DIR]        # every page, every check
+    .venv/bin/python tests/browser_check.py report [--all] [HTML_DIR] # every page, every check
     .venv/bin/python tests/browser_check.py shots OUT_DIR [HTML_DIR]  # PNGs at 1280 and 390 px
 
 Without HTML_DIR the book is built from the committed notebooks (no execution) into a temporary
@@ -477,11 +477,12 @@ def check_drawers(driver) -> list[str]:
 class PageReport:
     page: str
     failures: dict = field(default_factory=dict)   # check name -> list of failures
+    limit: int | None = 12                         # failures kept per check (None: all)
 
-    def add(self, check: str, items, limit: int = 12) -> None:
+    def add(self, check: str, items) -> None:
         """Record a check's failures (the first ``limit`` of them, and how many there were)."""
-        items = list(items)
-        if len(items) > limit:
+        items, limit = list(items), self.limit
+        if limit is not None and len(items) > limit:
             items = items[:limit] + [f"... {len(items) - limit} more ({len(items)} in all)"]
         if items:
             self.failures.setdefault(check, []).extend(items)
@@ -493,9 +494,10 @@ class PageReport:
         return "\n".join(lines)
 
 
-def check_page(driver, base_url: str, page: str, parameters=()) -> PageReport:
-    """Every check on ``page`` (path below ``base_url``): at 1280 px, then the drawers at 390 px."""
-    report = PageReport(page)
+def check_page(driver, base_url: str, page: str, parameters=(), limit: int | None = 12) -> PageReport:
+    """Every check on ``page`` (path below ``base_url``): at 1280 px, then the drawers at 390 px.
+    At most ``limit`` failures are listed per check (None: all)."""
+    report = PageReport(page, limit=limit)
     visit = Visit(base_url)
     url = f"{base_url}/{page}"
     set_width(driver, WIDE)
@@ -575,6 +577,8 @@ def _main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
+    limit = None if "--all" in rest else 12
+    rest = [a for a in rest if a != "--all"]
     out_dir = Path(rest.pop(0)) if cmd == "shots" else None
     with tempfile.TemporaryDirectory() as tmp:
         html = Path(rest[0]) if rest else build_html(Path(tmp))
@@ -588,7 +592,7 @@ def _main(argv: list[str]) -> int:
                 failed = 0
                 for page, _, params in book_pages():
                     t0 = time.monotonic()
-                    rep = check_page(driver, base, page, params)
+                    rep = check_page(driver, base, page, params, limit=limit)
                     failed += bool(rep.failures)
                     print(rep.text() if rep.failures else f"{page}: ok", f"({time.monotonic() - t0:.1f} s)")
                 return 1 if failed else 0

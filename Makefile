@@ -7,14 +7,17 @@
 #   make pages   check the built pages in headless Chromium (a report); make shots: screenshots
 #   make clean   remove _build (stamps, runs, HTML); make distclean also removes .venv
 #
-# Both main targets create .venv (python3.11) and install requirements.txt into it; they
-# re-install only when requirements.txt changes (its sha256 is kept in .venv/.requirements.sha256).
+# Both main targets create .venv (python3.11) and install requirements.txt, then the test-only
+# requirements-test.txt, into it; they re-install only when either file changes (the sha256 of
+# the two concatenated is kept in .venv/.requirements.sha256).
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 REQ_STAMP := $(VENV)/.requirements.sha256
+# the stamp hashes both files, concatenated in this order
+REQUIREMENTS := requirements.txt requirements-test.txt
 
 # determinism: the same thread counts everywhere (the chapters pin torch to DIFFGEN_THREADS)
 export DIFFGEN_THREADS ?= 2
@@ -47,11 +50,12 @@ test: venv
 	exit $$rc
 
 venv:
-	@set -e; req=$$(sha256sum requirements.txt | cut -d' ' -f1); \
+	@set -e; req=$$(cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1); \
 	if [ -x $(PY) ] && [ "$$(cat $(REQ_STAMP) 2>/dev/null)" = "$$req" ]; then exit 0; fi; \
-	echo "==> $(VENV): installing requirements.txt"; \
+	echo "==> $(VENV): installing $(REQUIREMENTS)"; \
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
 	$(PY) -m pip install --quiet -r requirements.txt; \
+	$(PY) -m pip install --quiet -r requirements-test.txt -c requirements.txt; \
 	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	echo "$(CURDIR)" > "$$site/diffgen-repo.pth"; \
 	echo "$$req" > $(REQ_STAMP)

@@ -24,10 +24,11 @@
 # under the empirical distribution (the "ideal denoiser" of {cite:t}`karras2022edm`, appendix B.3):
 #
 # $$
-# D^*(x;\sigma) \;=\; \sum_{i=1}^N w_i(x;\sigma)\, y_i,
-# \qquad
-# w_i(x;\sigma) \;=\; \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
+# \begin{aligned}
+# D^*(x;\sigma) &= \sum_{i=1}^N w_i(x;\sigma)\, y_i, \\
+# w_i(x;\sigma) &= \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
 #                        {\sum_{j=1}^N \exp\!\big(-\lVert x - y_j\rVert^2 / 2\sigma^2\big)} .
+# \end{aligned}
 # $$ (eq-optimal-denoiser)
 #
 # The weights are a softmax over training points with "temperature" $2\sigma^2$: the posterior
@@ -50,6 +51,13 @@
 #   **convex combinations of neighbours**, points on the "polygon" between them;
 # - **small $\sigma$**: the nearest training point takes all the weight, $D^*$ returns **one
 #   training point**: it memorizes.
+
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
 
 # %% tags=["parameters"]
 dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)
@@ -101,8 +109,8 @@ for s in circle_sigmas:
     noisy = noisy + s * torch.randn(noisy.shape, generator=gen, dtype=torch.float64)
     circle_preds[s] = (noisy.numpy(), analytic.optimal_denoiser(noisy, s, circle_train_t).numpy())
 
-# %% mystnb={"figure": {"name": "fig-od-circle", "caption": "The optimal denoiser of 10 points on a circle. Streamlines: its flow field $D^*(x;\\sigma) - x$ (colour: log10 of its length). Grey: noisy training points $y_i + \\sigma n$ (most lie outside the window at the largest $\\sigma$); orange: their denoised predictions $D^*(y_i + \\sigma n;\\sigma)$, which move from the global mean (left) to the polygon between neighbours (middle) to single training points (right)."}}
-fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.6 * len(circle_sigmas) + 0.8, 3.8))
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-circle", "caption": "The optimal denoiser of 10 points on a circle. Streamlines: its flow field $D^*(x;\\sigma) - x$ (colour: log10 of its length). Grey: noisy training points $y_i + \\sigma n$ (most lie outside the window at the largest $\\sigma$); orange: their denoised predictions $D^*(y_i + \\sigma n;\\sigma)$, which move from the global mean (left) to the polygon between neighbours (middle) to single training points (right)."}}
+fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.0 * len(circle_sigmas) + 0.8, 3.4))
 for ax, s in zip(np.atleast_1d(axes), circle_sigmas):
     noisy, pred = circle_preds[s]
     stream = explorer.draw_flow(ax, circle_train, s, 0.0, density=0.9, title=f"$\\sigma$ = {s:g}")
@@ -142,7 +150,7 @@ val_report = memorization.copy_report(val_images, train_images, val_images[:2])
 # are the reference: a new image of the same kind lies at a typical distance from its nearest
 # training image, and about as far from its second-nearest (a ratio well above 1/3).
 
-# %% mystnb={"figure": {"name": "fig-od-samples", "caption": "Samples of the optimal denoiser (upper image of each pair) above their nearest training image (lower image). Every pair is identical: the sampler returns training images."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-samples", "caption": "Samples of the optimal denoiser (upper image of each pair) above their nearest training image (lower image). Every pair is identical: the sampler returns training images."}}
 n_show = min(32, n_samples)
 tiles = memorization.tile_pairs(samples[:n_show], train_images[torch.as_tensor(report.nearest_train[:n_show])],
                                 n_cols=min(16, n_show))
@@ -152,7 +160,7 @@ ax.imshow(tiles, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
 ax.set_axis_off()
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-od-distances", "caption": "Left: memorization ratio $d_1/d_2$ of the samples and, for reference, of held-out validation images with respect to the training set; the dashed line is the copy threshold 1/3. Right: distance of each sample to its nearest training image and to its nearest validation image, and the distance of validation images to their nearest training image."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-distances", "caption": "Left: memorization ratio $d_1/d_2$ of the samples and, for reference, of held-out validation images with respect to the training set; the dashed line is the copy threshold 1/3. Right: distance of each sample to its nearest training image and to its nearest validation image, and the distance of validation images to their nearest training image."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
 bins = np.linspace(0, 1, 41)
 ax1.hist(report.ratio, bins=bins, alpha=0.7, label=f"samples (n={n_samples})")
@@ -224,7 +232,7 @@ sigma_emp_train = memorization.crossing_sigma(sigma_grid, conc_train.max_weight.
 sigma_emp_val = memorization.crossing_sigma(sigma_grid, conc_val.max_weight.mean(1), 0.5)
 sampler_sigmas = diffusion.edm_sigmas(n_steps).numpy()
 
-# %% mystnb={"figure": {"name": "fig-od-posterior", "caption": "Concentration of the optimal denoiser's posterior over training images, for noised training images and noised validation images: mean (line) and 10-90 % range (band) of the largest weight (left) and of the entropy of the weights (right; the dotted line is log N, uniform weights). Vertical lines: the empirical collapse level (mean max weight of noised training images = 1/2) and the Gaussian estimate of Biroli et al. (2024); ticks at the top mark the noise levels of the sampler's steps."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-posterior", "caption": "Concentration of the optimal denoiser's posterior over training images, for noised training images and noised validation images: mean (line) and 10-90 % range (band) of the largest weight (left) and of the entropy of the weights (right; the dotted line is log N, uniform weights). Vertical lines: the empirical collapse level (mean max weight of noised training images = 1/2) and the Gaussian estimate of Biroli et al. (2024); ticks at the top mark the noise levels of the sampler's steps."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 for conc, name, color in ((conc_train, "noised train", "tab:blue"), (conc_val, "noised val", "tab:red")):
     for ax, values in ((ax1, conc.max_weight), (ax2, conc.entropy)):
@@ -256,7 +264,7 @@ print(f"sampler steps at or below the empirical collapse level: "
 print(f"at sigma = {sigma_local:g}: mean max weight, noised train = {local_train.max_weight.mean():.3g}, "
       f"largest weight on the image's own source = {local_train.top_is_source.mean():.3g}")
 
-# %%
+# %% tags=["hide-input"]
 ratio = sigma_emp_train / sigma_biroli
 if abs(np.log(ratio)) < np.log(1.05):
     relation = "agree within 5 %"

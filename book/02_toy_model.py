@@ -30,6 +30,13 @@
 # a smooth, generalizing flow field, with a generalization gap that is largest at noise levels
 # $\sigma \sim \delta$ and shrinks as $\delta$ grows or the training points get denser.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
 gap_steps = 120          # int in [10, 2000]: noise levels (EDM schedule) of the gap-against-sigma curves
@@ -67,9 +74,10 @@ from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
 from diffgen_lib import diffusion, explorer, metrics, toy, toy_analysis
-from diffgen_lib.book import claim, pin_threads, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, glue_values, pin_threads, scale, setup_chapter, sig3
 
 params = setup_chapter("02_toy_model", globals())
+glue_values(params)
 # The toy model's tensors are tiny (tens of points): one thread is faster than several (no
 # synchronization per operation) and stays fast when other processes share the cores.
 params.threads = pin_threads(1)
@@ -131,7 +139,7 @@ gap_sigmas = diffusion.edm_sigmas(gap_steps).numpy()
 flow_rows = [0.0, regime_delta]
 flows = {(d, s): toy.flow_field(train, s, d, resolution=41) for d in flow_rows for s in regime_sigmas}
 
-# %% mystnb={"figure": {"name": "fig-toy-regimes", "caption": "Flow fields $y_\\delta(x;\\sigma) - x$ of the toy model (streamlines, colour: log10 of the field's length) for the optimal denoiser ($\\delta = 0$, top) and the error-prone model (bottom) at noise levels far above, near and far below $\\delta$. Filled dots: training points; open red circles: validation points."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-regimes", "caption": "Flow fields $y_\\delta(x;\\sigma) - x$ of the toy model (streamlines, colour: log10 of the field's length) for the optimal denoiser ($\\delta = 0$, top) and the error-prone model (bottom) at noise levels far above, near and far below $\\delta$. Filled dots: training points; open red circles: validation points."}}
 fig, axes = plt.subplots(2, len(regime_sigmas), figsize=(3.3 * len(regime_sigmas) + 0.8, 6.8))
 axes = np.asarray(axes).reshape(2, -1)
 for r, d in enumerate(flow_rows):
@@ -155,7 +163,7 @@ plt.show()
 #
 # ### Along the circle
 #
-# First at one noise level, $\sigma = $ `angle_sigma`, for points all around the circle: we put a
+# First at one noise level, $\sigma = $ {glue:text}`angle_sigma`, for points all around the circle: we put a
 # probe at every angle and compare its error with the mean training error
 # ({numref}`fig-toy-gap-angle`). The gap is exactly zero at the training points, since a probe there
 # *is* a training point, and largest halfway between them, where the validation points sit. Without
@@ -170,9 +178,9 @@ probe_angles = np.sort(np.concatenate([
     np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi),
 ]))
 angle_gaps = {d: toy.gap_along_circle(train, probe_angles, angle_sigma, d, n_noise=n_noise)
-              for d in progress_bar(angle_deltas, desc="gap along the circle", leave=False)}
+              for d in progress_bar(angle_deltas, desc="gap along the circle")}
 
-# %% mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
 fig, ax = plt.subplots(figsize=(9, 3.6))
 for d in angle_deltas:
     ax.plot(np.degrees(probe_angles), angle_gaps[d], lw=1.4, label=f"$\\delta$ = {d:g}")
@@ -207,10 +215,10 @@ for d in angle_deltas:
 
 # %%
 curves = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise)
-          for d in progress_bar(deltas, desc="gap against sigma", leave=False)}
+          for d in progress_bar(deltas, desc="gap against sigma")}
 peaks = {d: toy.peak(gap_sigmas, curves[d]) for d in deltas}
 
-# %% mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 colors = plt.cm.viridis(np.linspace(0.9, 0.1, len(deltas)))
 for d, color in zip(deltas, colors):
@@ -228,7 +236,7 @@ for d in deltas:
     g = curves[d]
     print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
 
-# %%
+# %% tags=["hide-input"]
 peak_sig = [peaks[d][1] for d in deltas]
 where = (f"at $\\sigma$ = {peak_sig[0]:.3g} for every $\\delta$" if max(peak_sig) == min(peak_sig)
          else f"at $\\sigma$ between {min(peak_sig):.3g} and {max(peak_sig):.3g}")
@@ -244,7 +252,7 @@ display(Markdown(
 # ### Denser data
 #
 # Model error is one way to lose the ability to resolve single training points; having them closer
-# together is the other. We keep $\delta = $ `density_delta` and put more points on the same circle,
+# together is the other. We keep $\delta = $ {glue:text}`density_delta` and put more points on the same circle,
 # 8 to 15 training points with as many validation points in between
 # ({numref}`fig-toy-density`). The denser the support, the smaller the gap, and the lower the noise
 # level at which it peaks: the spacing shrinks, so the optimal denoiser inside $y_\delta$ needs a
@@ -254,12 +262,12 @@ display(Markdown(
 
 # %%
 density_curves = {}
-for n in progress_bar(density_train, desc="density", leave=False):
+for n in progress_bar(density_train, desc="density"):
     tr_n, va_n = toy.circle_data(2 * n)
     density_curves[n] = toy.gap_curve(tr_n, va_n, gap_sigmas, density_delta, n_noise=n_noise)
 density_peaks = {n: toy.peak(gap_sigmas, density_curves[n]) for n in density_train}
 
-# %% mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(density_train)))
 for n, color in zip(density_train, colors):
@@ -297,8 +305,8 @@ for n in density_train:
 # model, towards the memorizing optimum. The paper reports the same for real networks: guidance,
 # classifier-free or autoguidance, strongly increases the gap at inference {cite:p}`kaiser2026diffusion`.
 #
-# {numref}`fig-toy-guidance` shows the gap for $\delta_\text{pos} = $ `delta_pos`,
-# $\delta_\text{neg} = $ `delta_neg` and growing $w$, and two ways to translate $w$ into an
+# {numref}`fig-toy-guidance` shows the gap for $\delta_\text{pos} = $ {glue:text}`delta_pos`,
+# $\delta_\text{neg} = $ {glue:text}`delta_neg` and growing $w$, and two ways to translate $w$ into an
 # "effective" model error: the $\delta$ of an unguided model with the same identity weight at the
 # peak (the heuristic above), and the $\delta$ at which the unguided peak gap of
 # {numref}`fig-toy-gap-sigma` equals the guided one (interpolated).
@@ -306,14 +314,14 @@ for n in density_train:
 # %%
 guided_curves = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, guidance=w,
                                   delta_neg=delta_neg)
-                 for w in progress_bar(guidance_weights, desc="autoguidance", leave=False)}
+                 for w in progress_bar(guidance_weights, desc="autoguidance")}
 guided_peaks = {w: toy.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
 delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w][1], delta_pos, delta_neg, w))
                    for w in guidance_weights}
 delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w][0], deltas, [peaks[d][0] for d in deltas])
                  for w in guidance_weights}
 
-# %% mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 colors = plt.cm.magma(np.linspace(0.1, 0.8, len(guidance_weights)))
 for w, color in zip(guidance_weights, colors):
@@ -357,13 +365,13 @@ for w in guidance_weights:
 # %%
 random_train, random_val = toy.circle_data(n_random, symmetric=False, seed=seed)
 endpoints, paths = {}, {}
-for d in progress_bar(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling", leave=False):
+for d in progress_bar(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling"):
     states, _ = toy.sample_trajectories(random_train, d, n_gen, n_steps=traj_steps, seed=seed)
     endpoints[d] = states[-1]
     if d in traj_deltas:
         paths[d] = states
 
-# %% mystnb={"figure": {"name": "fig-toy-trajectories", "caption": "Euler trajectories (grey, the first 40 samples) and endpoints (blue) of the toy sampler on a random circle for growing model error. Black crosses: training points; open red circles: validation points. Titles: fraction of endpoints within the recall tolerance of a training point. The optimal denoiser (left) recalls training points exactly; with growing error the endpoints spread along the circle (and off it)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-trajectories", "caption": "Euler trajectories (grey, the first 40 samples) and endpoints (blue) of the toy sampler on a random circle for growing model error. Black crosses: training points; open red circles: validation points. Titles: fraction of endpoints within the recall tolerance of a training point. The optimal denoiser (left) recalls training points exactly; with growing error the endpoints spread along the circle (and off it)."}}
 fig, axes = plt.subplots(1, len(traj_deltas), figsize=(3.2 * len(traj_deltas), 3.5))
 for ax, d in zip(np.atleast_1d(axes), traj_deltas):
     for k in range(min(40, n_gen)):
@@ -392,7 +400,7 @@ nn_train = np.array([metrics.nearest_neighbors(endpoints[d], random_train)[0][:,
 nn_val = np.array([metrics.nearest_neighbors(endpoints[d], random_val)[0][:, 0].mean() for d in fd_deltas])
 recall = np.array([toy_analysis.recall_fraction(endpoints[d], random_train, recall_tol) for d in fd_deltas])
 
-# %% mystnb={"figure": {"name": "fig-toy-fd", "caption": "Generated points against model error on the random circle. Left: Fr\u00e9chet distance of the generated points to the training points and to the validation points; dotted: FD between the training and the validation points. Right: mean distance of a generated point to its nearest training point and to its nearest validation point, and the fraction of exact recalls (right axis)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-fd", "caption": "Generated points against model error on the random circle. Left: Fr\u00e9chet distance of the generated points to the training points and to the validation points; dotted: FD between the training and the validation points. Right: mean distance of a generated point to its nearest training point and to its nearest validation point, and the fraction of exact recalls (right axis)."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 ax1.plot(fd_deltas, fd_train, "o-", label="FD(generated, train)")
 ax1.plot(fd_deltas, fd_val, "s-", label="FD(generated, val)")
@@ -417,7 +425,7 @@ print(f"{'delta':>6} {'FD gen-train':>12} {'FD gen-val':>11} {'NN train':>9} {'N
 for k, d in enumerate(fd_deltas):
     print(f"{d:>6.3g} {fd_train[k]:>12.3g} {fd_val[k]:>11.3g} {sig3(nn_train[k], roundoff=True):>9} {nn_val[k]:>7.3g} {recall[k]:>7.3g}")
 
-# %%
+# %% tags=["hide-input"]
 diff = nn_val - nn_train
 display(Markdown(
     f"The two measures tell different stories. The nearest-neighbour distances show the loss of "
@@ -444,12 +452,13 @@ display(Markdown(
 # autoguided by a model with error $\delta + 0.4$.
 #
 # **Live (needs a running kernel).** When you open this chapter in Jupyter and run it, the sliders
-# below recompute and redraw both panels. In the static HTML page (and in the executed notebook
-# before you run it) there is no kernel behind the widget: it shows the state it was saved with,
-# and moving the sliders does nothing.
+# below recompute and redraw both panels. The page you may be reading was executed once when the
+# book was built, with no kernel left behind it, so there the sliders are disabled and show the
+# state they were saved with; the player further down works anywhere.
 
-# %%
-live = explorer.Explorer(delta=regime_delta, sigma=angle_sigma, n_train=n_circle // 2, guidance=0.0)
+# %% tags=["hide-input"]
+live = explorer.Explorer(delta=regime_delta, sigma=angle_sigma, n_train=n_circle // 2, guidance=0.0,
+                         live=explorer.interactive_session())
 display(live.widget)
 
 # %% [markdown]
@@ -459,7 +468,7 @@ display(live.widget)
 # $N = 10$, $w = 0$); the player below steps through them with plain JavaScript (use its buttons
 # or step frame by frame).
 
-# %%
+# %% tags=["hide-input"]
 tour = explorer.precompute_states(
     {"delta": regime_delta, "sigma": angle_sigma, "n_train": n_circle // 2, "guidance": 0.0},
     {"delta": explorer_deltas, "sigma": explorer_sigmas, "n_train": explorer_n_train,

@@ -35,6 +35,13 @@
 # the book's shared networks: the chapters on inference, trajectories and factors load them from
 # the cache rather than training again.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
 n_train = 300            # int in [50, 69000]: training images of the main run (at most the dataset's size - n_val - n_feature: 797 of the 1797 digits with the defaults)
@@ -63,9 +70,10 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import evaluation, experiments, metrics, train, training_gap
-from diffgen_lib.book import claim, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 
 params = setup_chapter("03_training_gap", globals())
+glue_values(params)
 common = dict(dataset=dataset, steps=steps, seed=seed, device=device, n_val=n_val, n_feature=n_feature,
               model=model, batch_size=batch_size, precision=precision, compile=compile)
 main_config = experiments.gap_run(n_train=n_train, channels=channels, **common)
@@ -89,14 +97,14 @@ def sigma_axis(ax, sd):
 # %% [markdown]
 # ## The measurement
 #
-# The network is the library's small U-Net (two resolution levels, base width `channels`), in
+# The network is the library's small U-Net (two resolution levels, base width {glue:text}`channels`), in
 # EDM's preconditioning $D(x;\sigma) = c_\text{skip}\,x + c_\text{out}\,F(c_\text{in}\,x, c_\text{noise})$,
 # trained with EDM's loss: $\ln\sigma \sim \mathcal N(-1.2, 1.2^2)$ and the weight
 # $\lambda(\sigma) = (\sigma^2 + \sigma_\text{data}^2)/(\sigma\,\sigma_\text{data})^2$
 # {cite:p}`karras2022edm`, with $\sigma_\text{data}$ the standard deviation of the training pixels.
-# Adam, batches of 64, no EMA; six evenly spaced snapshots of the weights are kept.
+# Adam, batches of {glue:text}`batch_size`, no EMA; six evenly spaced snapshots of the weights are kept.
 #
-# The error is measured as in the paper (SPEC section 3): at 64 noise levels log-spaced in
+# The error is measured as in the paper {cite:p}`kaiser2026diffusion`: at 64 noise levels log-spaced in
 # $[0.002, 80]$, on a fixed set of training images and an equally large fixed set of validation
 # images, each image with its own noise vector $n_j$ that is the *same* at every $\sigma$ and for
 # every snapshot, the unweighted per-sample mean squared error
@@ -135,7 +143,7 @@ for t, step in enumerate(curves.steps):
 # {numref}`fig-gap-sigma` is the chapter's main result: the relative gap against $\sigma$ for every
 # snapshot, coloured by training time, with the overfitting threshold.
 
-# %% mystnb={"figure": {"name": "fig-gap-sigma", "caption": "Relative gap (val - train) / train of the denoising error against the noise level, one curve per snapshot (colour: training step), and the overfitting threshold (dashed: the gap at the snapshot with the smallest validation error, per sigma). Dotted: sigma_data; top axis: sigma / sigma_data."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-sigma", "caption": "Relative gap (val - train) / train of the denoising error against the noise level, one curve per snapshot (colour: training step), and the overfitting threshold (dashed: the gap at the snapshot with the smallest validation error, per sigma). Dotted: sigma_data; top axis: sigma / sigma_data."}}
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 cmap = plt.cm.viridis
 norm = plt.Normalize(0, curves.steps.max())
@@ -156,7 +164,7 @@ plt.show()
 # errors and their gap through training. A network that overfits shows the classic picture: the
 # training error keeps falling while the validation error stops falling or turns upward.
 
-# %% mystnb={"figure": {"name": "fig-gap-time", "caption": "At the peak noise level of the last snapshot: left, the denoising error of the training and of the validation images against the training step; right, their relative gap."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-time", "caption": "At the peak noise level of the last snapshot: left, the denoising error of the training and of the validation images against the training step; right, their relative gap."}}
 k = last
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax1.plot(curves.steps, curves.train_error[:, k], "o-", label="train")
@@ -169,7 +177,7 @@ ax2.set(xlabel="training step", ylabel="relative gap", title=f"$\\sigma$ = {sig[
 ax2.set_ylim(bottom=min(0, curves.gap[:, k].min()))
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 val_k = curves.val_error[:, k]
 best = int(np.argmin(val_k))
 turn = ("turns upward after step {} (its minimum, {:.3g}; {:.3g} at the last step)".format(
@@ -196,7 +204,7 @@ display(Markdown(
 # %%
 optimal = training_gap.optimal_curves(main_config, n_eval=n_eval)
 
-# %% mystnb={"figure": {"name": "fig-gap-optimal", "caption": "Denoising error against the noise level for the network's last snapshot (solid) and for the optimal denoiser of the same training set (dashed), on training (blue) and validation (orange) images; the dotted grey line is sigma^2, the error of returning the noisy input. Right: the network's training error divided by the optimal denoiser's, and the same for validation."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-optimal", "caption": "Denoising error against the noise level for the network's last snapshot (solid) and for the optimal denoiser of the same training set (dashed), on training (blue) and validation (orange) images; the dotted grey line is sigma^2, the error of returning the noisy input. Right: the network's training error divided by the optimal denoiser's, and the same for validation."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
 ax1.loglog(sig, curves.train_error[-1], color="tab:blue", label="network, train")
 ax1.loglog(sig, curves.val_error[-1], color="tab:orange", label="network, val")
@@ -225,7 +233,7 @@ for s in sorted({0.01, 0.1, float(sig[last]), sd, 1.0, 10.0}):
     print(f"{sig[j]:>7.3g} {curves.train_error[-1, j]:>9.3g} {curves.val_error[-1, j]:>8.3g} "
           f"{sig3(optimal.train_error[j], roundoff=True):>9} {optimal.val_error[j]:>8.3g} {curves.gap[-1, j]:>8.3g} {og:>8.3g}")
 
-# %%
+# %% tags=["hide-input"]
 j = last
 display(Markdown(
     f"At the peak noise level $\\sigma$ = {sig[j]:.3g} the network's training error is "
@@ -253,7 +261,7 @@ recon_opt = training_gap.reconstructions(
     main, float(sig[last]), n_images=n_recon, n_eval=n_eval,
     denoisers={"optimal": training_gap.optimal_denoiser_fn(main.splits.train.images)})
 
-# %% mystnb={"figure": {"name": "fig-gap-recon", "caption": "Reconstructions D(y + sigma n; sigma) at the peak noise level of the last snapshot. Left block: training images; right block: validation images. Rows: clean image, noisy input, the snapshots in training order, the optimal denoiser of the training set."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-recon", "caption": "Reconstructions D(y + sigma n; sigma) at the peak noise level of the last snapshot. Left block: training images; right block: validation images. Rows: clean image, noisy input, the snapshots in training order, the optimal denoiser of the training set."}}
 rows = ["clean", "noisy"] + [f"step {s}" for s in recon.steps] + ["optimal"]
 fig, axes = plt.subplots(len(rows), 2 * n_recon + 1, figsize=(0.75 * (2 * n_recon + 1) + 0.8, 0.75 * len(rows) + 0.6))
 axes = np.asarray(axes).reshape(len(rows), -1)
@@ -284,7 +292,7 @@ for name, r in [(f"step {s}", s) for s in recon.steps]:
 o = "optimal"
 print(f"{o:>9} {sig3(recon_opt.train_own[o], roundoff=True):>10} {recon_opt.train_nn[o]:>12.3g} {recon_opt.val_own[o]:>9.3g} {sig3(recon_opt.val_nn[o], roundoff=True):>10}")
 
-# %%
+# %% tags=["hide-input"]
 s0, s1 = recon.steps[0], recon.steps[-1]
 display(Markdown(
     f"From step {s0} to step {s1} the reconstructions of training images move from "
@@ -320,7 +328,7 @@ print(f"median NN distance train-train = {sp.train_nn:.3g} (per pixel {sp.per_pi
 print(f"resolve sigma = {sp.resolve_sigma:.3g}; peak sigma of the last snapshot = {sig[last]:.3g} "
       f"({sig[last] / sd:.3g} sigma_data)")
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown(
     f"Here the median distance from a validation image to its nearest training image is "
     f"{sp.val_nn:.3g}, {sp.val_per_pixel:.3g} per pixel ({sp.val_per_pixel / sd:.3g} "
@@ -366,7 +374,7 @@ def compare_table(curve_sets, peak_sets, name_of, extra=lambda name: ""):
         gaps = " ".join(f"{g:.3g}" for g in p["peak_gap"])
         print(f"{name_of(name):>18} {gaps:>40} {p['peak_sigma'][-1]:>11.3g}{extra(name)}")
 
-# %% mystnb={"figure": {"name": "fig-gap-width", "caption": "Model size. Left: relative gap against the noise level after the same number of steps, for three U-Net widths. Right: the peak gap against the training step."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-width", "caption": "Model size. Left: relative gap against the noise level after the same number of steps, for three U-Net widths. Right: the peak gap against the training step."}}
 compare_figure(width_curves, width_peaks,
                lambda w: f"width {w} ({n_params(width_runs[w]) / 1e6:.2f}M)", "peak gap through training")
 
@@ -379,7 +387,7 @@ compare_table(width_curves, width_peaks, lambda w: f"width {w} ({n_params(width_
 #
 # Three training-set sizes at the same number of steps and batch size, so the smaller sets are
 # seen for more epochs (the legend of {numref}`fig-gap-size` gives them). The validation set is the same for all three, and the smaller
-# training sets are subsets of the larger ones. The smallest set has fewer than `n_eval` images, so
+# training sets are subsets of the larger ones. The smallest set has fewer than {glue:text}`n_eval` images, so
 # its errors are measured on all of its images and on as many validation images.
 
 # %%
@@ -387,8 +395,8 @@ size_runs = {n: train.train(c) for n, c in size_configs.items()}
 size_curves = {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in size_configs.items()}
 size_peaks = {n: training_gap.peak_series(c.sigmas, c.gap) for n, c in size_curves.items()}
 
-# %% mystnb={"figure": {"name": "fig-gap-size", "caption": "Training-set size at equal steps (so more epochs for smaller sets). Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
-compare_figure(size_curves, size_peaks, lambda n: f"N = {n} ({steps * 64 / n:.0f} epochs)",
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-size", "caption": "Training-set size at equal steps (so more epochs for smaller sets). Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
+compare_figure(size_curves, size_peaks, lambda n: f"N = {n} ({steps * batch_size / n:.0f} epochs)",
                "peak gap through training")
 
 # %%
@@ -409,7 +417,7 @@ class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)
 cond_curves = {"unconditional": curves, "class-conditional": class_curves}
 cond_peaks = {name: training_gap.peak_series(c.sigmas, c.gap) for name, c in cond_curves.items()}
 
-# %% mystnb={"figure": {"name": "fig-gap-class", "caption": "Class-conditional against unconditional training at equal budget. Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-class", "caption": "Class-conditional against unconditional training at equal budget. Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
 compare_figure(cond_curves, cond_peaks, lambda name: name, "peak gap through training")
 
 # %%
@@ -432,12 +440,12 @@ compare_table(cond_curves, cond_peaks, lambda name: name)
 # the same dependence on the density of training points). Neither the paper's nor this book's
 # number is a constant of diffusion models.
 
-# %%
-epochs = steps * 64 / n_train
+# %% tags=["hide-input"]
+epochs = steps * batch_size / n_train
 display(Markdown(
     f"Here the last snapshot's gap peaks at {peaks['peak_gap'][-1]:.3g} at $\\sigma$ = {sig[last]:.3g} "
     f"= {sig[last] / sd:.3g} $\\sigma_\\mathrm{{data}}$ ($\\sigma_\\mathrm{{data}}$ = {sd:.3g}), after "
-    f"{steps} steps of 64 images, {epochs:.3g} epochs of the {n_train} training images. The peak "
+    f"{steps} steps of {batch_size} images, {epochs:.3g} epochs of the {n_train} training images. The peak "
     f"sits at the scale of the spacing of the training images (per-pixel nearest-neighbour distance "
     f"{sp.val_per_pixel:.3g}, resolve level {sp.resolve_sigma:.3g}), which for these digits is "
     f"{sp.val_per_pixel / sd:.3g} $\\sigma_\\mathrm{{data}}$."))
@@ -476,13 +484,13 @@ print("gap at sigma_min by snapshot:", " ".join(f"{g:.3g}" for g in curves.gap[:
 #
 # Criteria fixed in the parameters cell before running. C2a: the peak gap (the maximum over
 # $\sigma$ of each snapshot's curve) grows with training: its rank correlation with the training
-# step over the snapshots is at least `rank_criterion`. C2b: the widest network has a larger peak
-# gap than the narrowest after the same number of steps (ratio above `width_factor`). C3: the last
-# snapshot's gap peaks strictly inside the $\sigma$ grid (at least `peak_margin` points from either
-# end), and the gap at the smallest and at the largest $\sigma$ is at most `end_fraction` of the
+# step over the snapshots is at least {glue:text}`rank_criterion`. C2b: the widest network has a larger peak
+# gap than the narrowest after the same number of steps (ratio above {glue:text}`width_factor`). C3: the last
+# snapshot's gap peaks strictly inside the $\sigma$ grid (at least {glue:text}`peak_margin` points from either
+# end), and the gap at the smallest and at the largest $\sigma$ is at most {glue:text}`end_fraction` of the
 # peak.
 
-# %%
+# %% tags=["hide-input"]
 rho = metrics.rank_correlation(curves.steps, peaks["peak_gap"])
 w_lo, w_hi = min(widths), max(widths)
 width_ratio = width_peaks[w_hi]["peak_gap"][-1] / width_peaks[w_lo]["peak_gap"][-1]

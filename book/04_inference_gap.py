@@ -31,6 +31,13 @@
 # where the claim holds at this scale and where it breaks: on small data, a network trained long
 # enough does copy its training set.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
 n_train = 300              # int in [50, 100000]: training images of the main run
@@ -64,9 +71,10 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import experiments, features, inference, metrics
-from diffgen_lib.book import claim, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 
 params = setup_chapter("04_inference_gap", globals())
+glue_values(params)
 t_start = time.perf_counter()
 
 
@@ -81,14 +89,14 @@ print(f"FD and nearest-neighbour features: {features.describe_feature_spaces(pre
 # ## The protocol
 #
 # **Samples.** From every snapshot (six per run, evenly spaced in training time), the EDM Heun
-# sampler {cite:p}`karras2022edm` generates `n_samples` images, each from its own seeded noise, so
+# sampler {cite:p}`karras2022edm` generates {glue:text}`n_samples` images, each from its own seeded noise, so
 # sample $i$ is the same starting point at every snapshot. One sampler pass keeps every step: the
 # state $x_k$ at $\sigma_k$ and the prediction $D(x_k;\sigma_k)$. The prediction at step $k$ is
 # exactly what early stopping at step $k$ returns ("partial inference"), so the same pass also
 # gives the partial-inference sets; the next chapter reads the states from the same cache entry.
 #
-# **FD protocol** (SPEC section 3). The val reference is the first `n_ref` validation images; the
-# splits are class-stratified, so it has the dataset's class prior. Against it stand `n_subsets`
+# **FD protocol** {cite:p}`kaiser2026diffusion`. The val reference is the first {glue:text}`n_ref` validation images; the
+# splits are class-stratified, so it has the dataset's class prior. Against it stand {glue:text}`n_subsets`
 # *disjoint* training subsets of the same size and class counts, which is why the reference is at
 # most $N_\text{train}/k$ images (100 for the main run, 50 for $N = 150$). Then
 #
@@ -109,8 +117,8 @@ print(f"FD and nearest-neighbour features: {features.describe_feature_spaces(pre
 # both need downloaded weights. This book uses raw pixels and the penultimate layer (32
 # features) of a small classifier trained on the *feature split*, which is disjoint from the
 # training and validation images (any extractor mapping images to an $(N, d)$ array plugs in).
-# With Inception or DINOv2 weights on disk (a TorchScript file), the parameters `feature_net` and
-# `feature_kind` add that network's features to both; the first code cell prints which feature
+# With Inception or DINOv2 weights on disk (a TorchScript file), `-p feature_net FILE` and
+# `-p feature_kind inception` (or `dinov2`) add that network's features to both; the first code cell prints which feature
 # spaces the numbers of this chapter use.
 
 # %%
@@ -149,7 +157,7 @@ for s in spaces:
 # cached curves, at the peak $\sigma$ of the last snapshot) and the inference gap in both feature
 # spaces, at every snapshot, with the copy gap as dashed lines.
 
-# %% mystnb={"figure": {"name": "fig-inference-summary", "caption": "Training gap at its peak noise level (black) and inference gap of the generated samples (FD protocol, classifier and pixel features) against training steps, main run. Dashed: the copy gap, the inference gap of a sampler that returns training images."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-inference-summary", "caption": "Training gap at its peak noise level (black) and inference gap of the generated samples (FD protocol, classifier and pixel features) against training steps, main run. Dashed: the copy gap, the inference gap of a sampler that returns training images."}}
 peak_sigma = main_curves.peak()["peak_sigma"]
 train_gap_t = np.array([inference.value_at_sigma(main_curves.sigmas, g, peak_sigma) for g in main_curves.gap])
 fig, ax = plt.subplots(figsize=(6.4, 4))
@@ -172,7 +180,7 @@ plt.show()
 # noise level of the same snapshot. The paper finds a partial-inference gap of only
 # $\sim$0.02–0.03 where the training gap is $\sim$0.3–0.4 {cite:p}`kaiser2026diffusion`.
 
-# %% mystnb={"figure": {"name": "fig-partial", "caption": "Left: relative training gap against sigma, last snapshot of the main run. Right: inference gap of partial inference (the sampler stopped at step k, output D(x_k; sigma_k)) against sigma_k, same snapshot, both feature spaces. The dotted line marks the peak of the training gap."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-partial", "caption": "Left: relative training gap against sigma, last snapshot of the main run. Right: inference gap of partial inference (the sampler stopped at step k, output D(x_k; sigma_k)) against sigma_k, same snapshot, both feature spaces. The dotted line marks the peak of the training gap."}}
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
 a0.semilogx(main_curves.sigmas, main_curves.gap[-1], "k-")
 a0.set_ylabel("relative training gap")
@@ -208,7 +216,7 @@ for s in spaces:
 # image's to the val reference; the question is whether the early-stopped samples prefer
 # either.
 
-# %% mystnb={"figure": {"name": "fig-nn-probe", "caption": "Mean 1-NN cosine similarity (classifier features) to the training reference (solid) and to the val reference (dashed), against training steps, main run, at the sampler noise level nearest the peak of the training gap: reconstructions of training images, of val images, and early-stopped samples."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-nn-probe", "caption": "Mean 1-NN cosine similarity (classifier features) to the training reference (solid) and to the val reference (dashed), against training steps, main run, at the sampler noise level nearest the peak of the training gap: reconstructions of training images, of val images, and early-stopped samples."}}
 fig, ax = plt.subplots(figsize=(6.4, 4))
 for q, c in (("train_recon", "C3"), ("val_recon", "C2"), ("early_stop", "C0")):
     ax.plot(res.steps, res.probe[f"classifier/{q}/train"], "-o", color=c, label=f"{q}: to train ref")
@@ -229,7 +237,7 @@ plt.show()
 # main run's samples with the smallest ratios beside their nearest training and nearest
 # validation image.
 
-# %% mystnb={"figure": {"name": "fig-copy-hist", "caption": "Memorization ratio d1/d2 of the generated samples at the last snapshot, per training-set size; left of the dotted line (1/3) a sample counts as a copy."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-copy-hist", "caption": "Memorization ratio d1/d2 of the generated samples at the last snapshot, per training-set size; left of the dotted line (1/3) a sample counts as a copy."}}
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
 bins = np.linspace(0, 1, 41)
 for n in sizes:
@@ -240,7 +248,7 @@ ax.set_ylabel("samples")
 ax.legend()
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-copy-grid", "caption": "The 12 samples of the main run's last snapshot with the smallest memorization ratio (top row), their nearest training image (middle) and their nearest validation image (bottom); the ratio above each column."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-copy-grid", "caption": "The 12 samples of the main run's last snapshot with the smallest memorization ratio (top row), their nearest training image (middle) and their nearest validation image (bottom); the ratio above each column."}}
 final = inference.sampler_record(configs[n_train], int(res.steps[-1]), n_samples, sampler_steps, seed)["final"]
 order = np.argsort(res.ratios[-1])[:12]
 _, i_tr = metrics.nearest_neighbors(final[order], main.splits.train.images, k=1)
@@ -263,7 +271,7 @@ plt.show()
 # size runs (same network, same steps): the training gap at each run's own peak noise level,
 # the inference gap (classifier features) and the fraction of copies, against training time.
 
-# %% mystnb={"figure": {"name": "fig-gap-map", "caption": "Per training-set size, against training steps: training gap at the peak noise level of the last snapshot (left), inference gap in classifier features (middle), fraction of generated samples that are copies, d1/d2 < 1/3 (right)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-map", "caption": "Per training-set size, against training steps: training gap at the peak noise level of the last snapshot (left), inference gap in classifier features (middle), fraction of generated samples that are copies, d1/d2 < 1/3 (right)."}}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for n in sizes:
     cv, rr = curves[n], results[n]
@@ -292,8 +300,8 @@ for n in sizes:
 
 # %% [markdown]
 # Each snapshot of each run gets one of three labels, with thresholds fixed in the parameters
-# cell: *copies* when at least `copy_criterion` of its samples are copies ($d_1/d_2 < 1/3$);
-# otherwise *generalizes* when its inference gap is below `ratio_criterion` times its training
+# cell: *copies* when at least {glue:text}`copy_criterion` of its samples are copies ($d_1/d_2 < 1/3$);
+# otherwise *generalizes* when its inference gap is below {glue:text}`ratio_criterion` times its training
 # gap at the peak (the paper's claim); otherwise *inherits the gap*. This run of the book gives:
 
 # %%
@@ -329,7 +337,7 @@ for n in sizes:
 # carry a sampling noise of the order of the train-vs-train baseline's spread, so inference
 # gaps of a few hundredths are not distinguishable from zero, and 32 classifier features or
 # 64 pixels are a much cruder description of an image than DINOv2 features. The copy gap is
-# computed between sets of `n_ref` images while the generated set has `n_samples`; FD is biased
+# computed between sets of {glue:text}`n_ref` images while the generated set has {glue:text}`n_samples`; FD is biased
 # upwards for small sets, so it is a rough scale, not an upper bound (in pixels the generated
 # set can be closer to a train subset than another train subset is).
 #
@@ -345,9 +353,9 @@ for n in sizes:
 # ## Claims
 #
 # Criteria fixed in the parameters cell before measuring. C4a: at the last snapshot of the main
-# run, the inference gap (classifier features) is below `ratio_criterion` times the peak training
+# run, the inference gap (classifier features) is below {glue:text}`ratio_criterion` times the peak training
 # gap (the paper's own ratio is about 0.08/0.23 ≈ 0.35). C4b: the partial-inference gap at the
-# sampler step nearest the training gap's peak is below `partial_criterion` times the training
+# sampler step nearest the training gap's peak is below {glue:text}`partial_criterion` times the training
 # gap there (paper: about 0.03/0.35). C4c: C4a's criterion holds at every training-set size of the
 # map.
 

@@ -27,6 +27,13 @@
 # second chapter, and asks whether trajectories that do pass close to the noisy training data end
 # as copies.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
 n_train = 300              # int in [50, 100000]: training images of the main run
@@ -59,9 +66,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from diffgen_lib import diffusion, experiments, inference, metrics, toy, trajectories
-from diffgen_lib.book import claim, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 
 params = setup_chapter("05_trajectories", globals())
+glue_values(params)
 t_start = time.perf_counter()
 
 
@@ -93,7 +101,7 @@ print(f"sampler sigma nearest the training-gap peak: "
 #   training image explains $x$, the situation in which a perfectly fitted network would pull
 #   $x$ onto that image.
 
-# %% mystnb={"figure": {"name": "fig-traj-measures", "caption": "Trajectory states (black) against noisy training (red) and noisy validation samples (blue) at each sampler noise level, main run, last snapshot: normalized distance to the nearest training image (left), log-density under the noisy empirical training distribution (middle, relative to the mean of the noisy training samples), largest posterior weight of the optimal denoiser (right); medians with the 10-90 % band. Dotted: the peak of the training gap."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-measures", "caption": "Trajectory states (black) against noisy training (red) and noisy validation samples (blue) at each sampler noise level, main run, last snapshot: normalized distance to the nearest training image (left), log-density under the noisy empirical training distribution (middle, relative to the mean of the noisy training samples), largest posterior weight of the optimal denoiser (right); medians with the 10-90 % band. Dotted: the peak of the training gap."}}
 colors = {"trajectory": "k", "train": "C3", "val": "C0"}
 fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.6))
 ref = np.median(main_last.values["train"]["logp"], axis=1)
@@ -138,7 +146,7 @@ for d in sorted(set(toy_deltas) | {toy_delta}):
         g = toy.gap_curve(toy_train, toy_val, tr["sigmas"], d)
         toy_peak[d] = int(np.argmax(g))
 
-# %% mystnb={"figure": {"name": "fig-traj-overlap", "caption": "Overlap AUC with noisy training samples against the noise level (0.5: indistinguishable): trajectory states (solid) and noisy validation samples (dashed). Left: main run, first and last snapshot. Right: toy model for several model errors delta; dotted lines mark the training-gap peaks."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-overlap", "caption": "Overlap AUC with noisy training samples against the noise level (0.5: indistinguishable): trajectory states (solid) and noisy validation samples (dashed). Left: main run, first and last snapshot. Right: toy model for several model errors delta; dotted lines mark the training-gap peaks."}}
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 3.8))
 for s, c in ((snap_steps[n_train][0], "C1"), (snap_steps[n_train][-1], "k")):
     st = stats[n_train][s]
@@ -197,7 +205,7 @@ for n in sizes:
     close = stats[n][s_last].values["trajectory"]["nn_dist"][k_peak[n]]
     corr[n] = (close, trajectories.bootstrap_spearman(close, ratios[n], n_boot=n_boot, seed=seed))
 
-# %% mystnb={"figure": {"name": "fig-traj-copy", "caption": "Per trajectory, last snapshot: normalized distance of the state to the nearest training image at the sampler step nearest the training-gap peak, against the memorization ratio d1/d2 of the final sample (below the dotted line: a copy). Left: smallest training set, right: largest."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-copy", "caption": "Per trajectory, last snapshot: normalized distance of the state to the nearest training image at the sampler step nearest the training-gap peak, against the memorization ratio d1/d2 of the final sample (below the dotted line: a copy). Left: smallest training set, right: largest."}}
 pair = (min(sizes), max(sizes))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for a, n in zip(axes, pair):
@@ -226,7 +234,7 @@ for n in sizes:
 # data more than fresh data does, the signature of a sampler that is about to copy), beside the
 # copy fraction of the samples at the end of those trajectories.
 
-# %% mystnb={"figure": {"name": "fig-traj-map", "caption": "Against training steps, per training-set size: AUC(trajectory states) - AUC(noisy val) at the sampler step nearest the training-gap peak (left; below 0: trajectories overlap the noisy training data more than fresh data does) and the copy fraction of the final samples (right)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-map", "caption": "Against training steps, per training-set size: AUC(trajectory states) - AUC(noisy val) at the sampler step nearest the training-gap peak (left; below 0: trajectories overlap the noisy training data more than fresh data does) and the copy fraction of the final samples (right)."}}
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 3.6))
 excess, copy_t = {}, {}
 for n in sizes:
@@ -267,9 +275,9 @@ for n in sizes:
 # C5 is checked per regime (sub-ids), with one criterion fixed in the parameters cell before
 # measuring: at the sampler step nearest the noise level where the training gap peaks, the
 # trajectory states overlap with noisy training samples no more than noisy validation samples
-# do, i.e. AUC(trajectories) $\ge$ AUC(noisy val) $-$ `overlap_margin`. C5a: the main run; C5b:
+# do, i.e. AUC(trajectories) $\ge$ AUC(noisy val) $-$ {glue:text}`overlap_margin`. C5a: the main run; C5b:
 # the smallest training set of the map; C5c: the largest; C5d: the toy model at
-# $\delta$ = `toy_delta`. All network regimes at their last snapshot.
+# $\delta$ = {glue:text}`toy_delta`. All network regimes at their last snapshot.
 
 # %%
 # NBVAL_CHECK_OUTPUT

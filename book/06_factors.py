@@ -31,6 +31,13 @@
 # loaded from the cache when that chapter ran before), plus one run per number of clusters and one
 # run on 14x14 MNIST digits for the receptive field.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
+import importlib.util, sys
+if importlib.util.find_spec("diffgen_lib") is None:
+    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
+    sys.path.insert(0, "/tmp/diffgen")
+
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the guidance and cluster runs
 n_train = 300            # int in [50, 69000]: training images of every run
@@ -75,10 +82,11 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import diffusion, evaluation, experiments, factors, features, metrics, toy, train
-from diffgen_lib.book import claim, scale, setup_chapter, sig3
+from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
+glue_values(params)
 run_settings = dict(n_val=n_val, n_feature=n_feature, model=model, batch_size=batch_size, precision=precision,
                     compile=compile)
 common = dict(dataset=dataset, n_train=n_train, steps=steps, seed=seed, device=device, **run_settings)
@@ -121,14 +129,14 @@ print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 # image's basin: they get closer to the training set than to fresh data, and the inference gap
 # grows.
 #
-# For every weight $w$ and both kinds we generate `n_gen` samples (labels drawn with the class
-# prior of the val set, the EDM Heun sampler with `sampler_steps` steps) and measure:
+# For every weight $w$ and both kinds we generate {glue:text}`n_gen` samples (labels drawn with the class
+# prior of the val set, the EDM Heun sampler with {glue:text}`sampler_steps` steps) and measure:
 #
 # - the **inference gap** $(\mathrm{FD}_\text{val} - \mathrm{FD}_\text{train})/\mathrm{FD}_\text{train}$
-#   of the FD protocol {cite:p}`heusel2017gans`: the FD of the samples to `n_ref` val images
-#   against the mean FD to `n_subsets` train subsets of the same size and class prior, in pixels
+#   of the FD protocol {cite:p}`heusel2017gans`: the FD of the samples to {glue:text}`n_ref` val images
+#   against the mean FD to {glue:text}`n_subsets` train subsets of the same size and class prior, in pixels
 #   and in the features of a small classifier trained on the feature split (disjoint from train
-#   and val), and in a pretrained network's features when the parameter `feature_net` names a
+#   and val), and in a pretrained network's features when `-p feature_net FILE` names a
 #   local weights file (the line printed by the first code cell says which);
 # - the **copy fraction**: the fraction of samples whose nearest training image is less than a
 #   third as far as the second nearest, $d_1/d_2 < 1/3$ {cite:p}`gu2023memorization,yoon2023diffusion`;
@@ -151,7 +159,7 @@ if pretrained is not None:  # the inference gap in the pretrained network's feat
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
 
-# %% mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Left: inference gap (FD to val against FD to train subsets) in the classifier's feature space (solid) and in pixels (dashed), against the guidance weight. Middle: fraction of samples that are copies of a training image (d1/d2 < 1/3). Right: histogram of the memorization ratio d1/d2 (distances to the nearest and second-nearest training image, pixels) without guidance and at the largest weight."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Left: inference gap (FD to val against FD to train subsets) in the classifier's feature space (solid) and in pixels (dashed), against the guidance weight. Middle: fraction of samples that are copies of a training image (d1/d2 < 1/3). Right: histogram of the memorization ratio d1/d2 (distances to the nearest and second-nearest training image, pixels) without guidance and at the largest weight."}}
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
 for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
     g = guide[kind]
@@ -187,12 +195,12 @@ print(f"baselines (classifier features): FD(train_k, val) = {sig3(g0['classifier
       f"FD(train_k, train_l) = {sig3(g0['classifier/fd_train_vs_train'][0].item())}")
 
 # %% [markdown]
-# The two baselines of the protocol show the floor: two sets of real images (`n_ref` each) differ
+# The two baselines of the protocol show the floor: two sets of real images ({glue:text}`n_ref` each) differ
 # by FD(train$_k$, train$_l$) from sampling alone, and the training subsets are that far from the
 # val images too when the train and val distributions agree.
 #
 # The same weights in the toy model (autoguidance of the smoothed-data denoiser with
-# $\delta = $ `toy_delta_pos` by $\delta_\text{neg} = $ `toy_delta_neg`, 10 training and 10
+# $\delta = $ {glue:text}`toy_delta_pos` by $\delta_\text{neg} = $ {glue:text}`toy_delta_neg`, 10 training and 10
 # validation points on a circle) next to the training-objective gap of the guided network
 # ({numref}`fig-guidance-training`): in the toy model guidance raises the gap because
 # $D_w$ resolves single training points better; the network's guided denoiser is measured the same
@@ -205,7 +213,7 @@ toy_curves = {w: toy.gap_curve(toy_train, toy_val, toy_sigmas, toy_delta_pos, gu
                                delta_neg=toy_delta_neg) for w in W}
 toy_peaks = np.array([toy.peak(toy_sigmas, toy_curves[w])[0] for w in W])
 
-# %% mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Left: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Middle: its peak over the noise levels against w. Right: the toy model's peak gap against the autoguidance weight."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Left: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Middle: its peak over the noise levels against w. Right: the toy model's peak gap against the autoguidance weight."}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
 colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(W)))
 for i, (w, c) in enumerate(zip(W, colors)):
@@ -228,7 +236,7 @@ for i, w in enumerate(W):
     print(f"w = {w:g}: toy peak gap {sig3(toy_peaks[i])}, network peak gap of D_w: "
           f"cfg {sig3(guide['cfg']['gap'][i].max().item())}, auto {sig3(guide['auto']['gap'][i].max().item())}")
 
-# %%
+# %% tags=["hide-input"]
 gi = {k: guide[k]["classifier/gap"].numpy() for k in kinds}
 cf = {k: guide[k]["copy_fraction"].numpy() for k in kinds}
 display(Markdown(
@@ -244,7 +252,7 @@ display(Markdown(
 # identifies a small group of training images, so the conditional denoiser can resolve single
 # training images at higher noise levels. Following the paper, the labels are k-means cluster ids
 # of the training images (here on their pixels), $K = 0$ meaning unconditional (the book's main
-# run), and every $K$ gets its own network with the same budget (`steps` steps, `channels` wide,
+# run), and every $K$ gets its own network with the same budget ({glue:text}`steps` steps, {glue:text}`channels` wide,
 # label dropout 0.1). Val images get the id of their nearest training centroid; the gap curves
 # use these labels, and the samples of the FD protocol are drawn with the val set's cluster prior.
 # The class-conditional run (ten digit classes as labels) is the same kind of model with
@@ -263,7 +271,7 @@ Ks = np.asarray(clusters)
 k_peak = np.array([ksweep[k]["peak_gap"] for k in clusters])
 k_sigma = np.array([ksweep[k]["peak_sigma"] for k in clusters])
 
-# %% mystnb={"figure": {"name": "fig-clusters-gap", "caption": "Relative training gap against the noise level at the last snapshot, one network per number of k-means clusters K used as labels (K = 0: unconditional), and the class-conditional network (dashed)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-clusters-gap", "caption": "Relative training gap against the noise level at the last snapshot, one network per number of k-means clusters K used as labels (K = 0: unconditional), and the class-conditional network (dashed)."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(clusters)))
 for k, c in zip(clusters, colors):
@@ -274,7 +282,7 @@ ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
 ax.legend(fontsize=8)
 plt.show()
 
-# %% mystnb={"figure": {"name": "fig-clusters-peaks", "caption": "Against the number of clusters K: the peak training gap (left), the noise level of the peak (middle) and the inference gap of unguided samples in the classifier's features (right). Dashed: the class-conditional network."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-clusters-peaks", "caption": "Against the number of clusters K: the peak training gap (left), the noise level of the peak (middle) and the inference gap of unguided samples in the classifier's features (right). Dashed: the class-conditional network."}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
 axes[0].plot(Ks, k_peak, "o-")
 axes[0].axhline(class_peak["peak_gap"], color="k", ls="--", lw=1)
@@ -306,13 +314,13 @@ print(f"{'10 digit classes':>16} {sig3(class_peak['peak_gap']):>9} {sig3(class_p
 # (train and val alike), which is how locality explains generalization in analytic models
 # {cite:p}`kamb2024analytic,niedoba2025mechanistic`. The paper restricts the receptive field by
 # denoising with a sliding window. Here the network is trained on whole images, and at evaluation
-# it is applied to every window of `windows` pixels (stride `window_stride`, 0 meaning half the
+# it is applied to every window of {glue:text}`windows` pixels (stride {glue:text}`window_stride`, 0 meaning half the
 # window), each window treated as an image, and the predictions of overlapping windows are
 # averaged per pixel: no output pixel depends on input pixels farther than one window away.
 #
 # The 8x8 digits are too small for this: with 3x3 kernels, one level of the book's U-Net already
-# sees 17x17 pixels. So this section trains the same U-Net on 14x14 MNIST digits (`rf_dataset`,
-# `n_train` images, `rf_steps` steps) and evaluates it with windows of several sizes, the largest
+# sees 17x17 pixels. So this section trains the same U-Net on 14x14 MNIST digits ({glue:text}`rf_dataset`,
+# {glue:text}`n_train` images, {glue:text}`rf_steps` steps) and evaluates it with windows of several sizes, the largest
 # being the whole image (the network itself).
 
 # %%
@@ -323,7 +331,7 @@ win = np.minimum(rf["windows"], image_size)
 rf_peaks = rf["gap"].max(1)
 rf_peak_sigma = rf["sigmas"][rf["gap"].argmax(1)]
 
-# %% mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on 14x14 MNIST digits, evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on 14x14 MNIST digits, evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
 colors = plt.cm.cividis(np.linspace(0.05, 0.9, len(win)))
 for i, (w, c) in enumerate(zip(win, colors)):
@@ -363,9 +371,9 @@ for i, w in enumerate(win):
 # training-gap chapter from the shared cache (same configurations, same evaluation images; the
 # model-size and dataset-size rows are left out when that chapter has not trained its runs yet,
 # rather than training them here); the toy row recomputes the analytic toy model of the toy
-# chapter ($\delta$ from `toy_deltas`, 10 training and 10 validation points).
+# chapter ($\delta$ from {glue:text}`toy_deltas`, 10 training and 10 validation points).
 
-# %%
+# %% tags=["hide-input"]
 main_curves = evaluation.gap_curves(main_config, n_eval=n_eval)
 main_peaks = main_curves.gap.max(1)
 
@@ -449,7 +457,7 @@ display(Markdown("\n".join(table)))
 # gap of the guided denoiser $D_w$, on the other hand, does grow with $w$ for both kinds
 # ({numref}`fig-guidance-training`), as the toy model predicts: guidance deepens the basins around
 # the training images; it is the samples' FD gap that does not follow at this scale. (The $w = 0$
-# peak there is measured on `n_eval_guided` images and every second grid $\sigma$, so it differs
+# peak there is measured on {glue:text}`n_eval_guided` images and every second grid $\sigma$, so it differs
 # a little from the class-conditional peak of the cluster table.)
 #
 # **Receptive field reproduces.** Through windows of 6x6 pixels the 14x14 network has almost no
@@ -471,18 +479,18 @@ display(Markdown("\n".join(table)))
 # `python -m diffgen_lib.book run 06_factors -p dataset mnist5k14 -p n_train 2000 -p steps 20000 -p rf_steps 20000 -p clusters "[0, 10, 50, 200]" -p n_gen 5000 -p n_ref 500 -p n_eval 500 -p n_eval_guided 500 -p n_eval_window 500 -p table_sizes "[1000, 2000, 4000]" -p device cuda`
 # (`rf_dataset mnist5k` with `-p windows "[8, 14, 20, 28]"` for 28x28 digits). The guidance and
 # cluster runs are the training-gap chapter's runs only when both chapters get the same
-# `dataset`, `n_train`, `channels`, `steps` and `seed`.
+# values of `-p dataset`, `-p n_train`, `-p channels`, `-p steps` and `-p seed`.
 
 # %% [markdown]
 # ## Claims
 #
 # Criteria fixed in the parameters cell before running. C7a (C7b): classifier-free guidance
 # (autoguidance) raises the inference gap in the classifier's features from $w = 0$ to the largest
-# $w$ by at least `guidance_margin`. C7c: the peak training gap grows with the number of clusters
-# (rank correlation with $K$ at least `cluster_rank`). C7d: the peak moves to a higher noise level:
+# $w$ by at least {glue:text}`guidance_margin`. C7c: the peak training gap grows with the number of clusters
+# (rank correlation with $K$ at least {glue:text}`cluster_rank`). C7d: the peak moves to a higher noise level:
 # the peak $\sigma$ at the largest $K$ is above that at the smallest. C7e: the class-conditional
 # network has a larger peak gap than the unconditional one. C7f: the smallest window's peak gap is
-# below `window_factor` times that of the full network.
+# below {glue:text}`window_factor` times that of the full network.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -19,16 +19,21 @@
 # Every chapter ends with one `CLAIM` line per claim it tests, printed in a fixed format with a
 # criterion fixed before the measurement, and a `SCALE` line saying at which scale it measured.
 # This page collects those lines from the chapters' notebooks as they are committed (executed
-# with their default parameters) and sets them next to what the paper
-# {cite:p}`kaiser2026diffusion` reports at ImageNet scale. A claim no chapter measures yet
-# shows as "not yet measured".
+# with their default parameters) and sets them beside what the paper
+# {cite:p}`kaiser2026diffusion` reports at ImageNet scale, one block per claim of the paper.
+#
+# A verdict is {bdg-success}`PASS` when the measured value meets its criterion,
+# {bdg-danger}`FAIL` when it does not, and {bdg-warning}`INCONCLUSIVE` when the value was measured
+# over several draws (seeds, reference sets) and its 90% bootstrap interval straddles the
+# criterion. A line without an interval is a single draw: near its threshold, another seed could
+# turn it. {bdg-secondary}`not yet measured` marks a claim no chapter tests yet.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from diffgen_lib import book
 
-# The paper's claims (SPEC section 1) and its paper-scale numbers (ImageNet-64, EDM2-M unless
+# The paper's claims (its abstract and sections 3-5) and its paper-scale numbers (ImageNet-64, EDM2-M unless
 # noted); "chapter" is the chapter planned to measure it.
 PAPER = {
     "C1": dict(
@@ -83,14 +88,11 @@ PAPER = {
 
 rows = book.claim_rows(PAPER, book.collect_claims())
 
-# %% [markdown]
-# ## The table
-
-# %% tags=["remove-input", "full-width"]
+# %% tags=["remove-input"]
 display(Markdown(book.claims_markdown(rows)))
 
 # %% [markdown]
-# The same table as plain text (this is what the tests compare):
+# The same lines as plain text (this is what the tests compare):
 
 # %% tags=["remove-input", "hide-output"]
 # NBVAL_CHECK_OUTPUT

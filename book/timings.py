@@ -37,7 +37,8 @@ lines = [
 for r in rows:
     seconds = f"{r['duration']:.1f} s" if r["duration"] is not None else "?"
     slowest = f"#{r['slowest_cell']}: {r['slowest_s']:.1f} s" if r["slowest_cell"] is not None else ""
-    finished = (r["end_time"] or "?")[:19].replace("T", " ")
+    # non-breaking hyphen and space: a narrow column must not wrap a date mid-string
+    finished = (r["end_time"] or "?")[:16].replace("-", "\u2011").replace("T", "\u00a0")
     params = ", ".join(f"`{k}={v}`" for k, v in r["parameters"].items()) or "defaults"
     lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {r['n_cells']} | {slowest} | {finished} | {params} |")
 total = sum(r["duration"] or 0.0 for r in rows)

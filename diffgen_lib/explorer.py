@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -126,6 +128,20 @@ def check_values(delta: float, sigma: float, n_train: int, guidance: float) -> N
         raise ValueError(f"guidance must be >= 0, got {guidance}")
 
 
+def gap_on_curve(sigmas: np.ndarray, gap: np.ndarray, sigma: float) -> float:
+    """The gap curve read at ``sigma`` (linear in log sigma, clamped to the grid's ends), so the
+    number shown for the current sigma is the curve drawn beside it and never exceeds its peak."""
+    order = np.argsort(sigmas)
+    finite = np.isfinite(gap[order])
+    return float(np.interp(np.log(sigma), np.log(sigmas[order][finite]), gap[order][finite]))
+
+
+def interactive_session() -> bool:
+    """False when the book executes a chapter in batch (papermill, nbval): the saved page has no
+    kernel behind its widgets, so live sliders would move without redrawing anything."""
+    return os.environ.get("DIFFGEN_EXECUTION") != "batch"
+
+
 @functools.lru_cache(maxsize=256)
 def _gap(delta: float, n_train: int, guidance: float, delta_neg: Optional[float], n_steps: int,
          n_noise: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -149,9 +165,7 @@ def compute_state(delta: float, sigma: float, n_train: int = 10, guidance: float
     field = toy.flow_field(train, sigma, delta, extent=extent, resolution=resolution,
                            guidance=guidance, delta_neg=delta_neg)
     sigmas, gap = _gap(delta, n_train, guidance, delta_neg, int(gap_steps), int(n_noise))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        here = float(toy.gap_curve(train, val, [sigma], delta, n_noise=n_noise, guidance=guidance,
-                                   delta_neg=delta_neg)[0])
+    here = gap_on_curve(sigmas, gap, sigma)
     peak_gap, peak_sigma = toy.peak(sigmas, gap)
     return ExplorerState(delta, sigma, n_train, guidance, delta_neg, train, val, field, sigmas, gap,
                          here, peak_gap, peak_sigma)
@@ -212,6 +226,12 @@ def render_png(fig: Figure, dpi: int = 72) -> bytes:
 # Live widget
 
 
+LIVE_NOTE = "<small>Move a slider: both panels are recomputed by the running kernel.</small>"
+SAVED_NOTE = ("<small><b>Sliders disabled:</b> this is the explorer as saved when the book was "
+              "built, with no kernel behind it; open the chapter in Jupyter to move them (the "
+              "player below works anywhere).</small>")
+
+
 class Explorer:
     """ipywidgets sliders for delta, sigma, N and w that redraw the state live.
 
@@ -221,7 +241,7 @@ class Explorer:
     """
 
     def __init__(self, delta: float = 1.6, sigma: float = 1.0, n_train: int = 10, guidance: float = 0.0,
-                 neg_offset: float = NEG_OFFSET, dpi: int = 72):
+                 neg_offset: float = NEG_OFFSET, dpi: int = 72, live: bool = True):
         import ipywidgets as W
 
         self.neg_offset = neg_offset
@@ -239,9 +259,13 @@ class Explorer:
         w = W.FloatSlider(value=guidance, min=lo, max=hi, step=step, description="w (guidance)",
                           continuous_update=False, style={"description_width": "initial"})
         self.sliders = {"delta": d, "sigma": s, "n_train": n, "guidance": w}
-        self.image = W.Image(format="png")
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
         self.status = W.HTML()
-        self.widget = W.VBox([W.HBox([d, s]), W.HBox([n, w]), self.status, self.image])
+        note = W.HTML(LIVE_NOTE if live else SAVED_NOTE)
+        for slider in self.sliders.values():
+            slider.disabled = not live
+        self.widget = W.VBox([note, W.HBox([d, s]), W.HBox([n, w]), self.status, self.image],
+                             layout=W.Layout(max_width="100%"))
         self.fig = Figure(figsize=(9.0, 4.0))
         self.axes = None
         self.state: Optional[ExplorerState] = None
@@ -331,6 +355,26 @@ def animation_html(states: Sequence[ExplorerState], interval_ms: int = 1200, dpi
     old = matplotlib.rcParams["animation.embed_limit"]
     matplotlib.rcParams["animation.embed_limit"] = embed_limit_mb
     try:
-        return anim.to_jshtml(fps=1000.0 / interval_ms, default_mode="once")
+        html = anim.to_jshtml(fps=1000.0 / interval_ms, default_mode="once")
     finally:
         matplotlib.rcParams["animation.embed_limit"] = old
+    return offline_player(html)
+
+
+# matplotlib's player draws its buttons with Font Awesome icons loaded from a CDN; the book
+# reads offline, so the icons become characters and the stylesheet link goes.
+_PLAYER_ICONS = {
+    "fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u23f4\u2759",
+    "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u2759\u23f5", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+",
+}
+
+
+def offline_player(html: str) -> str:
+    """A matplotlib JavaScript player that requests nothing from outside the page."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
+    for css, char in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{css}"></i>', char)
+    if "://" in re.sub(r"data:[^\"']*", "", html):
+        raise ValueError("the animation player still refers to an external resource")
+    return html

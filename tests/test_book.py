@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -323,6 +324,31 @@ def test_claim_lines_round_trip():
         book.format_claim("X1", True, "a", 1, "b")
 
 
+def test_claim_lines_carry_three_verdicts_and_an_interval():
+    line = book.format_claim("C3", "INCONCLUSIVE", "end/peak ratio", "0.101", "<= 0.1", ("0.09", "0.113"))
+    assert line == "CLAIM C3 INCONCLUSIVE: end/peak ratio = 0.101 [90% CI 0.09, 0.113] (criterion: <= 0.1)"
+    c = book.parse_claim_line(line)
+    assert (c.verdict, c.value, c.interval, c.passed) == ("INCONCLUSIVE", "0.101", ("0.09", "0.113"), False)
+    assert c.line == line
+    assert book.parse_claim_line(line.replace("INCONCLUSIVE", "MAYBE")) is None
+    with pytest.raises(ValueError):
+        book.format_claim("C3", "MAYBE", "a", 1, "b")
+    import numpy as np
+
+    assert book.format_claim("C3", np.float64(0.2) < 0.1, "a", 1, "b").startswith("CLAIM C3 FAIL")
+
+
+def test_claim_over_draws_prints_mean_interval_and_verdict(capsys):
+    assert book.claim_over_draws("C3", "ratio", [0.05, 0.15, 0.06, 0.14], "<=", 0.1) == "INCONCLUSIVE"
+    assert book.claim_over_draws("C3", "ratio", [0.02, 0.03, 0.04], "<=", 0.1) == "PASS"
+    assert book.claim_over_draws("C3", "ratio", [0.3, 0.4, 0.5], "<=", 0.1) == "FAIL"
+    lines = capsys.readouterr().out.splitlines()
+    claims = [book.parse_claim_line(line) for line in lines]
+    assert [c.verdict for c in claims] == ["INCONCLUSIVE", "PASS", "FAIL"]
+    assert claims[0].measured == "ratio (mean of 4)" and claims[0].value == "0.1"
+    assert claims[0].criterion == "<= 0.1" and claims[0].interval is not None
+
+
 def test_sig3_rounds_and_names_float_roundoff():
     assert [book.sig3(x) for x in (0.0123456, 1234.5, -0.5, 0.0)] == ["0.0123", "1.23e+03", "-0.5", "0"]
     assert book.sig3(3e-9, roundoff=True) == "<1e-6" and book.sig3(-3e-9, roundoff=True) == "<1e-6"
@@ -333,19 +359,25 @@ def test_claims_of_notebook_and_table():
     nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": [
         "gap: 0.1\n", "SCALE: digits, N=1000, small UNet, 4000 steps\n",
         "CLAIM C2 PASS: gap after 4000 steps = 0.100 (criterion: > 0.05)\n",
-        "CLAIM C9 FAIL: something = 1 (criterion: < 1)\n"]}]}]}
+        "CLAIM C9 FAIL: something = 1 (criterion: < 1)\n",
+        "CLAIM C9a INCONCLUSIVE: other = 2 [90% CI 1, 3] (criterion: < 2)\n"]}]}]}
     claims = book.claims_of_notebook(nb, "03_training_gap")
-    assert [c.id for c in claims] == ["C2", "C9"]
+    assert [c.id for c in claims] == ["C2", "C9", "C9a"]
     assert claims[0].scale == "digits, N=1000, small UNet, 4000 steps" and claims[0].chapter == "03_training_gap"
     paper = {"C1": dict(statement="s1", paper_scale="p1", chapter="01_optimal_denoiser"),
              "C2": dict(statement="s2", paper_scale="p2", chapter="03_training_gap")}
     rows = book.claim_rows(paper, claims)
-    assert [r["id"] for r in rows] == ["C1", "C2", "C9"]
+    assert [r["id"] for r in rows] == ["C1", "C2", "C9", "C9a"]
     text = book.claims_text(rows)
     assert "C1   not yet measured (planned: 01_optimal_denoiser)" in text
-    assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text
+    assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text and "C9a  INCONCLUSIVE" in text
+    assert text.endswith("3 claims measured, 1 PASS, 1 FAIL, 1 INCONCLUSIVE, 1 not yet measured")
     md = book.claims_markdown(rows)
     assert "{doc}`03_training_gap`" in md and "(not a claim of the paper)" in md
+    assert "{bdg-success}`PASS` 1" in md and "{bdg-warning}`INCONCLUSIVE` 1" in md  # the tally
+    # one block per paper claim: C9 and C9a share theirs; the paper's text is written once each
+    assert md.count("### C9:") == 1 and md.count("s2") == 1
+    assert "**C9a**" in md and "[90% CI 1, 3]" in md
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,11 +468,51 @@ def test_chapter_follows_the_conventions(stem):
             "the first code cell after the parameters must call "
             f'setup_chapter("{stem}", globals())'
         )
+    _check_what_a_reader_sees(stem, nb_cells)
     if stem not in book.AGGREGATE_PAGES:
         claims = book.claims_of_notebook(nb, stem)
         ids = [c.id for c in claims]
         assert len(ids) == len(set(ids)), f"one CLAIM line per claim id: {ids}"
         assert all(c.scale for c in claims), "print the SCALE line before the CLAIM lines"
+
+
+def _check_what_a_reader_sees(stem, cells):
+    """No progress bar saved into a page; figures fit their column and hide their plotting code."""
+    from diffgen_lib.book.runner import COLUMN_PX, FULL_WIDTH_PX, widest_image
+
+    for i, c in enumerate(cells):
+        tags = c["metadata"].get("tags", [])
+        for out in c.get("outputs", []):
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            assert not re.search(r"\d+%\|", text), f"{stem} cell {i}: a progress bar in the page"
+        width = widest_image(c)
+        assert width <= FULL_WIDTH_PX, (
+            f"{stem} cell {i}: a {width} px wide figure renders its text below 9 pt; make it at "
+            f"most {FULL_WIDTH_PX / 100:.1f} inches wide")
+        if width > COLUMN_PX:
+            assert "full-width" in tags, f"{stem} cell {i}: a {width} px figure needs the full-width tag"
+        if c["metadata"].get("mystnb", {}).get("figure"):
+            assert "hide-input" in tags or "remove-input" in tags, f"{stem} cell {i}: plotting code shown"
+
+
+def test_png_width_reads_the_header():
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from diffgen_lib.book.runner import png_width, widest_image
+
+    buf = io.BytesIO()
+    Figure(figsize=(3.21, 1.0), dpi=100).savefig(buf, format="png")
+    data = base64.b64encode(buf.getvalue()).decode()
+    assert png_width(data) == 321
+    assert widest_image({"outputs": [{"data": {"image/png": data}}, {"text": "x"}]}) == 321
+    assert widest_image({"outputs": []}) == 0
 
 
 def test_vendored_assets_match_their_checksums():
@@ -495,6 +567,10 @@ def test_html_build_from_committed_notebooks(tmp_path):
             fig = c["metadata"].get("mystnb", {}).get("figure")
             if fig and fig.get("name"):
                 assert f'id="{fig["name"]}"' in html, f"{f}: figure {fig['name']} has no anchor"
+        n_figures = sum(1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure"))
+        if f.split("/")[-1] not in book.AGGREGATE_PAGES:
+            commands = html.count('class="reproduce-figure"')
+            assert commands == n_figures, f"{f}: {n_figures} figures but {commands} reproduce boxes"
         assert html.count('<span class="caption-number">Fig. ') >= sum(
             1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
         )
@@ -506,3 +582,41 @@ def test_html_build_from_committed_notebooks(tmp_path):
             assert "_static/vendor/widgets/embed-amd.js" in html and "_static/vendor/widgets/require.js" in html
     for asset in ("vendor/mathjax/tex-svg-full.js", "vendor/widgets/embed-amd.js", "vendor/widgets/require.js"):
         assert (html_dir / "_static" / asset).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# "Reproduce this figure" commands
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", [s for s in book.toc_chapters() if s not in book.AGGREGATE_PAGES])
+def test_reproduce_commands_parse_through_the_cli_check(stem):
+    from diffgen_lib.book import cli, reproduce
+
+    specs = book.parse_spec(stem)
+    # the default page, and a page executed with every list shortened and one int changed
+    changed = {n: s.default[:1] for n, s in specs.items() if isinstance(s.default, list) and s.default}
+    for name, spec in specs.items():
+        if spec.kind == "int":
+            try:
+                changed[name] = spec.check(spec.default + 1)
+                break
+            except book.ParamError:
+                continue
+    for parameters in ({}, changed):
+        for command in reproduce.reproduce_commands(stem, parameters):
+            argv = shlex.split(command)
+            assert argv[:4] == ["python", "-m", "diffgen_lib.book", "run"]
+            pairs, profile = [], None
+            rest = argv[5:]
+            while rest:
+                if rest[0] == "--profile":
+                    profile, rest = rest[1], rest[2:]
+                else:
+                    assert rest[0] == "-p"
+                    pairs.append((rest[1], rest[2]))
+                    rest = rest[3:]
+            got_stem, _, values = cli.chapter_parameters(ROOT, argv[4], profile, pairs)
+            assert got_stem == stem
+            for name, value in parameters.items():
+                assert values[name] == value, (command, name)

@@ -72,12 +72,25 @@ def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatc
 def test_progress_modes(monkeypatch):
     monkeypatch.setenv("DIFFGEN_PROGRESS", "off")
     assert list(progress.progress_bar(range(3))) == [0, 1, 2]
-    monkeypatch.setenv("DIFFGEN_PROGRESS", "text")
-    bar = progress.progress_bar(range(2), disable=True)
-    assert bar.leave and list(bar) == [0, 1]
+    monkeypatch.setenv("DIFFGEN_PROGRESS", "file")
+    monkeypatch.delenv("DIFFGEN_PROGRESS_FILE", raising=False)
+    bar = progress.progress_bar(range(2), leave=False)  # no file named: silent
+    assert bar.disable and bar.leave and list(bar) == [0, 1]
     monkeypatch.setenv("DIFFGEN_PROGRESS", "fancy")
     with pytest.raises(ValueError, match="DIFFGEN_PROGRESS"):
         progress.progress_bar(range(2))
+
+
+def test_file_progress_stays_out_of_the_output(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv("DIFFGEN_PROGRESS", "file")
+    monkeypatch.setenv("DIFFGEN_PROGRESS_FILE", str(log))
+    assert progress.last_progress_line(log) == ""
+    assert list(progress.progress_bar(range(5), desc="counting")) == list(range(5))
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    last = progress.last_progress_line(log)
+    assert last.startswith("counting: 100%") and "5/5" in last
 
 
 def test_load_size_runs_returns_matching_configs_runs_and_curves(tmp_path, monkeypatch):

@@ -24,7 +24,12 @@ def test_state_matches_the_toy_model():
     sigmas = diffusion.edm_sigmas(explorer.GAP_SIGMA_STEPS).numpy()
     assert np.allclose(state.sigmas, sigmas)
     assert np.allclose(state.gap, toy.gap_curve(train, val, sigmas, 1.6))
-    assert state.gap_at_sigma == pytest.approx(toy.gap_curve(train, val, [1.0], 1.6)[0])
+    # the value shown for the current sigma is read off the drawn curve (between its neighbours)
+    above, below = sigmas[sigmas >= 1.0].min(), sigmas[sigmas <= 1.0].max()
+    lo, hi = sorted(state.gap[[list(sigmas).index(above), list(sigmas).index(below)]])
+    assert lo <= state.gap_at_sigma <= hi
+    on_grid = explorer.compute_state(delta=1.6, sigma=float(sigmas[20]), n_train=10)
+    assert on_grid.gap_at_sigma == pytest.approx(state.gap[20], rel=1e-5)
     assert (state.peak_gap, state.peak_sigma) == toy.peak(sigmas, state.gap)
     # the field is y_delta(x) - x on the grid
     gx, gy, u, v = state.field
@@ -94,6 +99,27 @@ def test_live_explorer_update_and_sliders():
         ex.update(sigma=-1.0)
 
 
+def test_gap_at_sigma_never_exceeds_the_curves_peak():
+    for sigma in (0.3, 0.8, 1.0, 1.37, 2.5):
+        state = explorer.compute_state(delta=1.6, sigma=sigma, n_train=10)
+        assert state.gap_at_sigma <= state.peak_gap + 1e-12
+
+
+def test_saved_explorer_has_disabled_sliders_and_says_why():
+    saved = explorer.Explorer(live=False)
+    assert all(slider.disabled for slider in saved.sliders.values())
+    assert "disabled" in saved.widget.children[0].value
+    live = explorer.Explorer(live=True)
+    assert not any(slider.disabled for slider in live.sliders.values())
+
+
+def test_interactive_session_follows_the_execution_mode(monkeypatch):
+    monkeypatch.setenv("DIFFGEN_EXECUTION", "batch")
+    assert not explorer.interactive_session()
+    monkeypatch.delenv("DIFFGEN_EXECUTION")
+    assert explorer.interactive_session()
+
+
 def test_precomputed_tour_and_animation():
     base = {"delta": 1.6, "sigma": 1.0, "n_train": 6, "guidance": 0.0}
     states = explorer.precompute_states(base, {"delta": [1.0, 1.6], "sigma": [1.0, 3.0]})
@@ -101,6 +127,7 @@ def test_precomputed_tour_and_animation():
     assert [(s.delta, s.sigma) for s in states] == [(1.0, 1.0), (1.6, 1.0), (1.6, 3.0)]
     html = explorer.animation_html(states[:2], dpi=30)
     assert "<script" in html and html.count("data:image/png;base64") == 2
+    assert "font-awesome" not in html and 'class="fa ' not in html and "\u25b6" in html
     with pytest.raises(ValueError):
         explorer.precompute_states({"delta": 1.0}, {"sigma": [1.0]})
     with pytest.raises(ValueError):

@@ -5,12 +5,16 @@ Command line (run from the repository root, inside the project's virtual environ
     python -m diffgen_lib.book list                      # chapters, parameters, defaults, allowed values
     python -m diffgen_lib.book build [--force] [STEM..]  # what `make book` runs
     python -m diffgen_lib.book run CHAPTER -p NAME VALUE [-p ...] [--profile NAME] [--no-html]
+    python -m diffgen_lib.book train 03_training_gap [-p ...] [--profile NAME]
+    python -m diffgen_lib.book data DATASET [..] [--data-dir DIR] [--mirror URL]   # mnist, fashion_mnist, cifar10
 
 ``build`` executes every chapter listed in ``_toc.yml`` (default parameters, papermill) into
 ``book/<stem>.ipynb`` unless its stamp in ``_build/stamps/`` says nothing changed, then builds the
 HTML with Jupyter Book into ``_build/html``. ``run`` executes one chapter with other parameters
 into ``_build/runs/<stem>-<hash>.ipynb`` and builds that page alone; the committed notebook is
 never touched. Parameters are validated against the chapter's spec before anything executes.
+``data`` downloads datasets into the data folder the loaders read (``diffgen_lib.fetch``: published
+MD5s checked, nothing partial kept; exit code 1 on a failed download); the chapters never download.
 
 Chapter side (first code cell after the ``parameters`` cell)::
 
@@ -44,12 +48,18 @@ from .aggregate import (
     claims_of_notebook,
     claims_text,
     collect_claims,
+    tally,
+    tally_text,
+    verdict_badge,
     collect_timings,
     format_claim,
     format_scale,
     parse_claim_line,
 )
-from .chapter import BOOK_RC, ChapterParams, claim, pin_threads, resolve_device, scale, setup_chapter, sig3
+from .chapter import (
+    BOOK_RC, ChapterParams, claim, claim_over_draws, format_value, glue_values, pin_threads, resolve_device, scale,
+    setup_chapter, sig3,
+)
 from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, run_config
 from .layout import AGGREGATE_PAGES, BOOK, DEFAULT_THREADS, LIB, PARAMETER_TAGS, ROOT
 from .params import (
@@ -70,10 +80,12 @@ from .toc import all_chapters, resolve_chapter, toc_chapters, toc_files
 
 __all__ = [
     "AGGREGATE_PAGES", "BOOK", "BOOK_RC", "DEFAULT_THREADS", "LIB", "PARAMETER_TAGS", "ROOT",
-    "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError",
+    "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError", "claim_over_draws", "tally",
+    "tally_text", "verdict_badge",
     "all_chapters", "build_html", "build_run_page", "chapter_source", "claim", "claim_rows",
     "claims_markdown", "claims_of_notebook", "claims_text", "cmd_build", "cmd_list", "cmd_run",
     "collect_claims", "collect_timings", "execute_chapter", "format_claim", "format_scale",
+    "format_value", "glue_values",
     "is_up_to_date", "kernel_environment", "library_files", "load_profile", "main",
     "parse_claim_line", "parse_spec", "parse_spec_comment", "parse_spec_source", "pin_threads",
     "resolve_chapter", "resolve_cli_value", "resolve_device", "run_config", "scale",

@@ -12,12 +12,25 @@ from .layout import AGGREGATE_PAGES, ROOT
 from .toc import toc_chapters
 
 
-_CLAIM_RE = re.compile(r"^CLAIM (?P<id>C\d+[a-z]?) (?P<status>PASS|FAIL): (?P<rest>.*)$")
+_CLAIM_RE = re.compile(r"^CLAIM (?P<id>C\d+[a-z]?) (?P<status>PASS|FAIL|INCONCLUSIVE): (?P<rest>.*)$")
+_INTERVAL_RE = re.compile(r"^(?P<value>.*?) \[90% CI (?P<lo>[^,\]]+), (?P<hi>[^\]]+)\]$")
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
-def format_claim(claim_id: str, passed: bool, measured: str, value: Any, criterion: str) -> str:
-    """The CLAIM line: ``CLAIM <id> PASS|FAIL: <measured> = <value> (criterion: <criterion>)``."""
-    line = f"CLAIM {claim_id} {'PASS' if passed else 'FAIL'}: {measured} = {value} (criterion: {criterion})"
+def _verdict_word(verdict: bool | str) -> str:
+    if not isinstance(verdict, str):  # a bool, numpy's too: a verdict on one draw
+        return "PASS" if bool(verdict) else "FAIL"
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be True, False or one of {VERDICTS}, got {verdict!r}")
+    return verdict
+
+
+def format_claim(claim_id: str, verdict: bool | str, measured: str, value: Any, criterion: str,
+                 interval: tuple[Any, Any] | None = None) -> str:
+    """The CLAIM line: ``CLAIM <id> PASS|FAIL|INCONCLUSIVE: <measured> = <value>[ [90% CI lo,
+    hi]] (criterion: <criterion>)``; ``verdict`` is a bool (a single draw) or a verdict word."""
+    ci = f" [90% CI {interval[0]}, {interval[1]}]" if interval is not None else ""
+    line = f"CLAIM {claim_id} {_verdict_word(verdict)}: {measured} = {value}{ci} (criterion: {criterion})"
     if "\n" in line or parse_claim_line(line) is None:
         raise ValueError(f"not a valid CLAIM line: {line!r}")
     return line
@@ -30,27 +43,35 @@ def format_scale(dataset: str, n_train: Any, model: str, steps: Any) -> str:
 @dataclasses.dataclass
 class Claim:
     id: str
-    passed: bool
+    verdict: str
     measured: str
     value: str
     criterion: str
     chapter: str = ""
     scale: str = ""
+    interval: tuple[str, str] | None = None  # the 90% interval's ends as printed; None: one draw
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
 
     @property
     def base_id(self) -> str:
         return re.match(r"C\d+", self.id).group(0)
 
     @property
+    def value_text(self) -> str:
+        """The value with its interval, as the CLAIM line prints it."""
+        return self.value + (f" [90% CI {self.interval[0]}, {self.interval[1]}]" if self.interval else "")
+
+    @property
     def line(self) -> str:
-        return (
-            f"CLAIM {self.id} {'PASS' if self.passed else 'FAIL'}: "
-            f"{self.measured} = {self.value} (criterion: {self.criterion})"
-        )
+        return (f"CLAIM {self.id} {self.verdict}: {self.measured} = {self.value_text} "
+                f"(criterion: {self.criterion})")
 
 
 def parse_claim_line(line: str) -> Claim | None:
-    """Parse ``CLAIM <id> PASS|FAIL: <measured> = <value> (criterion: <criterion>)``."""
+    """Parse a CLAIM line (see :func:`format_claim`); None when it is not one."""
     m = _CLAIM_RE.match(line.strip())
     if not m:
         return None
@@ -62,7 +83,12 @@ def parse_claim_line(line: str) -> Claim | None:
     if " = " not in head:
         return None
     measured, value = head.rsplit(" = ", 1)
-    return Claim(m.group("id"), m.group("status") == "PASS", measured.strip(), value.strip(), criterion.strip())
+    interval = None
+    ci = _INTERVAL_RE.match(value.strip())
+    if ci:
+        value, interval = ci.group("value"), (ci.group("lo").strip(), ci.group("hi").strip())
+    return Claim(m.group("id"), m.group("status"), measured.strip(), value.strip(), criterion.strip(),
+                 interval=interval)
 
 
 def _stream_text(nb: dict) -> Iterable[str]:
@@ -121,6 +147,23 @@ def claim_rows(paper: dict[str, dict], claims: list[Claim]) -> list[dict]:
     return rows
 
 
+def tally(rows: list[dict]) -> dict[str, int]:
+    """How many measured lines have each verdict, and how many paper claims nobody measured."""
+    counts = {v: 0 for v in VERDICTS}
+    for r in rows:
+        if r["claim"] is not None:
+            counts[r["claim"].verdict] += 1
+    counts["not yet measured"] = sum(1 for r in rows if r["claim"] is None)
+    return counts
+
+
+def tally_text(rows: list[dict]) -> str:
+    t = tally(rows)
+    measured = sum(t[v] for v in VERDICTS)
+    return (f"{measured} claims measured, {t['PASS']} PASS, {t['FAIL']} FAIL, "
+            f"{t['INCONCLUSIVE']} INCONCLUSIVE, {t['not yet measured']} not yet measured")
+
+
 def claims_text(rows: list[dict]) -> str:
     """Plain-text claims table (deterministic given the notebooks; nbval compares it)."""
     out = []
@@ -130,44 +173,61 @@ def claims_text(rows: list[dict]) -> str:
             planned = r["paper"].get("chapter", "")
             out.append(f"{r['id']:<4} not yet measured" + (f" (planned: {planned})" if planned else ""))
             continue
-        status = "PASS" if c.passed else "FAIL"
-        out.append(f"{r['id']:<4} {status}  {c.chapter}" + ("  [duplicate CLAIM id]" if r["duplicate"] else ""))
-        out.append(f"     measured: {c.measured} = {c.value} (criterion: {c.criterion})")
+        out.append(f"{r['id']:<4} {c.verdict}  {c.chapter}" + ("  [duplicate CLAIM id]" if r["duplicate"] else ""))
+        out.append(f"     measured: {c.measured} = {c.value_text} (criterion: {c.criterion})")
         out.append(f"     scale:    {c.scale or 'no SCALE line'}")
-    n_pass = sum(1 for r in rows if r["claim"] is not None and r["claim"].passed)
-    n_meas = sum(1 for r in rows if r["claim"] is not None)
-    out.append(f"{n_meas} claims measured, {n_pass} PASS, {n_meas - n_pass} FAIL, "
-               f"{sum(1 for r in rows if r['claim'] is None)} not yet measured")
+    out.append(tally_text(rows))
     return "\n".join(out)
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_BADGE = {"PASS": "bdg-success", "FAIL": "bdg-danger", "INCONCLUSIVE": "bdg-warning"}
+
+
+def verdict_badge(verdict: str) -> str:
+    """A coloured verdict (sphinx-design badge role)."""
+    return f"{{{_BADGE.get(verdict, 'bdg-secondary')}}}`{verdict}`"
+
+
+def _md_text(text: str) -> str:
+    return str(text).replace("\n", " ").replace("*", "\\*")
 
 
 def claims_markdown(rows: list[dict]) -> str:
-    """The claims table as MyST Markdown (chapter links are {doc} roles, checked by the build)."""
-    lines = [
-        "| Claim | The paper says (paper scale) | Measured here | Scale here | Result | Chapter |",
-        "|---|---|---|---|---|---|",
-    ]
+    """The claims as MyST Markdown: a tally, then one block per paper claim with the paper's
+    statement and number beside this book's lines (a two-column grid that stacks on a phone).
+    Chapter links are {doc} roles, checked by the build."""
+    t = tally(rows)
+    parts = ["**Tally:** " + " &nbsp; ".join(
+        f"{verdict_badge(v)} {t[v]}" for v in VERDICTS) + f" &nbsp; {verdict_badge('not yet measured')} "
+        f"{t['not yet measured']}", ""]
+    groups: dict[str, list[dict]] = {}
     for r in rows:
-        c, p = r["claim"], r["paper"]
-        paper = f"{p['statement']} *Paper scale:* {p['paper_scale']}" if p else "(not a claim of the paper)"
-        if c is None:
-            planned = p.get("chapter", "")
-            lines.append(f"| {r['id']} | {_md_cell(paper)} | not yet measured | | | "
-                         + (_md_cell(f"planned: {planned}") if planned else "") + " |")
-            continue
-        result = "**PASS**" if c.passed else "**FAIL**"
-        if r["duplicate"]:
-            result += " (duplicate id)"
-        lines.append(
-            f"| {r['id']} | {_md_cell(paper)} | {_md_cell(f'{c.measured} = {c.value}')} "
-            f"(criterion: {_md_cell(c.criterion)}) | {_md_cell(c.scale or '?')} | {result} "
-            f"| {{doc}}`{c.chapter}` |"
-        )
-    return "\n".join(lines)
+        base = r["claim"].base_id if r["claim"] is not None else r["id"]
+        groups.setdefault(base, []).append(r)
+    for base, group in groups.items():
+        paper = group[0]["paper"]
+        verdicts = [r["claim"].verdict for r in group if r["claim"] is not None]
+        summary = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts) or "not yet measured"
+        parts += [f"### {base}: {summary}", "", "::::{grid} 1 1 2 2", ":gutter: 2", "",
+                  ":::{grid-item-card} The paper"]
+        if paper:
+            parts += [_md_text(paper["statement"]), "", f"*At paper scale:* {_md_text(paper['paper_scale'])}"]
+        else:
+            parts += ["(not a claim of the paper)"]
+        parts += [":::", "", ":::{grid-item-card} This book"]
+        for r in group:
+            c = r["claim"]
+            if c is None:
+                planned = (paper or {}).get("chapter", "")
+                parts += [f"- {verdict_badge('not yet measured')}"
+                          + (f" planned in {{doc}}`{planned}`" if planned else ""), ""]
+                continue
+            dup = " (duplicate id)" if r["duplicate"] else ""
+            parts += [f"- {verdict_badge(c.verdict)} **{c.id}**{dup}: {_md_text(c.measured)} = "
+                      f"**{_md_text(c.value_text)}** (criterion: {_md_text(c.criterion)}); "
+                      f"{{doc}}`{c.chapter}`, {_md_text(c.scale or 'no SCALE line')}"]
+        parts += ["", ":::", "::::", ""]
+    return "\n".join(parts)
 
 
 def collect_timings(root: Path = ROOT) -> list[dict]:

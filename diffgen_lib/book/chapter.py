@@ -158,19 +158,61 @@ def setup_chapter(stem: str, namespace: dict, *, source: str | Path | None = Non
     return params
 
 
+def format_value(value: Any) -> str:
+    """A parameter or result as prose shows it: ints as they are, floats with up to 4
+    significant digits, lists as "a, b and c"."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        items = [format_value(v) for v in value]
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return str(value)
+
+
+def glue_values(values: dict[str, Any]) -> None:
+    """Glue each value under its name (myst-nb), for ``{glue:text}`name``` in the prose, so the
+    page shows the numbers the chapter ran with, never a variable name."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, format_value(value), display=False)
+
+
 def sig3(x: float, roundoff: bool = False) -> str:
     """``x`` with 3 significant digits, so checked outputs stay stable across reruns; with
     ``roundoff``, |x| < 1e-6 (float round-off of an exact 0) prints as "<1e-6"."""
     return "<1e-6" if roundoff and abs(x) < 1e-6 else f"{x:.3g}"
 
 
-def claim(claim_id: str, passed: bool, measured: str, value: Any, criterion: str) -> None:
+def claim(claim_id: str, passed: bool | str, measured: str, value: Any, criterion: str,
+          interval: tuple[Any, Any] | None = None) -> None:
     """Print a CLAIM line in the book's one fixed format (for the chapter's claims cell).
 
     ``claim("C2", gap > 0.05, "relative gap at sigma=1.7 after 4000 steps", f"{gap:.3f}", "> 0.05")``
     prints ``CLAIM C2 PASS: relative gap at sigma=1.7 after 4000 steps = 0.123 (criterion: > 0.05)``.
+    A bool is a verdict on one draw; :func:`claim_over_draws` gives the interval and the
+    three-valued verdict.
     """
-    print(format_claim(claim_id, bool(passed), measured, value, criterion))
+    print(format_claim(claim_id, passed, measured, value, criterion, interval))
+
+
+def claim_over_draws(claim_id: str, measured: str, draws, comparison: str, threshold: float,
+                     fmt=None, seed: int = 0) -> str:
+    """Print a CLAIM line for a criterion ``mean <comparison> threshold`` judged on the 90%
+    bootstrap interval of the mean over ``draws`` (seeds, reference draws): PASS when the whole
+    interval meets it, FAIL when none of it does, INCONCLUSIVE otherwise. Returns the verdict."""
+    from ..verdicts import bootstrap_interval, verdict
+
+    fmt = fmt or sig3
+    mean, lo, hi = bootstrap_interval(draws, seed=seed)
+    result = verdict(lo, hi, comparison, threshold)
+    claim(claim_id, result, f"{measured} (mean of {len(draws)})", fmt(mean),
+          f"{comparison} {fmt(threshold)}", interval=(fmt(lo), fmt(hi)))
+    return result
 
 
 def scale(dataset: str, n_train: Any, model: str, steps: Any) -> None:

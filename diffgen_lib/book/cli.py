@@ -212,6 +212,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    """Download datasets into the data folder (:mod:`diffgen_lib.fetch`; the chapters never download)."""
+    from .. import fetch
+
+    return fetch.command(args.datasets, args.data_dir, args.mirror)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     root = Path(args.root)
     in_toc = toc_chapters(root)
@@ -257,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="train the shared runs of 03_training_gap (also under torchrun)")
     _chapter_arguments(p_train, "03_training_gap (the chapter whose parameters define the runs)")
     p_train.set_defaults(func=cmd_train)
+    p_data = sub.add_parser("data", help="download mnist, fashion_mnist or cifar10 into the data folder")
+    p_data.add_argument("datasets", nargs="+", metavar="DATASET", help="mnist, fashion_mnist, cifar10")
+    p_data.add_argument("--data-dir", metavar="DIR",
+                        help="data folder (default: $DIFFGEN_DATA, else <repository>/data)")
+    p_data.add_argument("--mirror", metavar="URL",
+                        help="base URL holding DATASET/ARCHIVE (default: $DIFFGEN_DATA_MIRROR, "
+                             "else the official sites)")
+    p_data.set_defaults(func=cmd_data)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..progress import last_progress_line
 from .layout import DEFAULT_THREADS, PARAMETER_TAGS, ROOT, _rel
 
 
@@ -25,8 +27,10 @@ def kernel_environment() -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    # text progress bars in executed notebooks (widget bars would be saved as widget state)
-    os.environ.setdefault("DIFFGEN_PROGRESS", "text")
+    # a batch run: the saved page has no kernel behind its widgets (see explorer.interactive_session)
+    os.environ.setdefault("DIFFGEN_EXECUTION", "batch")
+    # progress bars go to a file the heartbeat reads, never into the executed notebook
+    os.environ.setdefault("DIFFGEN_PROGRESS", "file")
     # kernelspecs of this environment first, so "python3" is this interpreter
     share = str(Path(sys.prefix) / "share" / "jupyter")
     jp = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
@@ -35,11 +39,13 @@ def kernel_environment() -> None:
 
 
 class _Heartbeat(threading.Thread):
-    """Prints every ``every`` seconds how long a chapter has run and how many cells are done."""
+    """Prints every ``every`` seconds how long a chapter has run, how many cells are done and
+    the chapter's newest progress-bar state (from its progress file)."""
 
-    def __init__(self, label: str, nb_path: Path, every: float = 30.0):
+    def __init__(self, label: str, nb_path: Path, every: float = 30.0, progress_file: Path | None = None):
         super().__init__(daemon=True)
         self.label, self.nb_path, self.every = label, nb_path, every
+        self.progress_file = progress_file
         self.stop = threading.Event()
         self.t0 = time.monotonic()
 
@@ -54,7 +60,9 @@ class _Heartbeat(threading.Thread):
             except (OSError, ValueError, KeyError):
                 pass
             cells_txt = f", {done}/{total} code cells" if total else ""
-            print(f"      {self.label}: {time.monotonic() - self.t0:.0f} s{cells_txt}", flush=True)
+            bar = last_progress_line(self.progress_file) if self.progress_file else ""
+            bar_txt = f", {bar}" if bar else ""
+            print(f"      {self.label}: {time.monotonic() - self.t0:.0f} s{cells_txt}{bar_txt}", flush=True)
 
 
 def _kernel_config(ipc_dir: Path):
@@ -86,7 +94,11 @@ def execute_chapter(
     tmp_out = work / f"{output.stem}.ipynb"
     nb = jupytext.read(root / "book" / f"{stem}.py")
     nbformat.write(nb, src_nb)
-    beat = _Heartbeat(label or stem, tmp_out, float(os.environ.get("DIFFGEN_PROGRESS_EVERY", 30)))
+    progress_file = work / f"{output.stem}.progress.log"
+    progress_file.unlink(missing_ok=True)
+    os.environ["DIFFGEN_PROGRESS_FILE"] = str(progress_file)  # the kernel inherits it
+    beat = _Heartbeat(label or stem, tmp_out, float(os.environ.get("DIFFGEN_PROGRESS_EVERY", 30)),
+                      progress_file)
     beat.start()
     ipc_dir = tempfile.mkdtemp(prefix="diffgen-ipc-")  # short path: unix sockets allow ~100 chars
     try:
@@ -108,7 +120,11 @@ def execute_chapter(
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if any(t in tags for t in PARAMETER_TAGS) and "hide-input" not in tags:
-            cell.metadata["tags"] = list(tags) + ["hide-input"]
+            tags = list(tags) + ["hide-input"]
+        if widest_image(cell) > COLUMN_PX and "full-width" not in tags:
+            tags = list(tags) + ["full-width"]
+        if tags:
+            cell.metadata["tags"] = tags
     pm = nb.metadata.setdefault("papermill", {})
     pm["input_path"] = f"book/{stem}.py"
     pm["output_path"] = _rel(output, root)
@@ -119,6 +135,26 @@ def execute_chapter(
         os.utime(root / "book" / f"{stem}.py")  # the pair's text file stays the newer one
     if str(root.resolve()) in output.read_text(encoding="utf-8"):
         print(f"      warning: {_rel(output, root)} contains this machine's path {root.resolve()}")
+
+
+#: a PNG wider than the page's text column (px at the book's 100 dpi) is shrunk to fit it, and
+#: its text with it: such a figure's cell gets the ``full-width`` tag (136% of the column);
+#: wider than FULL_WIDTH_PX, its text would still render below about 9 pt (a test checks)
+COLUMN_PX = 750
+FULL_WIDTH_PX = 1020
+
+
+def png_width(data: str) -> int:
+    """Width in pixels of a base64-encoded PNG (from its IHDR chunk)."""
+    head = base64.b64decode(data[:44])  # 33 bytes: signature, IHDR length and type, width, height
+    return int.from_bytes(head[16:20], "big")
+
+
+def widest_image(cell) -> int:
+    """The widest PNG output of a notebook cell (0 when it has none)."""
+    widths = [png_width(out["data"]["image/png"]) for out in cell.get("outputs", [])
+              if "image/png" in out.get("data", {})]
+    return max(widths, default=0)
 
 
 def _jupyter_book() -> str:

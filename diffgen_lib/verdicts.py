@@ -1,0 +1,53 @@
+"""Claim verdicts with uncertainty: a percentile-bootstrap interval over draws (seeds, reference
+draws) and the three-valued verdict it supports.
+
+A criterion fixed before the measurement ("<= 0.1") is met by the whole interval (PASS), by none
+of it (FAIL), or by part of it (INCONCLUSIVE): a single noisy draw near a threshold decides nothing.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable, Sequence
+
+import numpy as np
+
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def bootstrap_interval(draws: Sequence[float], level: float = 0.9, n_boot: int = 2000,
+                       seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``draws`` and the percentile-bootstrap ``level`` interval of that mean.
+
+    Resamples the draws with replacement ``n_boot`` times (a seeded generator, so the interval
+    is reproducible). One draw gives a zero-width interval at its value.
+    """
+    x = np.asarray(draws, dtype=np.float64).ravel()
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"need at least one finite draw, got {x.tolist()}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(means, [tail, 1 - tail])
+    return float(x.mean()), float(lo), float(hi)
+
+
+def verdict(lo: float, hi: float, comparison: str, threshold: float) -> str:
+    """PASS when every value in [lo, hi] meets ``value <comparison> threshold``, FAIL when none
+    does, INCONCLUSIVE when the interval straddles the threshold."""
+    if comparison not in COMPARISONS:
+        raise ValueError(f"comparison must be one of {sorted(COMPARISONS)}, got {comparison!r}")
+    if lo > hi:
+        raise ValueError(f"interval [{lo}, {hi}] is empty")
+    meets = COMPARISONS[comparison]
+    low_ok, high_ok = meets(lo, threshold), meets(hi, threshold)
+    if low_ok and high_ok:
+        return "PASS"
+    if not low_ok and not high_ok:
+        return "FAIL"
+    return "INCONCLUSIVE"

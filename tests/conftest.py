@@ -15,6 +15,7 @@ os.environ.setdefault("DIFFGEN_THREADS", "2")
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ["DIFFGEN_THREADS"])
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep (same numbers)
 os.environ.setdefault("DIFFGEN_EXECUTION", "batch")  # the chapters run as `make book` runs them
 _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 if str(ROOT) not in _paths:

@@ -27,6 +27,9 @@ def kernel_environment() -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # idle OpenMP threads sleep instead of spinning: with two processes on two cores, spinning
+    # threads slow both about tenfold; the numbers are bit-identical either way
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # a batch run: the saved page has no kernel behind its widgets (see explorer.interactive_session)
     os.environ.setdefault("DIFFGEN_EXECUTION", "batch")
     # progress bars go to a file the heartbeat reads, never into the executed notebook

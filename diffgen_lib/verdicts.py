@@ -19,22 +19,26 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 
 
 def bootstrap_interval(draws: Sequence[float], level: float = 0.9, n_boot: int = 2000,
-                       seed: int = 0) -> tuple[float, float, float]:
-    """Mean of ``draws`` and the percentile-bootstrap ``level`` interval of that mean.
+                       seed: int = 0, statistic: str = "mean") -> tuple[float, float, float]:
+    """The ``statistic`` ("mean" or "median") of ``draws`` and its percentile-bootstrap
+    ``level`` interval.
 
     Resamples the draws with replacement ``n_boot`` times (a seeded generator, so the interval
     is reproducible). One draw gives a zero-width interval at its value.
     """
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    reduce = np.mean if statistic == "mean" else np.median
     x = np.asarray(draws, dtype=np.float64).ravel()
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError(f"need at least one finite draw, got {x.tolist()}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    values = reduce(x[rng.integers(0, x.size, size=(n_boot, x.size))], axis=1)
     tail = (1 - level) / 2
-    lo, hi = np.quantile(means, [tail, 1 - tail])
-    return float(x.mean()), float(lo), float(hi)
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(reduce(x)), float(lo), float(hi)
 
 
 def verdict(lo: float, hi: float, comparison: str, threshold: float) -> str:

@@ -49,3 +49,12 @@ def test_verdict_directions_and_bad_input():
         verdicts.verdict(0.0, 1.0, "==", 0.5)
     with pytest.raises(ValueError):
         verdicts.verdict(1.0, 0.0, "<", 0.5)
+
+
+def test_bootstrap_interval_of_the_median():
+    draws = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0]
+    median, lo, hi = verdicts.bootstrap_interval(draws, statistic="median")
+    assert median == 0.0 and lo == 0.0 and hi == 0.0  # one outlier moves the mean, not the median
+    assert verdicts.bootstrap_interval(draws)[0] == pytest.approx(5 / 9)
+    with pytest.raises(ValueError):
+        verdicts.bootstrap_interval(draws, statistic="mode")

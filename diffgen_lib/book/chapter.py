@@ -202,16 +202,20 @@ def claim(claim_id: str, passed: bool | str, measured: str, value: Any, criterio
 
 
 def claim_over_draws(claim_id: str, measured: str, draws, comparison: str, threshold: float,
-                     fmt=None, seed: int = 0) -> str:
-    """Print a CLAIM line for a criterion ``mean <comparison> threshold`` judged on the 90%
-    bootstrap interval of the mean over ``draws`` (seeds, reference draws): PASS when the whole
-    interval meets it, FAIL when none of it does, INCONCLUSIVE otherwise. Returns the verdict."""
+                     fmt=None, seed: int = 0, statistic: str = "mean") -> str:
+    """Print a CLAIM line for a criterion ``mean <comparison> threshold`` (or the median's)
+    judged on the 90% bootstrap interval over ``draws`` (seeds, reference draws, samples): PASS
+    when the whole interval meets it, FAIL when none of it does, INCONCLUSIVE otherwise.
+    Returns the verdict."""
+    import numpy as np
+
     from ..verdicts import bootstrap_interval, verdict
 
     fmt = fmt or sig3
-    mean, lo, hi = bootstrap_interval(draws, seed=seed)
+    value, lo, hi = bootstrap_interval(draws, seed=seed, statistic=statistic)
     result = verdict(lo, hi, comparison, threshold)
-    claim(claim_id, result, f"{measured} (mean of {len(draws)})", fmt(mean),
+    n = int(np.asarray(draws).size)
+    claim(claim_id, result, f"{measured} ({statistic} of {n})", fmt(value),
           f"{comparison} {fmt(threshold)}", interval=(fmt(lo), fmt(hi)))
     return result
 

@@ -55,11 +55,16 @@ def matched_delta(value: float, deltas: Sequence[float], peaks: Sequence[float])
     return float(np.interp(value, p, d))
 
 
-def recall_fraction(points, train, tol: float) -> float:
-    """Fraction of points within distance ``tol`` of some training point (exact recall)."""
+def recall_flags(points, train, tol: float) -> np.ndarray:
+    """For each point, whether it lies within distance ``tol`` of some training point (exact recall)."""
     d, _ = metrics.nearest_neighbors(torch.as_tensor(np.asarray(points, dtype=np.float64)),
                                      torch.as_tensor(np.asarray(train, dtype=np.float64)), k=1)
-    return float(np.mean(d[:, 0] <= tol))
+    return np.asarray(d[:, 0] <= tol)
+
+
+def recall_fraction(points, train, tol: float) -> float:
+    """Fraction of points within distance ``tol`` of some training point (exact recall)."""
+    return float(np.mean(recall_flags(points, train, tol)))
 
 
 def worst_peak_ratio(peak_sigmas: Sequence[float], deltas: Sequence[float]) -> float:

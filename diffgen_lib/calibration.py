@@ -7,8 +7,9 @@ only learned the training set's moments can score a "large" one. So each statist
 samples is computed by the same code, at the same number of samples ``n_gen`` and against the
 same references, for
 
-- the **null**: held-out val images that are not in the val reference, ``n_gen`` drawn with
-  replacement (fresh data: what a perfectly generalizing sampler produces);
+- the **null**: held-out images (the val split and images no split of the run uses,
+  :func:`heldout_pool`) that are not in the val reference, ``n_gen`` drawn with replacement
+  (fresh data: what a perfectly generalizing sampler produces);
 - the **copier**: training images drawn with replacement (what a fully memorizing sampler
   produces, :func:`copier_images`);
 - a **Gaussian** fitted to the training pixels (:class:`GaussianFit`): it has learned the
@@ -22,8 +23,8 @@ g_null)``: 0 is indistinguishable from fresh data, 1 as close to the training se
 References (:func:`draw_references`). Each *reference draw* takes a train reference and a val
 reference of equal size ``n`` (:func:`reference_size`): the whole training set when it fits
 (then a copier matches the train reference fully and nothing is diluted), else a random subset of
-it (a copier's signal is then diluted by n / N); the val reference is drawn from the val split
-with the train reference's class counts, and the null from the val images left over. With equal
+it (a copier's signal is then diluted by n / N); the val reference is drawn from the held-out
+images with the train reference's class counts, and the null from the held-out images left over. With equal
 sizes and the same distribution, the null's statistics are 0 in expectation: no floor by
 construction.
 
@@ -70,7 +71,29 @@ SEED_STRIDE = 1_000_003
 
 
 # ----------------------------------------------------------------------------------------------
-# Reference draws and the calibration sets
+# Held-out images, reference draws and the calibration sets
+
+
+def heldout_pool(run, max_extra: Optional[int] = None):
+    """Images the run never trained on, for the val reference and the null: the val split, then
+    up to ``max_extra`` (default: as many as the val split) images of the dataset that no split of
+    the run uses (the pool order continues past the training set; a larger training set of the same
+    split seed would take them). Returns (images, labels); labels are the run's kind of label
+    (cluster ids for a k-means run)."""
+    from . import data
+
+    cfg = run.config
+    val = run.splits.val
+    max_extra = len(val) if max_extra is None else int(max_extra)
+    spare = data.check_dataset_name(cfg.dataset).size - cfg.n_val - cfg.n_feature - cfg.n_train
+    extra = min(spare, max_extra)
+    if extra <= 0:
+        return val.images, val.labels
+    larger = data.load_splits(cfg.dataset, cfg.n_train + extra, cfg.n_val, cfg.n_feature, seed=cfg.split_seed,
+                              root=cfg.root)
+    images = larger.train.images[cfg.n_train:]
+    labels = larger.train.labels[cfg.n_train:] if run.clusters is None else run.clusters.assign(images)
+    return torch.cat([val.images, images]), torch.cat([val.labels, labels.to(val.labels.dtype)])
 
 
 @dataclass(frozen=True)
@@ -78,14 +101,15 @@ class ReferenceDraw:
     """One draw of the references and calibration sets (index arrays)."""
 
     train_ref: np.ndarray   # into the training set: the train reference (n)
-    val_ref: np.ndarray     # into the val split: the val reference (n, class counts of train_ref)
-    null: np.ndarray        # into the val split, outside val_ref, n_gen drawn with replacement
+    val_ref: np.ndarray     # into the held-out images: the val reference (n, class counts of train_ref)
+    null: np.ndarray        # into the held-out images, outside val_ref, n_gen drawn with replacement
     copier: np.ndarray      # into the training set (all of it), n_gen drawn with replacement
 
 
 def reference_size(n_train: int, n_val: int, n_ref: int, min_null: int = MIN_NULL_POOL) -> int:
     """Size n of both references: at most ``n_ref``, the training set (so the whole training set
-    is the train reference when it fits) and the val split less ``min_null`` images for the null."""
+    is the train reference when it fits) and the ``n_val`` held-out images less ``min_null`` for
+    the null."""
     n = min(int(n_ref), int(n_train), int(n_val) - int(min_null))
     if n < 2:
         raise ValueError(f"references of {n} images: need n_val > {min_null + 1} (got {n_val}) "
@@ -333,11 +357,12 @@ def snapshot_calibration(config, step: int, seeds: Sequence[int], n_draws: int =
         r = run if run is not None else train(config, progress=False)
         net = r.snapshots[step]
         dev = next(net.parameters()).device
-        cal = Calibration(r.splits.train.images, r.splits.train.labels, r.splits.val.images,
-                          r.splits.val.labels, inference.feature_spaces(r, extra_features), n_gen, n_ref,
-                          n_draws, ref_seed)
+        held_images, held_labels = heldout_pool(r)
+        cal = Calibration(r.splits.train.images, r.splits.train.labels, held_images, held_labels,
+                          inference.feature_spaces(r, extra_features), n_gen, n_ref, n_draws, ref_seed)
         gauss = GaussianFit(r.splits.train.images)
-        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution)}
+        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution),
+                                  "n_heldout": torch.tensor(len(held_images))}
         model, gaussian, partial_model, ratios_m, ratios_g = [], [], [], [], []
         rec = None
         for s in seeds:
@@ -380,6 +405,7 @@ class RunCalibration:
 
     steps: np.ndarray                      # (T,)
     n_ref: int
+    n_heldout: int                         # held-out images (val split and unused ones) of the val reference and the null
     dilution: float
     final: Dict[str, Dict[str, np.ndarray]]    # stat -> set -> model/gaussian (T, S, R), null/copier (T, R)
     ratios: Dict[str, np.ndarray]          # set -> model/gaussian (T, S, M), null/copier (T, M)
@@ -426,7 +452,8 @@ def run_calibration(config, seeds: Sequence[int], n_draws: int = 5, n_gen: int =
         pstats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in p if k.startswith("partial/")})
         partial = {st: {name: p[f"partial/{st}/{name}"].numpy() for name in ("model", "null", "copier")}
                    for st in pstats}
-    return RunCalibration(np.array(chosen), int(rows[0]["n_ref"]), float(rows[0]["dilution"]), final, ratios,
+    return RunCalibration(np.array(chosen), int(rows[0]["n_ref"]), int(rows[0]["n_heldout"]),
+                          float(rows[0]["dilution"]), final, ratios,
                           partial, sigmas)
 
 
@@ -464,12 +491,13 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
         device = resolve_device(config.device)
         pos, early = run.denoiser, run.snapshots[negative_step]
         sp = run.splits
-        cal = Calibration(sp.train.images, sp.train.labels, sp.val.images, sp.val.labels,
+        held_images, held_labels = heldout_pool(run)
+        cal = Calibration(sp.train.images, sp.train.labels, held_images, held_labels,
                           factors.feature_extractors(config, device, extra_features), n_gen, n_ref, n_draws,
                           ref_seed)
         gauss = GaussianFit(sp.train.images)
         gen_labels = sp.val.labels[torch.arange(n_gen) % len(sp.val.labels)]
-        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref)}
+        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "n_heldout": torch.tensor(len(held_images))}
         rows: Dict[str, List[Dict[str, np.ndarray]]] = {}
         jobs = [(kind, w, s) for kind in factors.GUIDANCE_KINDS for w in weights for s in seeds]
         for kind, w, s in progress_bar(jobs, desc="guidance calibration", disable=not progress):

@@ -144,3 +144,25 @@ def test_index_draws_and_summary():
     s = calibration.summarize(idx)
     assert s.n == 4 and s.lo <= s.mean <= s.hi
     assert s.contains(s.mean)
+
+
+def test_heldout_pool_is_val_then_unused_images():
+    from types import SimpleNamespace
+
+    from diffgen_lib import data
+
+    sp = data.load_splits("digits", 300, 500, 500, seed=0)
+    run = SimpleNamespace(config=SimpleNamespace(dataset="digits", n_train=300, n_val=500, n_feature=500,
+                                                 split_seed=0, root=None), splits=sp, clusters=None)
+    images, labels = calibration.heldout_pool(run)
+    assert len(images) == 500 + 497  # 1797 digits less 1300 in the splits
+    torch.testing.assert_close(images[:500], sp.val.images)
+    used = torch.cat([sp.train.images, sp.val.images, sp.feature.images]).flatten(1)
+    assert len(images) == len(labels)
+    # the extra images are the ones a larger training set of the same seed would add
+    larger = data.load_splits("digits", 797, 500, 500, seed=0)
+    torch.testing.assert_close(larger.train.images[:300], sp.train.images)
+    assert set(larger.train.indices[300:].tolist()).isdisjoint(
+        torch.cat([sp.train.indices, sp.val.indices, sp.feature.indices]).tolist())
+    small, _ = calibration.heldout_pool(run, max_extra=10)
+    assert len(small) == 510 and used.shape[1] == 64

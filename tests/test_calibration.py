@@ -166,3 +166,17 @@ def test_heldout_pool_is_val_then_unused_images():
         torch.cat([sp.train.indices, sp.val.indices, sp.feature.indices]).tolist())
     small, _ = calibration.heldout_pool(run, max_extra=10)
     assert len(small) == 510 and used.shape[1] == 64
+
+
+def test_run_calibration_indices():
+    S, R, K = 3, 5, 4
+    model = np.full((2, S, R), 0.5)
+    final = {"pixels/nn_gap": {"model": model, "gaussian": np.zeros((2, S, R)),
+                               "null": np.zeros((2, R)), "copier": np.full((2, R), 2.0)}}
+    partial = {"pixels/nn_gap": {"model": np.ones((S, R, K)), "null": np.zeros((R, K)),
+                                 "copier": np.tile([1.0, 2.0, 4.0, 8.0], (R, 1))}}
+    rc = calibration.RunCalibration(np.array([10, 20]), 300, 997, 1.0, final, {}, partial, np.arange(K) + 1.0)
+    np.testing.assert_allclose(rc.index("pixels/nn_gap"), 0.25)
+    np.testing.assert_allclose(rc.index("pixels/nn_gap", which="gaussian"), 0.0)
+    np.testing.assert_allclose(rc.partial_index("pixels/nn_gap")[0, 0], [1.0, 0.5, 0.25, 0.125])
+    assert rc.partial_index("pixels/nn_gap").shape == (S, R, K)

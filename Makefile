@@ -3,16 +3,21 @@
 #   make book    execute the changed chapters (papermill) and build the HTML into _build/html
 #   make test    unit tests, the chapter notebooks under nbval, and an HTML build check
 #   make vendor  re-fetch the vendored MathJax / widget JavaScript from the npm registry
+#   make lab     open a chapter in JupyterLab with live widgets (LAB_FILE=book/02_toy_model.ipynb)
+#   make pages   check the built pages in headless Chromium (a report); make shots: screenshots
 #   make clean   remove _build (stamps, runs, HTML); make distclean also removes .venv
 #
-# Both main targets create .venv (python3.11) and install requirements.txt into it; they
-# re-install only when requirements.txt changes (its sha256 is kept in .venv/.requirements.sha256).
+# Both main targets create .venv (python3.11) and install requirements.txt, then the test-only
+# requirements-test.txt, into it; they re-install only when either file changes (the sha256 of
+# the two concatenated is kept in .venv/.requirements.sha256).
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 REQ_STAMP := $(VENV)/.requirements.sha256
+# the stamp hashes both files, concatenated in this order
+REQUIREMENTS := requirements.txt requirements-test.txt
 
 # determinism: the same thread counts everywhere (the chapters pin torch to DIFFGEN_THREADS)
 export DIFFGEN_THREADS ?= 2
@@ -27,7 +32,12 @@ MATHJAX_VERSION := 3.2.2
 HTML_MANAGER_VERSION := 1.0.15
 REQUIREJS_VERSION := 2.3.8
 
-.PHONY: book test venv vendor clean distclean
+# `make lab`: the notebook JupyterLab opens (the paired .py opens as a notebook too: jupytext)
+LAB_FILE ?= book/02_toy_model.ipynb
+# `make shots`: where the screenshots go
+SHOTS ?= _build/shots
+
+.PHONY: book test venv vendor lab pages shots clean distclean
 
 book: venv
 	$(PY) -m diffgen_lib.book build
@@ -40,14 +50,25 @@ test: venv
 	exit $$rc
 
 venv:
-	@set -e; req=$$(sha256sum requirements.txt | cut -d' ' -f1); \
+	@set -e; req=$$(cat $(REQUIREMENTS) | sha256sum | cut -d' ' -f1); \
 	if [ -x $(PY) ] && [ "$$(cat $(REQ_STAMP) 2>/dev/null)" = "$$req" ]; then exit 0; fi; \
-	echo "==> $(VENV): installing requirements.txt"; \
+	echo "==> $(VENV): installing $(REQUIREMENTS)"; \
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
 	$(PY) -m pip install --quiet -r requirements.txt; \
+	$(PY) -m pip install --quiet -r requirements-test.txt -c requirements.txt; \
 	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	echo "$(CURDIR)" > "$$site/diffgen-repo.pth"; \
 	echo "$$req" > $(REQ_STAMP)
+
+lab: venv
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FILE)
+
+# both use _build/html when `make book` built it, else build it from the committed notebooks
+pages: venv
+	$(PY) tests/browser_check.py report $(if $(wildcard _build/html/index.html),_build/html)
+
+shots: venv
+	$(PY) tests/browser_check.py shots $(SHOTS) $(if $(wildcard _build/html/index.html),_build/html)
 
 vendor:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

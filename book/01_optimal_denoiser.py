@@ -24,10 +24,11 @@
 # under the empirical distribution (the "ideal denoiser" of {cite:t}`karras2022edm`, appendix B.3):
 #
 # $$
-# D^*(x;\sigma) \;=\; \sum_{i=1}^N w_i(x;\sigma)\, y_i,
-# \qquad
-# w_i(x;\sigma) \;=\; \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
+# \begin{aligned}
+# D^*(x;\sigma) &= \sum_{i=1}^N w_i(x;\sigma)\, y_i, \\
+# w_i(x;\sigma) &= \frac{\exp\!\big(-\lVert x - y_i\rVert^2 / 2\sigma^2\big)}
 #                        {\sum_{j=1}^N \exp\!\big(-\lVert x - y_j\rVert^2 / 2\sigma^2\big)} .
+# \end{aligned}
 # $$ (eq-optimal-denoiser)
 #
 # The weights are a softmax over training points with "temperature" $2\sigma^2$: the posterior
@@ -60,7 +61,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)
-n_train = 1000          # int in [50, 69000]: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000; n_train + n_val must fit)
+n_train = 1000          # int in [50, 69000], at most dataset_size(dataset) - n_val: training images (digits has 1797 images, mnist5k 5000, mnist and fashion_mnist 70000)
 n_val = 300             # int in [10, 20000]: held-out validation images
 n_samples = 200         # int in [10, 100000]: samples drawn with the optimal denoiser
 n_steps = 18            # int in [2, 1000]: Heun steps of the EDM sampler
@@ -109,7 +110,7 @@ for s in circle_sigmas:
     circle_preds[s] = (noisy.numpy(), analytic.optimal_denoiser(noisy, s, circle_train_t).numpy())
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-od-circle", "caption": "The optimal denoiser of 10 points on a circle. Streamlines: its flow field $D^*(x;\\sigma) - x$ (colour: log10 of its length). Grey: noisy training points $y_i + \\sigma n$ (most lie outside the window at the largest $\\sigma$); orange: their denoised predictions $D^*(y_i + \\sigma n;\\sigma)$, which move from the global mean (left) to the polygon between neighbours (middle) to single training points (right)."}}
-fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.6 * len(circle_sigmas) + 0.8, 3.8))
+fig, axes = plt.subplots(1, len(circle_sigmas), figsize=(3.0 * len(circle_sigmas) + 0.8, 3.4))
 for ax, s in zip(np.atleast_1d(axes), circle_sigmas):
     noisy, pred = circle_preds[s]
     stream = explorer.draw_flow(ax, circle_train, s, 0.0, density=0.9, title=f"$\\sigma$ = {s:g}")

@@ -41,7 +41,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
 gap_steps = 120          # int in [10, 2000]: noise levels (EDM schedule) of the gap-against-sigma curves
 n_noise = 50             # int in [1, 2000]: noise draws per point for the denoising error
-regime_delta = 1.6       # float in (0, 10]: model error of the right-hand flow fields (left: delta = 0)
+regime_delta = 1.6       # float in (0, 10]: model error of the right-hand flow fields (left: delta 0)
 regime_sigmas = [8.0, 1.6, 0.25]  # list of float in (0, 80]: noise levels of the flow fields (sigma >> delta, ~ delta, << delta)
 angle_sigma = 1.0        # float in (0, 80]: noise level of the gap along the circle
 angle_deltas = [0.0, 0.8, 1.6, 2.2]  # list of float in [0, 10]: model errors of the gap along the circle
@@ -49,7 +49,7 @@ deltas = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]  # list of float in (0, 10]: model error
 density_train = [8, 9, 10, 11, 12, 13, 14, 15]  # list of int in [2, 200]: training points on the circle (as many val points)
 density_delta = 1.6      # float in [0, 10]: model error of the density sweep
 delta_pos = 1.8          # float in [0, 10]: model error of the guided model
-delta_neg = 2.2          # float in (0, 10]: model error of the guiding (blurrier) model, > delta_pos
+delta_neg = 2.2          # float in (0, 10], above delta_pos: model error of the guiding (blurrier) model
 guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10]: autoguidance weights w
 n_random = 20            # int in [4, 400]: points on the random circle of the sampler (half train, half val)
 traj_deltas = [0.0, 0.5, 1.2, 2.2]  # list of float in [0, 10]: model errors of the trajectory panels
@@ -62,9 +62,9 @@ explorer_sigmas = [6.0, 2.0, 1.0, 0.5, 0.15]  # list of float in (0, 80]: noise 
 explorer_n_train = [5, 10, 15]           # list of int in [2, 50]: training-set sizes shown by the static explorer
 explorer_weights = [1.0, 2.0]            # list of float in [0, 10]: guidance weights shown by the static explorer
 end_criterion = 0.1      # float in (0, 1]: C6c passes if |gap| at the smallest and at the largest sigma is at most this fraction of the peak, for every delta
-rank_criterion = 0.9     # float in (0, 1]: C6a, C6b (C6d) pass if the rank correlation of the peak gap with delta, with N (with w) is <= -this (>= this)
-peak_factor = 3.0        # float in [1, 100]: C6e passes if every gap curve peaks within this factor of sigma = delta
-recall_low = 0.2         # float in [0, 1]: C6f passes if the exact-recall fraction is >= 0.95 at the smallest and <= this at the largest trajectory delta
+rank_criterion = 0.9     # float in (0, 1]: C6a, C6b (C6d) pass if the rank correlation of the peak gap with delta, with N (with w) is at most -this (at least this)
+peak_factor = 3.0        # float in [1, 100]: C6e passes if every gap curve peaks at a sigma within this factor of its delta
+recall_low = 0.2         # float in [0, 1]: C6f passes if the exact-recall fraction is at least 0.95 at the smallest and at most this at the largest trajectory delta
 seed = 0                 # int in [0, 2**31-1]: master seed (random circle, sampler noise)
 
 # %%

@@ -44,7 +44,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
-n_train = 300            # int in [50, 69000]: training images of the main run (at most the dataset's size - n_val - n_feature: 797 of the 1797 digits with the defaults)
+n_train = 300            # int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run (797 of the 1797 digits with the defaults)
 n_val = 500              # int in [20, 30000]: val images held out of training (with n_feature, they decide which images are train images)
 n_feature = 500          # int in [100, 30000]: images held out of train and val that train the feature classifier of the metrics
 model = "small"          # one of {"small", "ddpmpp"}: U-Net preset (experiments.MODEL_PRESETS): the book's CPU-sized network, or DDPM++-sized for 32x32 images
@@ -55,7 +55,7 @@ precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every
 compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
 n_eval = 200             # int in [20, 30000]: train images and as many val images of the error measurement (capped by the training-set and val sizes)
 widths = [8, 16, 32]     # list of int in [4, 512]: U-Net base widths of the model-size runs (equal steps; 32 is the main run)
-size_trains = [150, 300, 600]  # list of int in [50, 69000]: training-set sizes of the dataset-size runs (equal steps)
+size_trains = [150, 300, 600]  # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size runs (equal steps)
 n_recon = 6              # int in [1, 32]: train images and as many val images in the reconstruction grid
 device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks train and run
 rank_criterion = 0.8     # float in (0, 1]: C2a passes if the rank correlation of the peak gap with the training step over the snapshots is at least this

@@ -40,7 +40,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
-n_train = 300              # int in [50, 100000]: training images of the main run
+n_train = 300              # int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run
 n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
 n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
 model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
@@ -50,14 +50,14 @@ batch_size = 64            # int in [1, 4096]: training images per step of the s
 precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
 compile = False            # bool: torch.compile the networks for training (the shared runs)
 n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
-size_map = [150, 300, 600] # list of int in [50, 100000]: training-set sizes of the map (the shared size runs)
+size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the map (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: generated samples per snapshot and sample seed, and images of the null and the copier (> the feature dimension 64)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps (35 network evaluations at 18)
 n_ref = 1000               # int in [10, 100000]: size of the train and of the val reference, at most (capped at the training set and at the held-out images less 100, kept for the null)
 seeds = [0, 1, 2]          # list of int in [0, 2**31-1]: seeds of the sample sets (per-sample noise), at least 3 for the intervals
 n_draws = 5                # int in [1, 100]: reference draws (val reference, train subset, null, copier) per sample seed
 device = "auto"            # one of {"auto", "cpu", "cuda"}: where networks run
-feature_net = ""           # str: path to local TorchScript weights of a pretrained feature network for FD and NN (empty = none: pixels and classifier only)
+feature_net = ""           # str: path to local TorchScript weights of a pretrained feature network for FD and NN (empty: none, pixels and classifier only)
 feature_kind = "inception" # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
 index_criterion = 0.5      # float in (0, 10]: C4a passes if the memorization index (nearest-neighbour gap) of the final samples, last snapshot, is below this
 partial_criterion = 0.25   # float in (0, 10]: C4b passes if the partial-inference index at the sampler step nearest the training-gap peak is below this

@@ -36,7 +36,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
-n_train = 300              # int in [50, 100000]: training images of the main run
+n_train = 300              # int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run
 n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
 n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
 model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
@@ -46,7 +46,7 @@ batch_size = 64            # int in [1, 4096]: training images per step of the s
 precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
 compile = False            # bool: torch.compile the networks for training (the shared runs)
 n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
-size_map = [150, 300, 600] # list of int in [50, 100000]: training-set sizes (the shared size runs)
+size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: trajectories per snapshot (the inference chapter's sample sets)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps
 n_noisy = 300              # int in [10, 1000000]: noisy train and noisy val samples per noise level

@@ -40,7 +40,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the guidance and cluster runs
-n_train = 300            # int in [50, 69000]: training images of every run
+n_train = 300            # int in [50, 69000], at most min(dataset_size(dataset), dataset_size(rf_dataset)) - n_val - n_feature: training images of every run
 n_val = 500              # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
 n_feature = 500          # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
 model = "small"          # one of {"small", "ddpmpp"}: U-Net preset of every run (experiments.MODEL_PRESETS)
@@ -50,32 +50,32 @@ batch_size = 64          # int in [1, 4096]: training images per step of every r
 precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
 compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
 n_eval = 200             # int in [20, 30000]: train images and as many val images of the gap curves (as in the training-gap chapter)
-guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10]: guidance weights w (must include 0)
-autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes D_neg = this snapshot (0 = the earliest) of the class-conditional run
+guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10], containing 0: guidance weights w (0: the unguided reference)
+autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes this snapshot (0: the earliest) of the class-conditional run as D_neg
 n_gen = 300              # int in [20, 50000]: generated samples per guidance setting and per cluster run
 sampler_steps = 18       # int in [2, 256]: EDM Heun sampler steps
 n_ref = 150              # int in [10, 30000]: val images of the FD reference (train subsets of the same size and class prior; at most n_train / 2 for two disjoint subsets)
 n_subsets = 4            # int in [2, 20]: train subsets of the FD protocol
 n_eval_guided = 200      # int in [20, 5000]: train and val images of the guided denoising errors
 n_eval_window = 100      # int in [20, 5000]: train and val images of the windowed denoising errors
-clusters = [0, 5, 10, 30]  # list of int in [0, 1000]: numbers of k-means clusters used as labels (0 = unconditional)
+clusters = [0, 5, 10, 30]  # list of int in [0, 1000], sorted: numbers of k-means clusters used as labels (0: unconditional)
 rf_dataset = "mnist5k14"   # one of {"mnist5k14", "mnist5k", "mnist14", "mnist", "fashion_mnist14", "fashion_mnist", "cifar10"}: dataset of the receptive-field run (the 8x8 digits are too small for windows)
-rf_steps = 1000          # int in [50, 10000000]: training steps of the receptive-field run (= steps with rf_dataset = dataset: the main run itself)
-windows = [6, 8, 10, 14]   # list of int in [2, 64]: sliding-window sizes in pixels (a window as large as the image is the full network)
-window_stride = 0        # int in [0, 64]: step between windows in pixels (0 = half the window)
+rf_steps = 1000          # int in [50, 10000000]: training steps of the receptive-field run (if it equals steps and rf_dataset is dataset, the run is the main run itself)
+windows = [6, 8, 10, 14]   # list of int in [2, 64], sorted: sliding-window sizes in pixels (a window as large as the image is the full network)
+window_stride = 0        # int in [0, 64]: step between windows in pixels (0: half the window)
 toy_delta_pos = 1.8      # float in (0, 10]: toy model: model error of the guided model
-toy_delta_neg = 2.2      # float in (0, 10]: toy model: model error of the guiding model (> toy_delta_pos)
+toy_delta_neg = 2.2      # float in (0, 10], above toy_delta_pos: toy model: model error of the guiding model
 toy_deltas = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]  # list of float in (0, 10]: toy model errors of the closing table
 table_widths = [8, 16, 32]       # list of int in [4, 512]: U-Net widths of the model-size row (the training-gap chapter's runs)
-table_sizes = [150, 300, 600]    # list of int in [50, 69000]: training-set sizes of the dataset-size row (the training-gap chapter's runs)
+table_sizes = [150, 300, 600]    # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size row (the training-gap chapter's runs)
 device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks run
-feature_net = ""         # str: path to local TorchScript weights of a pretrained feature network for the FD protocol (empty = none: pixels and classifier only)
+feature_net = ""         # str: path to local TorchScript weights of a pretrained feature network for the FD protocol (empty: none, pixels and classifier only)
 feature_kind = "inception"  # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
-claim_weight = 2.0       # float in (0, 10]: C7a/C7b compare this guidance weight with w = 0 (calibrated statistics, over sample seeds x reference draws)
+claim_weight = 2.0       # float in (0, 10]: C7a/C7b compare this guidance weight with w 0 (calibrated statistics, over sample seeds x reference draws)
 sample_seeds = [0, 1, 2] # list of int in [0, 2**31-1]: seeds of the guided sample sets of the calibrated measurement (at least 3 for the intervals)
 n_draws = 5              # int in [1, 100]: reference draws (val reference, null, copier) of the calibrated measurement
 calib_ref = 1000         # int in [10, 100000]: size of the train and val references of the calibrated measurement, at most (capped at the training set and at the held-out images less 100)
-cluster_rank = 0.8       # float in (0, 1]: C7c passes if the rank correlation of the peak training gap with K is >= this
+cluster_rank = 0.8       # float in (0, 1]: C7c passes if the rank correlation of the peak training gap with K is at least this
 window_factor = 0.75     # float in (0, 1]: C7f passes if peak gap (smallest window) / peak gap (full image) < this
 seed = 0                 # int in [0, 2**31-1]: training seed of every run
 

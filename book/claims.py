@@ -26,7 +26,7 @@
 # {bdg-danger}`FAIL` when it does not, and {bdg-warning}`INCONCLUSIVE` when the value was measured
 # over several draws (seeds, reference sets) and its 90% bootstrap interval straddles the
 # criterion. A line without an interval is a single draw: near its threshold, another seed could
-# turn it. {bdg-secondary}`not yet measured` marks a claim no chapter tests yet.
+# turn it. {bdg-muted}`not yet measured` marks a claim no chapter tests yet.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display

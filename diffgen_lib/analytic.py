@@ -1,4 +1,4 @@
-"""Closed-form denoisers of a finite training set (SPEC sections 2 and 4).
+"""Closed-form denoisers of a finite training set (the optimal denoiser and the paper's toy model).
 
 The optimal (empirical) denoiser is the posterior mean over the training points
 (Karras et al. 2022, appendix B.3, "ideal denoiser"):
@@ -6,7 +6,7 @@ The optimal (empirical) denoiser is the posterior mean over the training points
     y*(x; sigma) = sum_i w_i(x) y_i,   w = softmax_i(-||x - y_i||^2 / (2 sigma^2)).
 
 The smoothed-data denoiser is the exact posterior mean for the training distribution blurred by a
-Gaussian of width delta (the paper's error model, SPEC section 4):
+Gaussian of width delta (the paper's error model):
 
     y_delta(x; sigma) = (delta^2 x + sigma^2 y*(x; sqrt(sigma^2 + delta^2))) / (sigma^2 + delta^2).
 
@@ -144,7 +144,7 @@ def optimal_denoiser(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
 
 
 def smoothed_denoiser(x: Tensor, sigma: Sigma, train: Tensor, delta: float) -> Tensor:
-    """Posterior mean for the training set blurred by N(0, delta^2 I) (SPEC section 4).
+    """Posterior mean for the training set blurred by N(0, delta^2 I) (the paper's toy model).
 
     y_delta(x; s) = (delta^2 x + s^2 y*(x; sqrt(s^2 + delta^2))) / (s^2 + delta^2);
     delta = 0 is the optimal denoiser.

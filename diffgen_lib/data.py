@@ -22,14 +22,15 @@ import gzip
 import os
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
 import numpy as np
-import torch
 
-Tensor = torch.Tensor
+if TYPE_CHECKING:  # torch is imported where it is used, so that dataset_size() needs no torch
+    from torch import Tensor
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ class Splits:
     """Disjoint, class-stratified train / val / feature splits of one dataset.
 
     ``feature`` is held out of both train and val: it trains the feature network of the metrics.
-    ``sigma_data`` is the standard deviation of all training pixels (SPEC section 2).
+    ``sigma_data`` is the standard deviation of all training pixels (EDM's sigma_data).
     """
 
     name: str
@@ -105,17 +106,24 @@ CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 def read_idx(path: Path) -> np.ndarray:
     """Parse one IDX file (the MNIST format; ``.gz`` allowed) into a uint8 array."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a truncated or damaged .gz
+        raise ValueError(f"{path} cannot be decompressed ({exc}); download it again") from None
     if len(data) < 4:
         raise ValueError(f"{path} is not an IDX file (too short)")
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {data[:4].hex()})")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated IDX header ({len(data)} bytes, {header} expected)")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    body = np.frombuffer(data, dtype=np.uint8, offset=header)
     if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: header says {dims} ({int(np.prod(dims))} bytes), found {body.size}")
+        raise ValueError(f"{path}: header says {dims} ({int(np.prod(dims))} bytes), found {body.size} "
+                         f"(truncated or damaged; download it again)")
     return body.reshape(dims)
 
 
@@ -162,25 +170,48 @@ def _idx_loader(subfolder: str, dataset: str):
 
 def _load_cifar10(root: Path) -> Tuple[np.ndarray, np.ndarray]:
     paths = _find_files(root, root / "cifar-10-batches-py", CIFAR_FILES, False, "cifar10")
-    images, labels = [], []
-    for path in paths:
+    batches = [read_cifar_batch(path) for path in paths]
+    images = np.concatenate([b[0] for b in batches]).astype(np.float32) / 127.5 - 1.0
+    return images, np.concatenate([b[1] for b in batches])
+
+
+def read_cifar_batch(path: Path) -> Tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: uint8 images (N, 3, 32, 32) and int64 labels; a damaged file
+    raises ValueError naming it."""
+    try:
         with open(path, "rb") as f:  # the official python pickles; only load files you trust
             batch = pickle.load(f, encoding="bytes")
-        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return np.concatenate(images).astype(np.float32) / 127.5 - 1.0, np.concatenate(labels)
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except Exception as exc:  # unpickling garbage raises many kinds of errors
+        raise ValueError(f"{path} is not a readable CIFAR-10 python batch ({type(exc).__name__}: "
+                         f"{exc}); extract cifar-10-python.tar.gz again") from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+        raise ValueError(f"{path}: expected N x 3072 image bytes and N labels, got data of shape "
+                         f"{data.shape} and {labels.size} labels; extract cifar-10-python.tar.gz again")
+    return data.reshape(-1, 3, 32, 32), labels
 
+
+POOL_SIZES: Dict[str, int] = {
+    "digits": 1797, "mnist5k": 5000, "mnist5k14": 5000,
+    "mnist": 70000, "mnist14": 70000, "fashion_mnist": 70000, "fashion_mnist14": 70000,
+    "cifar10": 60000,
+}
+"""Images in each dataset's pool (official train and test files together); a test checks the
+loaders against it. Splits draw train, val and feature images from the pool."""
 
 DATASETS: Dict[str, _Source] = {
-    "digits": _Source(_load_digits, 1797, needs_root=False),
-    "mnist5k": _Source(_load_mnist5k, 5000, needs_root=False),
-    "mnist5k14": _Source(_load_mnist5k, 5000, needs_root=False, downsample=2),
-    "mnist": _Source(_idx_loader("MNIST", "mnist"), 70000, needs_root=True),
-    "mnist14": _Source(_idx_loader("MNIST", "mnist14"), 70000, needs_root=True, downsample=2),
-    "fashion_mnist": _Source(_idx_loader("FashionMNIST", "fashion_mnist"), 70000, needs_root=True),
-    "fashion_mnist14": _Source(_idx_loader("FashionMNIST", "fashion_mnist14"), 70000,
-                               needs_root=True, downsample=2),
-    "cifar10": _Source(_load_cifar10, 60000, needs_root=True),
+    "digits": _Source(_load_digits, POOL_SIZES["digits"], needs_root=False),
+    "mnist5k": _Source(_load_mnist5k, POOL_SIZES["mnist5k"], needs_root=False),
+    "mnist5k14": _Source(_load_mnist5k, POOL_SIZES["mnist5k14"], needs_root=False, downsample=2),
+    "mnist": _Source(_idx_loader("MNIST", "mnist"), POOL_SIZES["mnist"], needs_root=True),
+    "mnist14": _Source(_idx_loader("MNIST", "mnist14"), POOL_SIZES["mnist14"], needs_root=True,
+                       downsample=2),
+    "fashion_mnist": _Source(_idx_loader("FashionMNIST", "fashion_mnist"), POOL_SIZES["fashion_mnist"],
+                             needs_root=True),
+    "fashion_mnist14": _Source(_idx_loader("FashionMNIST", "fashion_mnist14"),
+                               POOL_SIZES["fashion_mnist14"], needs_root=True, downsample=2),
+    "cifar10": _Source(_load_cifar10, POOL_SIZES["cifar10"], needs_root=True),
 }
 """Known datasets: name -> loader. A trailing ``14`` means 28x28 images average-pooled 2x2 to 14x14."""
 
@@ -191,6 +222,12 @@ def default_data_root() -> Path:
     """``$DIFFGEN_DATA``, or ``<repository root>/data``."""
     env = os.environ.get("DIFFGEN_DATA")
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def dataset_size(name: str) -> int:
+    """Images in the pool of dataset ``name`` (from :data:`POOL_SIZES`: no file is read)."""
+    check_dataset_name(name)
+    return POOL_SIZES[name]
 
 
 def check_dataset_name(name: str) -> _Source:
@@ -215,6 +252,8 @@ def load_pool(name: str, root: Optional[os.PathLike] = None) -> Dataset:
     source = check_dataset_name(name)
     root_path = Path(root) if root is not None else default_data_root()
     images, labels = _pool_cached(name, str(root_path) if source.needs_root else "")
+    import torch
+
     return Dataset(torch.tensor(images), torch.tensor(labels))
 
 
@@ -262,6 +301,8 @@ def load_splits(name: str = "digits", n_train: int = 300, n_val: int = 500, n_fe
     if total > source.size:
         raise ValueError(f"n_train + n_val + n_feature = {n_train} + {n_val} + {n_feature} = {total} "
                          f"exceeds the {source.size} images of dataset {name!r}")
+    import torch
+
     pool = load_pool(name, root)
     order = torch.from_numpy(stratified_order(pool.labels.numpy(), seed))
     val_idx, feature_idx, train_idx = order[:n_val], order[n_val:n_val + n_feature], \
@@ -282,7 +323,7 @@ def measure_sigma_data(images: Tensor) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# k-means labels (condition granularity, SPEC section 3)
+# k-means labels (the paper's condition granularity)
 
 
 @dataclass(frozen=True)
@@ -311,6 +352,7 @@ def fit_clusters(images: Tensor, k: int, seed: int = 0, n_init: int = 4) -> Opti
         return None
     if k > len(images):
         raise ValueError(f"k = {k} clusters needs at least {k} images, got {len(images)}")
+    import torch
     from sklearn.cluster import KMeans
 
     x = images.flatten(1).double().numpy()

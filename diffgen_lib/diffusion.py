@@ -1,6 +1,6 @@
 """EDM diffusion (Karras et al. 2022): preconditioning, loss, noise levels, sampler, guidance.
 
-Notation follows the paper's SPEC, section 2: x = y + sigma * n with n ~ N(0, I) and no signal
+Notation follows EDM (Karras et al., 2022), as the paper does: x = y + sigma * n with n ~ N(0, I) and no signal
 scaling; a denoiser D(x; sigma) predicts the clean y.
 """
 
@@ -45,7 +45,7 @@ def edm_sigmas(n_steps: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SI
 
 
 def log_sigma_grid(n: int = 64, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> Tensor:
-    """The measurement grid of SPEC section 3: n log-spaced sigmas in [sigma_min, sigma_max]."""
+    """The paper's measurement grid: n log-spaced sigmas in [sigma_min, sigma_max]."""
     return torch.logspace(math.log10(sigma_min), math.log10(sigma_max), n, dtype=torch.float64)
 
 
@@ -126,7 +126,7 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], dtype=torch.flo
 
 
 def guided(d_pos: Denoiser, d_neg: Denoiser, weight: float) -> Denoiser:
-    """D_w = D_pos + w (D_pos - D_neg): classifier-free guidance or autoguidance (SPEC section 3)."""
+    """D_w = D_pos + w (D_pos - D_neg): classifier-free guidance (Ho & Salimans, 2022) or autoguidance (Karras et al., 2024)."""
     if weight == 0:
         return d_pos
 

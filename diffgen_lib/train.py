@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -195,14 +196,54 @@ class TrainConfig:
 _NOT_IN_KEY = ("root", "device", "max_seconds")
 
 
+# Process-wide torch settings that change a run's bits besides its config: the fp32 precision
+# of oneDNN (CPU) and of cuBLAS / cuDNN (TF32, bf16 passes). Read with the torch 2.9+ names; a
+# name an older torch lacks reads as None.
+_CPU_SETTINGS = ("backends.fp32_precision", "backends.mkldnn.enabled", "backends.mkldnn.fp32_precision",
+                 "backends.mkldnn.matmul.fp32_precision", "backends.mkldnn.conv.fp32_precision")
+_CUDA_SETTINGS = ("backends.fp32_precision", "backends.cuda.matmul.fp32_precision",
+                  "backends.cuda.matmul.allow_bf16_reduced_precision_reduction",
+                  "backends.cudnn.enabled", "backends.cudnn.conv.fp32_precision")
+
+
+def _torch_setting(path: str):
+    obj = torch
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    return obj if obj is None or isinstance(obj, (bool, int, float, str)) else str(obj)
+
+
+def compile_backend() -> str:
+    """The ``torch.compile`` backend of ``compile=True`` runs: ``$DIFFGEN_COMPILE_BACKEND``,
+    default "inductor" (others: "aot_eager", "eager", ...)."""
+    return os.environ.get("DIFFGEN_COMPILE_BACKEND", "inductor")
+
+
+def arithmetic_settings(device_type: str, compile: bool = False) -> dict:
+    """What besides the config changes a run's bits: on the CPU the torch thread count (how
+    float sums are split; 30 steps at 1 and 2 threads differ by up to 6e-6) and oneDNN's fp32
+    precision; on CUDA the TF32 / reduced-precision settings; the compile backend."""
+    paths = _CUDA_SETTINGS if device_type == "cuda" else _CPU_SETTINGS
+    settings = {path: _torch_setting(path) for path in paths}
+    if device_type == "cpu":
+        settings["threads"] = torch.get_num_threads()
+    if compile:
+        settings["compile_backend"] = compile_backend()
+    return settings
+
+
 def run_key(config: TrainConfig) -> str:
     """Cache key: sha256 of the config (minus ``_NOT_IN_KEY``), the resolved device type, the
-    package version and the source of the modules that decide a trained result."""
+    :func:`arithmetic_settings` of this process, the package version and the source of the
+    modules that decide a trained result. A ``torchrun`` launch stores its run under the key
+    of one of its processes (the process count is not in the key; the per-process thread count is)."""
     fields = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_KEY}
     here = Path(__file__).resolve().parent
+    device_type = resolve_device(config.device).type
     return cache_lib.stable_hash({
         "config": fields,
-        "device_type": resolve_device(config.device).type,
+        "device_type": device_type,
+        "arithmetic": arithmetic_settings(device_type, config.compile),
         "version": __version__,
         "source": cache_lib.source_hash(here / name for name in _RESULT_MODULES),
     })
@@ -245,6 +286,16 @@ class TrainedRun:
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+# How far compiled gradients may differ from eager ones (relative; see _Trainer.check_compiled):
+# float reordering gives ~1e-6 in fp32, bf16 rounding more; a miscompiled gradient is off by ~1.
+COMPILE_RTOL = {"fp32": 1e-2, "bf16": 1e-1}
+# Checked before each of the first steps of a train() call: inductor's CPU code for the book's
+# U-Net (torch 2.13, batch 32) is right on its first call and wrong from the second one on.
+COMPILE_CHECKS = 3
+
+
+class CompileMismatch(RuntimeError):
+    """torch.compile's gradients differ from eager ones: training with it would be wrong."""
 
 
 def autocast(precision: str, device: torch.device):
@@ -389,7 +440,9 @@ class _Trainer:
                 self.net, device_ids=[device.index] if device.type == "cuda" else None,
                 broadcast_buffers=False)  # the only buffers are constant frequencies
         # torch.compile'd graph for training; the weights (and snapshots) stay in self.net
-        self.denoiser = EDMPrecond(torch.compile(model) if config.compile else model, sigma_data)
+        self.eager = EDMPrecond(model, sigma_data)
+        self.denoiser = (EDMPrecond(torch.compile(model, backend=compile_backend()), sigma_data)
+                         if config.compile else self.eager)
         self.autocast = autocast(config.precision, device)
         self.ema = None
         if config.ema is not None:
@@ -408,38 +461,45 @@ class _Trainer:
         self.labels = splits.train.labels  # on the CPU, indexed there
         self.net.train()
 
-    def draw_batch(self):
-        """Indices, noise levels, noise and labels (NULL with prob. label_dropout), in this order."""
-        config, batch = self.config, self.config.batch_size
-        idx = torch.randint(len(self.images), (batch,), generator=self.batches)
-        sigma = sample_training_sigmas(batch, self.batches, config.P_mean, config.P_std)
-        noise = torch.randn((batch,) + tuple(self.images.shape[1:]), generator=self.batches)
+    def draw_batch(self, generator: Optional[torch.Generator] = None):
+        """Indices, noise levels, noise and labels (NULL with prob. label_dropout), in this order,
+        drawn from ``generator`` (default: the run's); in a multi-process launch this rank's slice."""
+        config, batch, gen = self.config, self.config.batch_size, generator or self.batches
+        idx = torch.randint(len(self.images), (batch,), generator=gen)
+        sigma = sample_training_sigmas(batch, gen, config.P_mean, config.P_std)
+        noise = torch.randn((batch,) + tuple(self.images.shape[1:]), generator=gen)
         labels = None
         if self.n_classes:
             labels = self.labels[idx]
             if config.label_dropout > 0:
-                drop = torch.rand(batch, generator=self.batches) < config.label_dropout
+                drop = torch.rand(batch, generator=gen) < config.label_dropout
                 labels = torch.where(drop, torch.full_like(labels, self.n_classes), labels)
-        return idx, sigma, noise, labels
-
-    def train_step(self) -> None:
-        config, device = self.config, self.device
-        idx, sigma, noise, labels = self.draw_batch()
         if self.world.distributed:  # the whole batch was drawn; train on this rank's slice
             part = self.part
             idx, sigma, noise = idx[part], sigma[part], noise[part]
             labels = labels[part] if labels is not None else None
-            if config.dropout > 0:  # each rank its own dropout masks, reproducible per step
-                torch.manual_seed(int(cache_lib.stable_hash(
-                    [config.seed, self.world.rank, self.step])[:15], 16))
-        if config.lr_warmup_steps:
-            for group in self.optimizer.param_groups:
-                group["lr"] = config.lr * min(1.0, (self.step + 1) / config.lr_warmup_steps)
+        return idx, sigma, noise, labels
+
+    def batch_loss(self, denoiser: EDMPrecond, batch) -> Tensor:
+        """The mean EDM loss of ``denoiser`` on a drawn batch."""
+        idx, sigma, noise, labels = batch
+        device = self.device
         y = self.images.index_select(0, idx.to(device, non_blocking=True))  # = images[idx], faster
         labels = labels.to(device, non_blocking=True) if labels is not None else None
         with self.autocast:
-            loss = edm_loss(self.denoiser, y, sigma.to(device, non_blocking=True),
+            return edm_loss(denoiser, y, sigma.to(device, non_blocking=True),
                             noise.to(device, non_blocking=True), labels).float().mean()
+
+    def train_step(self) -> None:
+        config = self.config
+        batch = self.draw_batch()
+        if self.world.distributed and config.dropout > 0:  # each rank its own dropout masks,
+            torch.manual_seed(int(cache_lib.stable_hash(  # reproducible per step
+                [config.seed, self.world.rank, self.step])[:15], 16))
+        if config.lr_warmup_steps:
+            for group in self.optimizer.param_groups:
+                group["lr"] = config.lr * min(1.0, (self.step + 1) / config.lr_warmup_steps)
+        loss = self.batch_loss(self.denoiser, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer_step()
@@ -449,6 +509,53 @@ class _Trainer:
                                      1.0 - config.ema)
         self.history[self.step] = loss.detach()
         self.step += 1
+
+    def _loss_and_gradients(self, denoiser: EDMPrecond, batch) -> Tuple[Tensor, Dict[str, Tensor]]:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.batch_loss(denoiser, batch)
+        loss.backward()
+        grads = {name: p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
+                 for name, p in self.net.named_parameters()}
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach(), grads
+
+    def compiled_gradient_error(self) -> Tuple[float, str]:
+        """(relative difference, where) of the compiled network's loss and gradients against the
+        eager network's, with the current weights on the run's first batch; the largest over the
+        loss and each parameter.
+
+        A parameter's difference is relative to the larger of its two gradient norms, floored
+        at 1e-3 of the largest gradient norm (so tiny gradients do not count). Dropout would draw
+        other masks in compiled code, so with dropout both run in eval mode (one more compile).
+        """
+        batch = self.draw_batch(torch.Generator().manual_seed(self.config.seed))
+        self.net.train(self.config.dropout == 0)
+        try:
+            (loss_e, grads_e), (loss_c, grads_c) = (self._loss_and_gradients(d, batch)
+                                                    for d in (self.eager, self.denoiser))
+        finally:
+            self.net.train()
+        floor = 1e-3 * max(float(g.norm()) for g in grads_e.values()) + 1e-30
+        worst = (abs(float(loss_c - loss_e)) / max(abs(float(loss_e)), 1e-30), "the loss")
+        for name, ge in grads_e.items():
+            gc = grads_c[name]
+            scale = max(float(ge.norm()), float(gc.norm()), floor)
+            worst = max(worst, (float((gc - ge).norm()) / scale, f"the gradient of {name}"))
+        return worst
+
+    def check_compiled(self) -> None:
+        """Refuse a torch.compile that gets this network's gradients wrong (seen with inductor on
+        the CPU: zero gradients in the lower U-Net level while the loss still falls). Changes
+        no weight, optimizer state or random state."""
+        error, where = self.compiled_gradient_error()
+        tolerance = COMPILE_RTOL[self.config.precision]
+        if distributed.any_true(error > tolerance, self.device):  # every rank stops together
+            raise CompileMismatch(
+                f"torch.compile (backend {compile_backend()!r}) computes wrong gradients for this "
+                f"network on {self.device.type}: {where} differs from eager by {error:.3g} (relative, "
+                f"tolerance {tolerance:g}) at step {self.step}, so training would be silently "
+                f"wrong; train without it (compile False) or with another backend "
+                f"(DIFFGEN_COMPILE_BACKEND=aot_eager)")
 
     def current_weights(self) -> Dict[str, Tensor]:
         """The weights a snapshot holds: EMA if enabled, else raw; a CPU copy."""
@@ -575,6 +682,8 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
                 if over:
                     complete = False
                     break
+            if config.compile and trainer.step - start_step < COMPILE_CHECKS:
+                trainer.check_compiled()
             trainer.train_step()
             step = trainer.step
             if step in snapshot_steps:

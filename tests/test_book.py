@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def test_multiline_default_and_annotated_assignment():
         ("lr", 1, 1.0), ("lr", 0.0, None), ("lr", 1.0, 1.0), ("lr", float("nan"), None), ("lr", "0.1", None),
         ("name", "b", "b"), ("name", "c", None), ("name", 1, None),
         ("flag", False, False), ("flag", 1, None),
-        ("steps", [], []), ("steps", [0, 100], [0, 100]), ("steps", [101], None), ("steps", [1.5], None),
+        ("steps", [], None), ("steps", [0, 100], [0, 100]), ("steps", [101], None), ("steps", [1.5], None),
         ("steps", 5, None), ("scales", [1, 0.5], [1.0, 0.5]), ("label", "anything", "anything"), ("label", 3, None),
     ],
 )
@@ -467,11 +468,51 @@ def test_chapter_follows_the_conventions(stem):
             "the first code cell after the parameters must call "
             f'setup_chapter("{stem}", globals())'
         )
+    _check_what_a_reader_sees(stem, nb_cells)
     if stem not in book.AGGREGATE_PAGES:
         claims = book.claims_of_notebook(nb, stem)
         ids = [c.id for c in claims]
         assert len(ids) == len(set(ids)), f"one CLAIM line per claim id: {ids}"
         assert all(c.scale for c in claims), "print the SCALE line before the CLAIM lines"
+
+
+def _check_what_a_reader_sees(stem, cells):
+    """No progress bar saved into a page; figures fit their column and hide their plotting code."""
+    from diffgen_lib.book.runner import COLUMN_PX, FULL_WIDTH_PX, widest_image
+
+    for i, c in enumerate(cells):
+        tags = c["metadata"].get("tags", [])
+        for out in c.get("outputs", []):
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            assert not re.search(r"\d+%\|", text), f"{stem} cell {i}: a progress bar in the page"
+        width = widest_image(c)
+        assert width <= FULL_WIDTH_PX, (
+            f"{stem} cell {i}: a {width} px wide figure renders its text below 9 pt; make it at "
+            f"most {FULL_WIDTH_PX / 100:.1f} inches wide")
+        if width > COLUMN_PX:
+            assert "full-width" in tags, f"{stem} cell {i}: a {width} px figure needs the full-width tag"
+        if c["metadata"].get("mystnb", {}).get("figure"):
+            assert "hide-input" in tags or "remove-input" in tags, f"{stem} cell {i}: plotting code shown"
+
+
+def test_png_width_reads_the_header():
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from diffgen_lib.book.runner import png_width, widest_image
+
+    buf = io.BytesIO()
+    Figure(figsize=(3.21, 1.0), dpi=100).savefig(buf, format="png")
+    data = base64.b64encode(buf.getvalue()).decode()
+    assert png_width(data) == 321
+    assert widest_image({"outputs": [{"data": {"image/png": data}}, {"text": "x"}]}) == 321
+    assert widest_image({"outputs": []}) == 0
 
 
 def test_vendored_assets_match_their_checksums():
@@ -526,6 +567,10 @@ def test_html_build_from_committed_notebooks(tmp_path):
             fig = c["metadata"].get("mystnb", {}).get("figure")
             if fig and fig.get("name"):
                 assert f'id="{fig["name"]}"' in html, f"{f}: figure {fig['name']} has no anchor"
+        n_figures = sum(1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure"))
+        if f.split("/")[-1] not in book.AGGREGATE_PAGES:
+            commands = html.count('class="reproduce-figure"')
+            assert commands == n_figures, f"{f}: {n_figures} figures but {commands} reproduce boxes"
         assert html.count('<span class="caption-number">Fig. ') >= sum(
             1 for c in nb["cells"] if c["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
         )
@@ -537,3 +582,41 @@ def test_html_build_from_committed_notebooks(tmp_path):
             assert "_static/vendor/widgets/embed-amd.js" in html and "_static/vendor/widgets/require.js" in html
     for asset in ("vendor/mathjax/tex-svg-full.js", "vendor/widgets/embed-amd.js", "vendor/widgets/require.js"):
         assert (html_dir / "_static" / asset).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# "Reproduce this figure" commands
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", [s for s in book.toc_chapters() if s not in book.AGGREGATE_PAGES])
+def test_reproduce_commands_parse_through_the_cli_check(stem):
+    from diffgen_lib.book import cli, reproduce
+
+    specs = book.parse_spec(stem)
+    # the default page, and a page executed with every list shortened and one int changed
+    changed = {n: s.default[:1] for n, s in specs.items() if isinstance(s.default, list) and s.default}
+    for name, spec in specs.items():
+        if spec.kind == "int":
+            try:
+                changed[name] = spec.check(spec.default + 1)
+                break
+            except book.ParamError:
+                continue
+    for parameters in ({}, changed):
+        for command in reproduce.reproduce_commands(stem, parameters):
+            argv = shlex.split(command)
+            assert argv[:4] == ["python", "-m", "diffgen_lib.book", "run"]
+            pairs, profile = [], None
+            rest = argv[5:]
+            while rest:
+                if rest[0] == "--profile":
+                    profile, rest = rest[1], rest[2:]
+                else:
+                    assert rest[0] == "-p"
+                    pairs.append((rest[1], rest[2]))
+                    rest = rest[3:]
+            got_stem, _, values = cli.chapter_parameters(ROOT, argv[4], profile, pairs)
+            assert got_stem == stem
+            for name, value in parameters.items():
+                assert values[name] == value, (command, name)

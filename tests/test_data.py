@@ -3,6 +3,9 @@
 import gzip
 import pickle
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +205,63 @@ def test_kmeans_labels_and_assignment_of_val():
     assert torch.equal(relabelled.train.images, splits.train.images)
     with pytest.raises(ValueError, match="k must be an int >= 0"):
         data.fit_clusters(splits.train.images, -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# pool sizes (what the command line checks n_train against) and damaged files
+
+
+def test_pool_sizes_match_the_loaders():
+    """The static table agrees with the loaders: the shipped datasets always, the others when
+    their files are in the data folder."""
+    assert set(data.POOL_SIZES) == set(data.DATASETS)
+    for name, source in data.DATASETS.items():
+        assert source.size == data.POOL_SIZES[name] == data.dataset_size(name)
+        if source.needs_root and not (data.default_data_root()).is_dir():
+            continue
+        try:
+            pool = data.load_pool(name)
+        except FileNotFoundError:
+            continue
+        assert len(pool) == data.dataset_size(name), name
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        data.dataset_size("nope")
+
+
+def test_dataset_size_imports_no_torch():
+    code = ("import sys; from diffgen_lib.data import dataset_size; "
+            "assert dataset_size('cifar10') == 60000; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(data.__file__).parent.parent)
+
+
+@pytest.mark.parametrize("content", [b"not a pickle at all", pickle.dumps({b"data": 1})[:-5],
+                                     pickle.dumps({b"labels": [1]}),
+                                     pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [1, 2]})])
+def test_damaged_cifar_batch_names_the_file(tmp_path, content):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in data.CIFAR_FILES:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}, f)
+    (folder / "data_batch_3").write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        data.load_pool("cifar10", root=tmp_path)
+    message = str(info.value)
+    assert str(folder / "data_batch_3") in message and "\n" not in message
+
+
+def test_truncated_idx_files_name_the_file(tmp_path):
+    header = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 10, 28, 28)
+    full = header + bytes(10 * 28 * 28)
+    for size, match in ((5000, "header says"), (10, "truncated IDX header")):
+        path = tmp_path / f"cut{size}"
+        path.write_bytes(full[:size])
+        with pytest.raises(ValueError, match=match) as info:
+            data.read_idx(path)
+        assert str(path) in str(info.value)
+    packed = gzip.compress(full)
+    path = tmp_path / "cut-idx3-ubyte.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ValueError, match="cannot be decompressed") as info:
+        data.read_idx(path)
+    assert str(path) in str(info.value)

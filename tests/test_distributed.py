@@ -135,8 +135,17 @@ def test_single_process_helpers_are_no_ops():
     distributed.barrier()
 
 
+@pytest.fixture
+def one_thread():
+    """The workers' thread count in this process too: it is part of a run's cache key."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_two_processes_match_one(tmp_path, monkeypatch, repo_root):
+def test_two_processes_match_one(tmp_path, monkeypatch, repo_root, one_thread):
     ddp_cache, single_cache, out = tmp_path / "ddp", tmp_path / "single", tmp_path / "out"
     out.mkdir()
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):

@@ -278,3 +278,64 @@ def test_compile_traces_the_training_network_and_keeps_its_weights(monkeypatch):
     assert ref.keys() == got.keys()
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], rtol=1e-5, atol=1e-6)
+
+
+def test_compile_that_gets_gradients_wrong_is_refused(monkeypatch):
+    """A compiled network whose gradients differ from eager ones (like inductor's zero gradients
+    in the lower U-Net level at batch >= 24 with torch 2.13 on the CPU) stops training in one line."""
+    from diffgen_lib import train as train_module
+
+    class ZeroGradients(torch.nn.Module):  # the same forward values, no gradient from call `first` on
+        def __init__(self, model, first):
+            super().__init__()
+            self.model, self.calls, self.first = model, 0, first
+
+        def forward(self, *args):
+            self.calls += 1
+            out = self.model(*args)
+            return out.detach() + 0 * out if self.calls >= self.first else out
+
+    for first, step in ((1, 0), (2, 1)):  # wrong from the first call; from the second (as inductor)
+        monkeypatch.setattr(torch, "compile", lambda model, **kwargs: ZeroGradients(model, first))
+        config = dataclasses.replace(TINY, compile=True, max_steps=6, snapshot_steps=())
+        with pytest.raises(train_module.CompileMismatch) as err:
+            train(config, progress=False, cache=False)
+        message = str(err.value)
+        assert "\n" not in message and "wrong gradients" in message and "compile False" in message
+        assert "DIFFGEN_COMPILE_BACKEND" in message and f"at step {step}," in message
+
+
+def test_compile_with_a_correct_backend_passes_the_check(monkeypatch):
+    """The check on a real torch.compile (dynamo's aot_eager backend: forward and backward graphs,
+    no generated code); the backend is part of the key."""
+    from diffgen_lib import train as train_module
+
+    monkeypatch.setenv("DIFFGEN_COMPILE_BACKEND", "aot_eager")
+    config = TrainConfig(model="mlp", mlp_width=32, mlp_depth=2, n_train=40, n_val=20, n_feature=0,
+                         batch_size=32, max_steps=2, device="cpu", compile=True)
+    torch._dynamo.reset()
+    run = train(config, progress=False, cache=False)
+    assert run.step == 2
+    key = run_key(config)
+    monkeypatch.setenv("DIFFGEN_COMPILE_BACKEND", "eager")
+    assert run_key(config) != key
+    assert train_module.arithmetic_settings("cpu", True)["compile_backend"] == "eager"
+
+
+def test_cache_key_holds_the_thread_count_and_onednn_precision():
+    before = torch.get_num_threads()
+    try:
+        keys = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            keys.append(run_key(TINY))
+    finally:
+        torch.set_num_threads(before)
+    assert keys[0] != keys[1]
+    plain = run_key(TINY)
+    torch.backends.mkldnn.fp32_precision = "bf16"
+    try:
+        assert run_key(TINY) != plain
+    finally:
+        torch.backends.mkldnn.fp32_precision = "none"
+    assert run_key(TINY) == plain

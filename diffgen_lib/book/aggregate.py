@@ -185,7 +185,7 @@ _BADGE = {"PASS": "bdg-success", "FAIL": "bdg-danger", "INCONCLUSIVE": "bdg-warn
 
 def verdict_badge(verdict: str) -> str:
     """A coloured verdict (sphinx-design badge role)."""
-    return f"{{{_BADGE.get(verdict, 'bdg-secondary')}}}`{verdict}`"
+    return f"{{{_BADGE.get(verdict, 'bdg-muted')}}}`{verdict}`"
 
 
 def _md_text(text: str) -> str:
@@ -215,17 +215,20 @@ def claims_markdown(rows: list[dict]) -> str:
         else:
             parts += ["(not a claim of the paper)"]
         parts += [":::", "", ":::{grid-item-card} This book"]
+        where = None
         for r in group:
             c = r["claim"]
             if c is None:
                 planned = (paper or {}).get("chapter", "")
-                parts += [f"- {verdict_badge('not yet measured')}"
+                parts += [f"{verdict_badge('not yet measured')}"
                           + (f" planned in {{doc}}`{planned}`" if planned else ""), ""]
                 continue
+            if (c.chapter, c.scale) != where:  # each chapter and scale once, its lines below
+                where = (c.chapter, c.scale)
+                parts += ["", f"In {{doc}}`{c.chapter}` at {_md_text(c.scale or 'no SCALE line')}:", ""]
             dup = " (duplicate id)" if r["duplicate"] else ""
             parts += [f"- {verdict_badge(c.verdict)} **{c.id}**{dup}: {_md_text(c.measured)} = "
-                      f"**{_md_text(c.value_text)}** (criterion: {_md_text(c.criterion)}); "
-                      f"{{doc}}`{c.chapter}`, {_md_text(c.scale or 'no SCALE line')}"]
+                      f"**{_md_text(c.value_text)}** (criterion: {_md_text(c.criterion)})"]
         parts += ["", ":::", "::::", ""]
     return "\n".join(parts)
 

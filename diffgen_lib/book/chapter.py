@@ -13,7 +13,7 @@ from typing import Any
 
 from .aggregate import format_claim, format_scale
 from .layout import DEFAULT_THREADS, _rel
-from .params import ParamError, _fmt, chapter_source, parse_spec_source
+from .params import ParamError, _fmt, chapter_source, check_relations, parse_spec_source
 
 
 class ChapterParams(dict):
@@ -134,6 +134,7 @@ def setup_chapter(stem: str, namespace: dict, *, source: str | Path | None = Non
         value = spec.check(namespace[name])
         namespace[name] = value
         params[name] = value
+    check_relations(specs, params)
     params.chapter = stem
     params.threads = pin_threads()
     params.seed = int(params.get("seed", 0))

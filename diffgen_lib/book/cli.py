@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -159,9 +161,66 @@ def chapter_parameters(root: Path, chapter: str, profile: str | None, pairs) -> 
     return stem, specs, validate(stem, specs, values, raw)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _torch_build(field: str) -> str | None:
+    """A field of ``torch/version.py`` ("cuda", "hip"), read without importing torch; "?" if unknown."""
+    spec = importlib.util.find_spec("torch")
+    try:
+        text = (Path(spec.origin).parent / "version.py").read_text(encoding="utf-8")
+    except (AttributeError, TypeError, OSError):
+        return "?"
+    m = re.search(rf"^{field}\b[^=]*=\s*(.+?)\s*$", text, flags=re.M)
+    return None if m and m.group(1) == "None" else (m.group(1) if m else "?")
+
+
+def cuda_available() -> bool:
+    """Whether torch finds a CUDA device, mostly without importing torch (1-5 s): a torch built
+    without CUDA (or ROCm) never does; otherwise the CUDA driver is asked how many devices it sees."""
+    if _torch_build("cuda") is None and _torch_build("hip") is None:
+        return False
+    if _torch_build("hip") is None and sys.platform.startswith("linux"):
+        try:
+            driver = ctypes.CDLL("libcuda.so.1")
+        except OSError:  # no NVIDIA driver
+            return False
+        count = ctypes.c_int(0)
+        return driver.cuInit(0) == 0 and driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_machine(specs: dict[str, ParamSpec], params: dict, args: argparse.Namespace) -> None:
+    """What the parameters ask of this machine: ``device`` "cuda" needs a CUDA device."""
+    device = params.get("device", specs["device"].default if "device" in specs else None)
+    if not (isinstance(device, str) and device.startswith("cuda")):
+        return
+    if not cuda_available():
+        raw = dict(args.param or [])
+        given = raw.get("device", f"{_fmt(device)} (profile '{args.profile}')" if args.profile else _fmt(device))
+        raise ParamError(f"parameter 'device' must be \"auto\" or \"cpu\" on this machine "
+                         f"(torch finds no CUDA device), got {given}")
+
+
+def checked_parameters(args: argparse.Namespace) -> tuple[str, dict, dict]:
+    """(stem, specs, values) of ``run``/``train``: parameters validated, then the machine; with
+    ``--check``, the command stops there."""
     root = Path(args.root)
     stem, specs, params = chapter_parameters(root, args.chapter, args.profile, args.param)
+    check_machine(specs, params, args)
+    return stem, specs, params
+
+
+def _print_check(stem: str, params: dict) -> int:
+    shown = " ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or "default parameters"
+    print(f"check: {stem} with {shown}: parameters valid, nothing executed")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    stem, specs, params = checked_parameters(args)
+    if args.check:
+        return _print_check(stem, params)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     out = root / "_build" / "runs" / f"{stem}-{digest}.ipynb"
     shown = " ".join(f"{k}={_fmt(v)}" for k, v in params.items()) or "default parameters"
@@ -191,25 +250,41 @@ TRAINING_CHAPTER = "03_training_gap"
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the runs the training-gap chapter would train, outside the notebook: for hours-long
     runs, and under ``torchrun`` (DistributedDataParallel). The chapters then load them."""
-    from .. import distributed, experiments, train
-
     root = Path(args.root)
     stem, specs, params = chapter_parameters(root, args.chapter, args.profile, args.param)
     if stem != TRAINING_CHAPTER:
         raise ParamError(f"train takes the chapter that trains the shared runs, {TRAINING_CHAPTER} "
                          f"(chapters 04-06 load its runs), got {stem}")
+    check_machine(specs, params, args)
+    if args.check:
+        return _print_check(stem, params)
+    from .. import distributed, experiments, train
+    from .chapter import pin_threads
+
+    pin_threads()  # DIFFGEN_THREADS, as in the chapter: the thread count is part of a run's key
     values = {name: spec.default for name, spec in specs.items()} | params
     configs = experiments.shared_runs(values)
     main = distributed.is_main()
     for i, (label, config) in enumerate(configs.items(), 1):
         if main:
             print(f"train: [{i}/{len(configs)}] {label}", flush=True)
-        run = train.train(config, progress=main)
+        try:
+            run = train.train(config, progress=main)
+        except train.CompileMismatch as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         if main:
             print(f"train:       {run.steps_per_second:.1f} steps/s when trained, cache entry {run.key[:12]}",
                   flush=True)
     distributed.shutdown()
     return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Download datasets into the data folder (:mod:`diffgen_lib.fetch`; the chapters never download)."""
+    from .. import fetch
+
+    return fetch.command(args.datasets, args.data_dir, args.mirror)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -234,9 +309,25 @@ def _chapter_arguments(parser: argparse.ArgumentParser, chapter_help: str) -> No
     parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="set a parameter (papermill's value rules; lists as [1, 2])")
     parser.add_argument("--profile", help="apply a profile of book/profiles.yml first (e.g. gpu)")
+    parser.add_argument("--check", action="store_true",
+                        help="only validate the parameters (and that a CUDA device exists for device cuda)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def split_params(argv: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Take every ``-p NAME VALUE`` out of ``argv`` before argparse sees it, so that a value
+    starting with "-" (``-1e3``, ``-inf``) stays a value instead of looking like an option."""
+    rest, pairs, i = [], [], 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--param"):
+            pairs.append(argv[i + 1 : i + 3])
+            i += 3
+        else:
+            rest.append(argv[i])
+            i += 1
+    return rest, pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m diffgen_lib.book", description="Execute and build the diffgen book."
     )
@@ -257,9 +348,39 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="train the shared runs of 03_training_gap (also under torchrun)")
     _chapter_arguments(p_train, "03_training_gap (the chapter whose parameters define the runs)")
     p_train.set_defaults(func=cmd_train)
-    args = parser.parse_args(argv)
+    p_data = sub.add_parser("data", help="download mnist, fashion_mnist or cifar10 into the data folder")
+    p_data.add_argument("datasets", nargs="+", metavar="DATASET", help="mnist, fashion_mnist, cifar10")
+    p_data.add_argument("--data-dir", metavar="DIR",
+                        help="data folder (default: $DIFFGEN_DATA, else <repository>/data)")
+    p_data.add_argument("--mirror", metavar="URL",
+                        help="base URL holding DATASET/ARCHIVE (default: $DIFFGEN_DATA_MIRROR, "
+                             "else the official sites)")
+    p_data.set_defaults(func=cmd_data)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments; ``-p`` pairs in ``args.param`` (run and train only)."""
+    parser = build_parser()
+    rest, pairs = split_params(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
+    for pair in pairs:
+        if len(pair) != 2:
+            parser.error(f"-p takes two arguments, NAME and VALUE, got -p {' '.join(pair)}")
+    if pairs and not hasattr(args, "param"):
+        parser.error(f"-p is an option of run and train, not of {args.command}")
+    if hasattr(args, "param"):
+        args.param = (args.param or []) + pairs
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        args = parse_args(argv)
         return args.func(args)
     except (ParamError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        return 130

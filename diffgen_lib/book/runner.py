@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -119,7 +120,11 @@ def execute_chapter(
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if any(t in tags for t in PARAMETER_TAGS) and "hide-input" not in tags:
-            cell.metadata["tags"] = list(tags) + ["hide-input"]
+            tags = list(tags) + ["hide-input"]
+        if widest_image(cell) > COLUMN_PX and "full-width" not in tags:
+            tags = list(tags) + ["full-width"]
+        if tags:
+            cell.metadata["tags"] = tags
     pm = nb.metadata.setdefault("papermill", {})
     pm["input_path"] = f"book/{stem}.py"
     pm["output_path"] = _rel(output, root)
@@ -130,6 +135,26 @@ def execute_chapter(
         os.utime(root / "book" / f"{stem}.py")  # the pair's text file stays the newer one
     if str(root.resolve()) in output.read_text(encoding="utf-8"):
         print(f"      warning: {_rel(output, root)} contains this machine's path {root.resolve()}")
+
+
+#: a PNG wider than the page's text column (px at the book's 100 dpi) is shrunk to fit it, and
+#: its text with it: such a figure's cell gets the ``full-width`` tag (136% of the column);
+#: wider than FULL_WIDTH_PX, its text would still render below about 9 pt (a test checks)
+COLUMN_PX = 750
+FULL_WIDTH_PX = 1020
+
+
+def png_width(data: str) -> int:
+    """Width in pixels of a base64-encoded PNG (from its IHDR chunk)."""
+    head = base64.b64decode(data[:44])  # 33 bytes: signature, IHDR length and type, width, height
+    return int.from_bytes(head[16:20], "big")
+
+
+def widest_image(cell) -> int:
+    """The widest PNG output of a notebook cell (0 when it has none)."""
+    widths = [png_width(out["data"]["image/png"]) for out in cell.get("outputs", [])
+              if "image/png" in out.get("data", {})]
+    return max(widths, default=0)
 
 
 def _jupyter_book() -> str:

@@ -184,6 +184,14 @@ class Calibration:
         self.fd = [{s: metrics.FDReference(self.train_feats[s][d.train_ref], self.val_feats[s][d.val_ref],
                                            [np.arange(self.n_ref)]) for s in self.spaces} for d in self.draws]
         self.val_ratios = metrics.memorization_ratio(val_images, train_images)
+        # float32 copies for the distances and cosine similarities (the FDs stay in float64)
+        self._train32 = {s: torch.as_tensor(v, dtype=torch.float32) for s, v in self.train_feats.items()}
+        self._val32 = {s: torch.as_tensor(v, dtype=torch.float32) for s, v in self.val_feats.items()}
+        self._train_unit = {s: _unit(v) for s, v in self._train32.items()}
+        self._val_unit = {s: _unit(v) for s, v in self._val32.items()}
+        full = len(train_images)
+        self._train_idx = [None if len(d.train_ref) == full else torch.from_numpy(d.train_ref) for d in self.draws]
+        self._val_idx = [torch.from_numpy(d.val_ref) for d in self.draws]
 
     @property
     def n_draws(self) -> int:
@@ -205,21 +213,21 @@ class Calibration:
         draws = list(range(self.n_draws)) if draws is None else list(draws)
         out: Dict[str, np.ndarray] = {}
         for s, f in feats.items():
-            x = torch.from_numpy(np.asarray(f, dtype=np.float64))
-            d_tr = torch.cdist(x, torch.from_numpy(self.train_feats[s]))
-            d_va = torch.cdist(x, torch.from_numpy(self.val_feats[s]))
-            xn = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-            c_tr = xn @ _unit(self.train_feats[s]).T
-            c_va = xn @ _unit(self.val_feats[s]).T
+            x = torch.as_tensor(np.asarray(f), dtype=torch.float32)
+            exact = "donot_use_mm_for_euclid_dist"  # the matrix-product form loses the zeros of exact copies
+            d_tr = torch.cdist(x, self._train32[s], compute_mode=exact)
+            d_va = torch.cdist(x, self._val32[s], compute_mode=exact)
+            xn = _unit(x)
+            c_tr, c_va = xn @ self._train_unit[s].T, xn @ self._val_unit[s].T
             g_stats = self.fd[draws[0]][s].gen_stats(f) if draws else None
             rows = {k: [] for k in STATISTICS}
             for r in draws:
-                d = self.draws[r]
-                tr, va = torch.from_numpy(d.train_ref), torch.from_numpy(d.val_ref)
-                a = float(d_tr[:, tr].min(1).values.mean())
-                b = float(d_va[:, va].min(1).values.mean())
+                tr, va = self._train_idx[r], self._val_idx[r]
+                dt, ct = (d_tr, c_tr) if tr is None else (d_tr[:, tr], c_tr[:, tr])
+                a = float(dt.min(1).values.double().mean())
+                b = float(d_va[:, va].min(1).values.double().mean())
                 rows["nn_gap"].append((b - a) / b)
-                rows["nn_cos"].append(float(c_tr[:, tr].max(1).values.mean() - c_va[:, va].max(1).values.mean()))
+                rows["nn_cos"].append(float(ct.max(1).values.double().mean() - c_va[:, va].max(1).values.double().mean()))
                 g = self.fd[r][s].gap_from_stats(*g_stats)
                 rows["fd_gap"].append(g.gap)
                 rows["fd_diff"].append(g.fd_val - g.fd_train)
@@ -278,8 +286,8 @@ def reconstruct(denoise: Callable, images: Tensor, sigma: float, noise_seeds: Se
     return torch.cat(outs)
 
 
-def _unit(x: np.ndarray) -> Tensor:
-    t = torch.from_numpy(np.asarray(x, dtype=np.float64))
+def _unit(x) -> Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, dtype=np.float64))
     return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 

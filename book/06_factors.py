@@ -71,7 +71,10 @@ table_sizes = [150, 300, 600]    # list of int in [50, 69000], at most dataset_s
 device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks run
 feature_net = ""         # str: path to local TorchScript weights of a pretrained feature network for the FD protocol (empty: none, pixels and classifier only)
 feature_kind = "inception"  # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
-guidance_margin = 0.05   # float in [0, 10]: C7a (C7b) pass if the inference gap (classifier features) at the largest w exceeds that at w 0 by at least this, classifier-free (auto-) guidance
+claim_weight = 2.0       # float in (0, 10]: C7a/C7b compare this guidance weight with w 0 (calibrated statistics, over sample seeds x reference draws)
+sample_seeds = [0, 1, 2] # list of int in [0, 2**31-1]: seeds of the guided sample sets of the calibrated measurement (at least 3 for the intervals)
+n_draws = 5              # int in [1, 100]: reference draws (val reference, null, copier) of the calibrated measurement
+calib_ref = 1000         # int in [10, 100000]: size of the train and val references of the calibrated measurement, at most (capped at the training set and at the held-out images less 100)
 cluster_rank = 0.8       # float in (0, 1]: C7c passes if the rank correlation of the peak training gap with K is at least this
 window_factor = 0.75     # float in (0, 1]: C7f passes if peak gap (smallest window) / peak gap (full image) < this
 seed = 0                 # int in [0, 2**31-1]: training seed of every run
@@ -81,8 +84,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import diffusion, evaluation, experiments, factors, features, metrics, toy, train
+from diffgen_lib import calibration, diffusion, evaluation, experiments, factors, features, metrics, toy, train
 from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
+from diffgen_lib.verdicts import bootstrap_interval, verdict
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
@@ -143,6 +147,35 @@ print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 # - the **training-objective gap** of $D_w$ itself, on the fixed train and val images of the
 #   training-gap chapter with their true labels: does guidance also widen the gap of the
 #   denoising error, or only that of the samples?
+#
+# **Calibrated comparison of $w = 0$ and $w =$ {glue:text}`claim_weight`.** The relative FD gap
+# divides by $\mathrm{FD}_\text{train}$, and guidance makes samples more prototypical and less
+# diverse, which moves them away from *both* reference sets: $\mathrm{FD}_\text{train}$ grows
+# with $w$ and the ratio can fall while the samples move towards the training set. So the claims
+# are judged with the calibrated protocol of the inference chapter: for each kind of guidance, at
+# $w = 0$ and at $w =$ {glue:text}`claim_weight`, {glue:text}`n_gen` samples for each of the sample seeds
+# {glue:text}`sample_seeds`, compared with a train reference (the whole training set when it fits,
+# {glue:text}`calib_ref` images at most) and a val reference of the same size and class counts drawn
+# from the held-out images (the val split and the dataset's images no split uses), in
+# {glue:text}`n_draws` reference draws. Every statistic (the nearest-neighbour gap
+# $(\bar d_\text{val} - \bar d_\text{train})/\bar d_\text{val}$, the relative FD gap, the absolute
+# FD difference $\mathrm{FD}_\text{val} - \mathrm{FD}_\text{train}$, the copy fraction) is
+# computed by the same code for the **null** (held-out images outside the val reference, drawn with
+# replacement), the **copier** (training images drawn with replacement) and a Gaussian fitted to
+# the training pixels, and the model's memorization index is
+# $m = (g_\text{model} - g_\text{null})/(g_\text{copier} - g_\text{null})$: 0 like fresh data, 1 like
+# copies.
+#
+# *What changed in this protocol and why.* An earlier version of this chapter judged guidance by
+# the relative FD gap of one sample set of seed 0 (criterion: a rise of at least 0.05 from $w = 0$
+# to the largest $w$). It reported that guidance *lowers* the gap, while the absolute FD
+# difference, the nearest-neighbour gap and the copy fraction all rose with autoguidance: the ratio
+# fell because its denominator grew. The claims C7a (classifier-free) and C7b (autoguidance) now
+# say, with criteria fixed before the calibrated measurement ran: the memorization index of the
+# nearest-neighbour gap (pixels) *and* the absolute FD difference (classifier features) at
+# $w =$ {glue:text}`claim_weight` exceed those at $w = 0$, that is, the 90% interval of each
+# difference (over sample seeds x reference draws) lies above 0. PASS when both do, FAIL when
+# either interval lies at or below 0, INCONCLUSIVE otherwise; the copy fraction is reported beside.
 
 # %%
 class_run = train.train(class_config)
@@ -158,27 +191,49 @@ if pretrained is not None:  # the inference gap in the pretrained network's feat
               + ", ".join(f"w = {w:g}: {sig3(v)}" for w, v in zip(guidance_weights, gaps)))
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
+calib_weights = [0.0, float(claim_weight)]
+gcal = calibration.guidance_calibration(class_config, calib_weights, neg_step, sample_seeds, n_draws, n_gen,
+                                        sampler_steps, calib_ref, extra_features=pretrained)
+calib_spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
+w2 = f"{claim_weight:g}"
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Left: inference gap (FD to val against FD to train subsets) in the classifier's feature space (solid) and in pixels (dashed), against the guidance weight. Middle: fraction of samples that are copies of a training image (d1/d2 < 1/3). Right: histogram of the memorization ratio d1/d2 (distances to the nearest and second-nearest training image, pixels) without guidance and at the largest weight."}}
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+
+def guided_index(name, stat):
+    """Per-draw memorization index (S, R) of a calibrated sample set ("cfg/2", "gaussian", ...)."""
+    return calibration.index_draws(gcal[f"{name}/{stat}"].numpy(), gcal[f"null/{stat}"].numpy(),
+                                   gcal[f"copier/{stat}"].numpy())
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Top left: relative FD gap (seed 0) in the classifier's features (solid) and in pixels (dashed) against the guidance weight. Top right: fraction of samples that are copies of a training image (d1/d2 < 1/3, seed 0). Bottom left: calibrated memorization index (nearest-neighbour gap, pixels) at w = 0 and at the claim weight, mean and 90% interval over sample seeds x reference draws; 0 is the null (fresh val images), 1 the copier (training images), dotted the Gaussian fitted to the training pixels. Bottom right: the same for the absolute FD difference FD_val - FD_train in classifier features, raw values, with the null's and the copier's means as horizontal lines."}}
+fig, axes = plt.subplots(2, 2, figsize=(7, 5.6))
 for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
     g = guide[kind]
-    axes[0].plot(W, g["classifier/gap"].numpy(), "o-", color=color, label=f"{kinds[kind]}, classifier")
-    axes[0].plot(W, g["pixels/gap"].numpy(), "s--", color=color, alpha=0.7, label=f"{kinds[kind]}, pixels")
-    axes[1].plot(W, g["copy_fraction"].numpy(), "o-", color=color, label=kinds[kind])
-axes[0].axhline(0, color="0.6", lw=0.8)
-axes[0].set(xlabel="guidance weight w", ylabel="inference gap (FD_val - FD_train) / FD_train")
-axes[1].set(xlabel="guidance weight w", ylabel="copy fraction (d1/d2 < 1/3)", ylim=(0, None))
-bins = np.linspace(0, 1, 31)
-axes[2].hist(guide["cfg"]["ratios"][0].numpy(), bins, color="0.5", alpha=0.6, label="w = 0")
-for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
-    axes[2].hist(guide[kind]["ratios"][-1].numpy(), bins, histtype="step", lw=1.5, color=color,
-                 label=f"{kind}, w = {W[-1]:g}")
-axes[2].axvline(1 / 3, color="k", ls=":", lw=1)
-axes[2].set(xlabel="memorization ratio d1/d2", ylabel="samples")
-axes[0].legend(fontsize=7)
-axes[1].legend(fontsize=8)
-axes[2].legend(fontsize=8)
+    axes[0, 0].plot(W, g["classifier/gap"].numpy(), "o-", color=color, label=f"{kind}, classifier")
+    axes[0, 0].plot(W, g["pixels/gap"].numpy(), "s--", color=color, alpha=0.7, label=f"{kind}, pixels")
+    axes[0, 1].plot(W, g["copy_fraction"].numpy(), "o-", color=color, label=kind)
+axes[0, 0].axhline(0, color="0.6", lw=0.8)
+axes[0, 0].set(xlabel="guidance weight w", ylabel="relative FD gap")
+axes[0, 1].set(xlabel="guidance weight w", ylabel="copy fraction", ylim=(0, None))
+for panel, (stat, raw) in zip(axes[1], (("pixels/nn_gap", False), ("classifier/fd_diff", True))):
+    for j, (kind, color) in enumerate(zip(kinds, ("tab:blue", "tab:orange"))):
+        vals = [gcal[f"{kind}/{w:g}/{stat}"].numpy() if raw else guided_index(f"{kind}/{w:g}", stat)
+                for w in calib_weights]
+        sm = [calibration.summarize(v) for v in vals]
+        x = np.asarray(calib_weights) + (j - 0.5) * 0.08
+        panel.errorbar(x, [v.mean for v in sm], yerr=[[v.mean - v.lo for v in sm], [v.hi - v.mean for v in sm]],
+                       fmt="o-", color=color, capsize=3, label=kind)
+    if raw:
+        panel.axhline(gcal[f"null/{stat}"].numpy().mean(), color="0.4", lw=1, label="null")
+        panel.axhline(gcal[f"copier/{stat}"].numpy().mean(), color="k", ls="--", lw=1, label="copier")
+        panel.axhline(gcal[f"gaussian/{stat}"].numpy().mean(), color="k", ls=":", lw=1.2, label="Gaussian")
+        panel.set(xlabel="guidance weight w", ylabel="FD_val - FD_train (classifier)")
+    else:
+        panel.axhline(0, color="0.4", lw=1)
+        panel.axhline(1, color="k", ls="--", lw=1)
+        panel.axhline(guided_index("gaussian", stat).mean(), color="k", ls=":", lw=1.2)
+        panel.set(xlabel="guidance weight w", ylabel="index (NN gap, pixels)")
+    panel.set_xticks(calib_weights)
+axes[0, 0].legend()
+axes[1, 1].legend()
 plt.show()
 
 # %%
@@ -193,6 +248,37 @@ for kind in kinds:
 g0 = guide["cfg"]
 print(f"baselines (classifier features): FD(train_k, val) = {sig3(g0['classifier/fd_train_vs_val'][0].item())}, "
       f"FD(train_k, train_l) = {sig3(g0['classifier/fd_train_vs_train'][0].item())}")
+
+# %% [markdown]
+# The table above is the uncalibrated sweep of one sample set per weight (seed 0, the paper's
+# relative gap with {glue:text}`n_ref` val images and {glue:text}`n_subsets` train subsets). The
+# calibrated measurement prints, for every feature space and statistic, the model's value at
+# $w = 0$ and at $w =$ {glue:text}`claim_weight` beside the null's (with its interval: it should
+# contain 0), the copier's and the Gaussian's, and the model's memorization index: mean [90%
+# interval] over sample seeds x reference draws.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"references: {int(gcal['n_ref'])} training images (of {n_train}) and as many of {int(gcal['n_heldout'])} "
+      f"held-out images; null, copier, "
+      f"Gaussian and every guided set: {n_gen} images; {len(sample_seeds)} sample seeds x {n_draws} reference draws")
+for sp_name in calib_spaces:
+    for stat, label in (("nn_gap", "nearest-neighbour gap"), ("fd_gap", "FD gap (relative)"),
+                        ("fd_diff", "FD_val - FD_train")):
+        key = f"{sp_name}/{stat}"
+        null = calibration.summarize(gcal[f"null/{key}"].numpy())
+        print(f"[{sp_name}] {label}: null {null.text(sig3)} (contains 0: {'yes' if null.contains(0) else 'no'}), "
+              f"copier {sig3(gcal[f'copier/{key}'].numpy().mean())}, Gaussian {sig3(gcal[f'gaussian/{key}'].numpy().mean())} "
+              f"(index {sig3(guided_index('gaussian', key).mean())})")
+        for kind in kinds:
+            for w in calib_weights:
+                name = f"{kind}/{w:g}"
+                print(f"    {kind:>4} w = {w:g}: model {calibration.summarize(gcal[f'{name}/{key}'].numpy()).text(sig3)}, "
+                      f"index {calibration.summarize(guided_index(name, key)).text(sig3)}")
+for kind in kinds:
+    print(f"copy fraction, {kind}: " + ", ".join(
+        f"w = {w:g}: {sig3(gcal[f'{kind}/{w:g}/copy_fraction'].numpy().mean())}" for w in calib_weights)
+        + f" (null {sig3(gcal['null/copy_fraction'].numpy().mean())}, copier {sig3(gcal['copier/copy_fraction'].numpy().mean())})")
 
 # %% [markdown]
 # The two baselines of the protocol show the floor: two sets of real images ({glue:text}`n_ref` each) differ
@@ -213,18 +299,20 @@ toy_curves = {w: toy.gap_curve(toy_train, toy_val, toy_sigmas, toy_delta_pos, gu
                                delta_neg=toy_delta_neg) for w in W}
 toy_peaks = np.array([toy.peak(toy_sigmas, toy_curves[w])[0] for w in W])
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Left: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Middle: its peak over the noise levels against w. Right: the toy model's peak gap against the autoguidance weight."}}
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Top: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Bottom left: its peak over the noise levels against w (cfg: classifier-free, auto: autoguidance). Bottom right: the toy model's peak gap against the autoguidance weight."}}
+fig = plt.figure(figsize=(7, 5.6))
+grid = fig.add_gridspec(2, 2)
+axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
 colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(W)))
 for i, (w, c) in enumerate(zip(W, colors)):
     axes[0].semilogx(guide_sigmas, guide["cfg"]["gap"][i].numpy(), color=c, label=f"w = {w:g}")
     axes[0].semilogx(guide_sigmas, guide["auto"]["gap"][i].numpy(), "--", color=c)
 axes[0].set(xlabel="$\\sigma$", ylabel="relative gap of $D_w$")
-axes[0].legend(fontsize=7)
+axes[0].legend(ncol=2)
 for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
-    axes[1].plot(W, guide[kind]["gap"].numpy().max(1), "o-", color=color, label=kinds[kind])
-axes[1].set(xlabel="guidance weight w", ylabel="peak relative gap of $D_w$")
-axes[1].legend(fontsize=7)
+    axes[1].plot(W, guide[kind]["gap"].numpy().max(1), "o-", color=color, label=kind)
+axes[1].set(xlabel="guidance weight w", ylabel="peak gap of $D_w$")
+axes[1].legend()
 axes[2].plot(W, toy_peaks, "o-", color="tab:green")
 axes[2].set(xlabel="autoguidance weight w", ylabel="toy peak gap",
             title=f"toy: $\\delta$ = {toy_delta_pos:g}, $\\delta_{{neg}}$ = {toy_delta_neg:g}")
@@ -239,11 +327,26 @@ for i, w in enumerate(W):
 # %% tags=["hide-input"]
 gi = {k: guide[k]["classifier/gap"].numpy() for k in kinds}
 cf = {k: guide[k]["copy_fraction"].numpy() for k in kinds}
+# per-draw differences w = claim_weight minus w = 0 (the same sample seed and reference draw)
+rise = {k: {"index": guided_index(f"{k}/{w2}", "pixels/nn_gap") - guided_index(f"{k}/0", "pixels/nn_gap"),
+            "fd_diff": (gcal[f"{k}/{w2}/classifier/fd_diff"] - gcal[f"{k}/0/classifier/fd_diff"]).numpy()}
+        for k in kinds}
+rise_ci = {k: {m: bootstrap_interval(v.ravel()) for m, v in r.items()} for k, r in rise.items()}
+
+
+def ci_text(t):
+    return f"{t[0]:.3g} (90% interval {t[1]:.3g} to {t[2]:.3g})"
+
+
 display(Markdown(
-    f"Measured here: the inference gap in the classifier's features goes from {gi['cfg'][0]:.3g} at "
-    f"$w = 0$ to {gi['cfg'][-1]:.3g} at $w = {W[-1]:g}$ with classifier-free guidance and to "
-    f"{gi['auto'][-1]:.3g} with autoguidance; the copy fraction goes from {cf['cfg'][0]:.3g} to "
-    f"{cf['cfg'][-1]:.3g} (classifier-free) and {cf['auto'][-1]:.3g} (autoguidance)."))
+    f"Measured here (seed 0, uncalibrated): the relative FD gap in the classifier's features goes from "
+    f"{gi['cfg'][0]:.3g} at $w = 0$ to {gi['cfg'][-1]:.3g} at $w = {W[-1]:g}$ with classifier-free guidance "
+    f"and to {gi['auto'][-1]:.3g} with autoguidance; the copy fraction goes from {cf['cfg'][0]:.3g} to "
+    f"{cf['cfg'][-1]:.3g} (classifier-free) and {cf['auto'][-1]:.3g} (autoguidance). Calibrated, from "
+    f"$w = 0$ to $w = {claim_weight:g}$: the memorization index (nearest-neighbour gap, pixels) changes by "
+    f"{ci_text(rise_ci['cfg']['index'])} with classifier-free guidance and by {ci_text(rise_ci['auto']['index'])} "
+    f"with autoguidance; the absolute FD difference (classifier features) by {ci_text(rise_ci['cfg']['fd_diff'])} "
+    f"and {ci_text(rise_ci['auto']['fd_diff'])}."))
 
 # %% [markdown]
 # ## Condition granularity
@@ -416,9 +519,9 @@ rows = [
      f"none: {uncond_peak:.3g}, classes: {class_peak['peak_gap']:.3g}", f"{dataset}, N={n_train}"),
     ("conditioning: k-means clusters K", "up, peak to higher sigma (0.060 -> 0.092)",
      factors.direction(Ks, k_peak), fmt_series(Ks, k_peak), f"{dataset}, N={n_train}"),
-    ("guidance weight (inference gap), classifier-free", "up (0.05 -> 0.21-0.23)",
+    ("guidance weight (relative FD gap, seed 0; claims: calibrated), classifier-free", "up (0.05 -> 0.21-0.23)",
      factors.direction(W, gi["cfg"]), fmt_series(W, gi["cfg"]), f"{dataset}, {n_gen} samples"),
-    ("guidance weight (inference gap), autoguidance", "up (0.05 -> 0.21-0.23)",
+    ("guidance weight (relative FD gap, seed 0; claims: calibrated), autoguidance", "up (0.05 -> 0.21-0.23)",
      factors.direction(W, gi["auto"]), fmt_series(W, gi["auto"]), f"{dataset}, {n_gen} samples"),
     ("receptive field (window size)", "up: smaller window, smaller gap (0.107 -> 0.023)",
      factors.direction(win, rf_peaks), fmt_series(win, rf_peaks), f"{rf_dataset}, N={n_train}, {rf_steps} steps"),
@@ -440,25 +543,23 @@ display(Markdown("\n".join(table)))
 # The claim lines below answer that with criteria fixed in the parameters cell; a FAIL means the
 # direction did not reproduce at this scale, and the table above shows the measured values.
 #
-# **Guidance does not reproduce here (with the default parameters).** The unguided
-# class-conditional network already has a large inference gap in the classifier's features
-# (about 1: its samples are twice as far, in FD, from val images as from training subsets), and
-# both kinds of guidance *lower* this relative gap as $w$ grows, while the copy fraction stays
-# near zero for classifier-free guidance and rises only to a few percent for autoguidance. The FD
-# columns of the guidance table show why the ratio falls: guidance makes the samples more
-# prototypical of their class and less diverse, which moves them away from *both* reference sets,
-# so $\mathrm{FD}_\text{train}$ grows and the relative gap $(\mathrm{FD}_\text{val} -
-# \mathrm{FD}_\text{train})/\mathrm{FD}_\text{train}$ shrinks, even though the guided denoiser is
-# not less overfitted. The paper starts from a model whose unguided samples are nearly as close to
-# val as to train (gap about 0.05), where guidance has room to pull samples towards training
-# images; a 0.4M-parameter network trained for 320 epochs on 300 digits is far from that regime.
-# Whether guidance raises the gap once the unguided gap is small is a question for the larger
-# runs below (more training images, more samples, a larger FD reference). The *training-objective*
-# gap of the guided denoiser $D_w$, on the other hand, does grow with $w$ for both kinds
-# ({numref}`fig-guidance-training`), as the toy model predicts: guidance deepens the basins around
-# the training images; it is the samples' FD gap that does not follow at this scale. (The $w = 0$
-# peak there is measured on {glue:text}`n_eval_guided` images and every second grid $\sigma$, so it differs
-# a little from the class-conditional peak of the cluster table.)
+# **Guidance: the relative FD gap and the calibrated statistics disagree.** The uncalibrated
+# sweep's relative FD gap of the unguided class-conditional network is already large in the
+# classifier's features, and it tends to *fall* as $w$ grows. The FD columns of the sweep's table
+# show why: guidance makes the samples more prototypical of their class and less diverse, which
+# moves them away from *both* reference sets, so $\mathrm{FD}_\text{train}$ grows and the ratio
+# $(\mathrm{FD}_\text{val} - \mathrm{FD}_\text{train})/\mathrm{FD}_\text{train}$ shrinks, whatever
+# happens to the distance to the training set itself. That is why C7a/C7b are judged on the
+# calibrated statistics instead, which do not divide by a quantity guidance changes: the
+# nearest-neighbour gap on the scale from fresh data (0) to copies (1), and the absolute FD
+# difference; the claim lines below say, with their intervals, whether both rise at this scale.
+# The paper starts from a model whose unguided samples are nearly as close to val as to train
+# (gap about 0.05); a 0.4M-parameter network trained for 320 epochs on 300 digits is far from that
+# regime. The *training-objective* gap of the guided denoiser $D_w$ is measured on the same noisy
+# train and val images at every weight ({numref}`fig-guidance-training`), beside the toy model's,
+# where guidance deepens the basins around the training points. (The $w = 0$ peak there is
+# measured on {glue:text}`n_eval_guided` images and every second grid $\sigma$, so it differs a
+# little from the class-conditional peak of the cluster table.)
 #
 # **Receptive field reproduces.** Through windows of 6x6 pixels the 14x14 network has almost no
 # gap left, against a clear one for the whole image; its train and val errors are both higher
@@ -485,8 +586,11 @@ display(Markdown("\n".join(table)))
 # ## Claims
 #
 # Criteria fixed in the parameters cell before running. C7a (C7b): classifier-free guidance
-# (autoguidance) raises the inference gap in the classifier's features from $w = 0$ to the largest
-# $w$ by at least {glue:text}`guidance_margin`. C7c: the peak training gap grows with the number of clusters
+# (autoguidance) at $w =$ {glue:text}`claim_weight` raises both the memorization index of the
+# nearest-neighbour gap (pixels) and the absolute FD difference (classifier features) over
+# $w = 0$: the 90% interval of each per-draw difference lies above 0 (PASS when both do, FAIL when
+# either lies at or below 0, INCONCLUSIVE otherwise; the line gives the index rise with its
+# interval, the FD rise and the copy fractions beside). C7c: the peak training gap grows with the number of clusters
 # (rank correlation with $K$ at least {glue:text}`cluster_rank`). C7d: the peak moves to a higher noise level:
 # the peak $\sigma$ at the largest $K$ is above that at the smallest. C7e: the class-conditional
 # network has a larger peak gap than the unconditional one. C7f: the smallest window's peak gap is
@@ -501,10 +605,16 @@ ratio = rf_peaks[small] / rf_peaks[full]
 scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}M params, "
       f"{n_gen} samples, K in {{{', '.join(map(str, clusters))}}}", f"{steps} steps")
 for cid, kind in (("C7a", "cfg"), ("C7b", "auto")):
-    rise = gi[kind][-1] - gi[kind][0]
-    claim(cid, rise >= guidance_margin,
-          f"inference gap (classifier features), {kinds[kind]}, w = {W[-1]:g} minus w = 0 "
-          f"({gi[kind][0]:.3g} -> {gi[kind][-1]:.3g})", f"{rise:.3g}", f">= {guidance_margin:g}")
+    ci_index, ci_fd = rise_ci[kind]["index"], rise_ci[kind]["fd_diff"]
+    both = [verdict(ci[1], ci[2], ">", 0.0) for ci in (ci_index, ci_fd)]
+    result = "PASS" if all(v == "PASS" for v in both) else "FAIL" if "FAIL" in both else "INCONCLUSIVE"
+    copies = ", ".join(f"w = {w:g}: {gcal[f'{kind}/{w:g}/copy_fraction'].numpy().mean():.3g}" for w in calib_weights)
+    claim(cid, result,
+          f"{kinds[kind]}, w = {claim_weight:g} minus w = 0 (mean of {rise[kind]['index'].size}): memorization index "
+          f"(NN gap, pixels) rise {ci_index[0]:.3g} [{ci_index[1]:.3g}, {ci_index[2]:.3g}], {both[0]}; "
+          f"FD_val - FD_train (classifier) rise {ci_fd[0]:.3g} [{ci_fd[1]:.3g}, {ci_fd[2]:.3g}], {both[1]}; "
+          f"copy fraction {copies}; index rise",
+          sig3(ci_index[0]), "> 0 for both rises", interval=(sig3(ci_index[1]), sig3(ci_index[2])))
 claim("C7c", rho_k >= cluster_rank,
       f"rank correlation of the peak training gap with K ({fmt_series(Ks, k_peak)})", f"{rho_k:.3g}",
       f">= {cluster_rank:g}")

@@ -1,7 +1,7 @@
 """What moves the generalization gap (claim C7): guidance, condition granularity, receptive field.
 
-- Guidance (SPEC section 3): D_w = D_pos + w (D_pos - D_neg) on a class-conditional network;
-  classifier-free guidance takes D_neg = the same network with the NULL label, autoguidance an
+- Guidance (the paper's measurement): D_w = D_pos + w (D_pos - D_neg) on a class-conditional
+  network; classifier-free guidance takes D_neg = the same network with the NULL label, autoguidance an
   earlier (less-trained) snapshot of the same network with the same labels.
   :func:`guidance_sweep` measures, per kind and weight, the inference gap (FD protocol), the
   fraction of copies among the samples and the training-objective gap of D_w.
@@ -167,7 +167,7 @@ def feature_extractors(config: TrainConfig, device="cpu",
 
 
 class InferenceProtocol:
-    """FD(gen, val) against FD(gen, train_k) (SPEC section 3) with fixed references: the first
+    """FD(gen, val) against FD(gen, train_k) (the paper's protocol) with fixed references: the first
     ``n_ref`` val images and ``n_subsets`` train subsets of the same size and class prior, in
     the spaces of :func:`feature_extractors`."""
 

@@ -1,5 +1,6 @@
 """Does the training gap reach inference? Sample sets, the FD protocol over snapshots, partial
-inference, the nearest-neighbour probe and copies (SPEC section 3), cached on disk.
+inference, the nearest-neighbour probe and copies (the paper's measurements), cached on disk.
+The same statistics next to fresh data and to copies, with intervals: :mod:`calibration`.
 
 One sampler pass per snapshot records every step: the state x_k, the noise level sigma_k and the
 prediction D(x_k; sigma_k). The prediction at step k is exactly what early stopping at k returns
@@ -184,6 +185,8 @@ class RunInference:
     fd_train_vs_val: Dict[str, float]     # baselines (do not depend on the snapshot)
     fd_train_vs_train: Dict[str, float]
     partial_gap: Dict[str, np.ndarray]    # space -> (T, K) gap of D(x_k; sigma_k)
+    copier_gap: Dict[str, float]      # space -> inference gap of training images drawn with replacement
+    null_gap: Dict[str, float]        # space -> inference gap of unused val images drawn with replacement
     ratios: np.ndarray                # (T, M) memorization ratio d1/d2 of the final samples (pixels)
     copy_fraction: np.ndarray         # (T,)
     probe_sigma: float                # the sampler sigma_k nearest to the requested probe sigma
@@ -223,6 +226,7 @@ def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_sam
         on = dev if dev.type != "cpu" else None  # FD and k-NN on the accelerator; NumPy on the CPU
         recon_tr = _recon(net, train_ref, s_probe, labels_tr, dev)
         recon_va = _recon(net, refs.val, s_probe, labels_va, dev)
+        f_val_all = {name: features.as_numpy_features(ext, r.splits.val.images) for name, ext in spaces.items()}
         for name, ext in spaces.items():
             f_train = features.as_numpy_features(ext, refs.train)
             f_val = features.as_numpy_features(ext, refs.val)
@@ -230,6 +234,10 @@ def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_sam
             g = fd_ref.gap(features.as_numpy_features(ext, rec["final"]))
             out[f"{name}/final"] = torch.tensor([g.fd_val, g.fd_train, g.gap, g.fd_train_vs_val,
                                                  g.fd_train_vs_train], dtype=torch.float64)
+            # The copier and the null at n_samples, through the same reference (real copies, not
+            # the reference-vs-reference baselines): :func:`calibration_gaps`.
+            out[f"{name}/calibration"] = torch.tensor(calibration_gaps(fd_ref, f_train, f_val_all[name], refs.n_ref,
+                                                                       n_samples, seed), dtype=torch.float64)
             partial = [fd_ref.gap(features.as_numpy_features(ext, d)).gap for d in rec["denoised"]]
             out[f"{name}/partial"] = torch.tensor(partial, dtype=torch.float64)
             f_tref = f_train[refs.subsets[0]]
@@ -283,6 +291,8 @@ def run_inference(config: TrainConfig, probe_sigma: float, n_samples: int = 300,
         fd_train_vs_val={s: float(fin[s][0, 3]) for s in spaces},
         fd_train_vs_train={s: float(fin[s][0, 4]) for s in spaces},
         partial_gap={s: np.stack([r[f"{s}/partial"].numpy() for r in rows]) for s in spaces},
+        copier_gap={s: float(rows[0][f"{s}/calibration"][1]) for s in spaces},
+        null_gap={s: float(rows[0][f"{s}/calibration"][0]) for s in spaces},
         ratios=ratios, copy_fraction=(ratios < metrics.COPY_THRESHOLD).mean(1),
         probe_sigma=float(rows[0]["probe_sigma"]), probe=probe)
 
@@ -299,11 +309,25 @@ def value_at_sigma(sigmas, values, sigma: float) -> float:
     return float(np.interp(math.log(sigma), np.log(sigmas[order]), values[order]))
 
 
+def calibration_gaps(fd_ref: metrics.FDReference, train_features: np.ndarray, val_features: np.ndarray,
+                     n_ref: int, n_gen: int, seed: int = 0) -> List[float]:
+    """[null gap, copier gap]: the inference gap, through ``fd_ref``, of ``n_gen`` unused val
+    images (val images after the first ``n_ref``, which form the val reference) and of ``n_gen``
+    training images, each drawn with replacement (seeded). The copier is the gap of a sampler that
+    returns training images, measured like any sample set of the same size."""
+    rng = np.random.default_rng([int(seed), 4243])
+    copier = rng.choice(len(train_features), int(n_gen), replace=True)
+    unused = np.arange(n_ref, len(val_features))
+    null = rng.choice(unused, int(n_gen), replace=True) if len(unused) else None
+    null_gap = fd_ref.gap(val_features[null]).gap if null is not None else float("nan")
+    return [null_gap, fd_ref.gap(train_features[copier]).gap]
+
+
 def copy_gap(result: RunInference, space: str) -> float:
-    """The inference gap of a sampler that returns fresh training images: (FD(train, val) -
-    FD(train, train)) / FD(train, train), from the baselines (the scale of 'full copying')."""
-    tt = result.fd_train_vs_train[space]
-    return (result.fd_train_vs_val[space] - tt) / tt
+    """The inference gap of a sampler that returns training images (drawn with replacement, as
+    many as the generated set), through the same references as the samples: the copier of
+    :func:`calibration_gaps` (the chapter's calibrated protocol is :mod:`calibration`)."""
+    return result.copier_gap[space]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,6 +347,24 @@ def map_regimes(train_peak_gap, inference_gap, copy_fraction, ratio_criterion: f
             labels.append("generalizes")
         else:
             labels.append("inherits the gap")
+    return labels
+
+
+def map_index_regimes(intervals: Sequence[Sequence[float]], copy_fractions: Sequence[float],
+                      generalizes_below: float = 0.25, copies_above: float = 0.75,
+                      copy_criterion: float = 0.1) -> List[str]:
+    """Label each snapshot by the 90% interval (lo, hi) of its memorization index
+    (:mod:`calibration`): "copies" when lo > ``copies_above`` or at least ``copy_criterion`` of the
+    samples are copies (d1/d2 < 1/3); else "generalizes" when hi < ``generalizes_below``; else
+    "in between"."""
+    labels = []
+    for (lo, hi), copies in zip(intervals, copy_fractions):
+        if lo > copies_above or copies >= copy_criterion:
+            labels.append("copies")
+        elif hi < generalizes_below:
+            labels.append("generalizes")
+        else:
+            labels.append("in between")
     return labels
 
 

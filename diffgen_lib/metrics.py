@@ -1,4 +1,4 @@
-"""Measurements of SPEC section 3: per-sigma denoising error and its relative gap, Frechet distance
+"""The paper's measurements: per-sigma denoising error and its relative gap, Frechet distance
 and the inference-gap protocol, nearest neighbours, 1-NN cosine similarity, memorization ratio.
 """
 
@@ -27,7 +27,7 @@ def denoising_errors(denoiser: Callable, images: Tensor, sigmas: Sequence[float]
     """Per-sample MSE of D(y + sigma n; sigma) against y: array (len(sigmas), len(images)).
 
     The noise of image j comes from its own generator seeded ``noise_seed + j`` and is the same
-    at every sigma (and for every snapshot evaluated with the same seed): SPEC section 3.
+    at every sigma (and for every snapshot evaluated with the same seed), as in the paper.
     ``denoiser(x, sigma[, labels])`` is called with a (batch,) sigma tensor, on ``device``
     (default: the denoiser's); the errors of a batch stay there until all sigmas are done.
     """
@@ -175,7 +175,7 @@ def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 
 
 @dataclass
 class InferenceGap:
-    """The inference-gap protocol of SPEC section 3 in one feature space."""
+    """The inference-gap protocol of the paper in one feature space."""
 
     fd_val: float            # FD(generated, val)
     fd_train: float          # mean over k of FD(generated, train_k)
@@ -185,7 +185,7 @@ class InferenceGap:
 
 
 class FDReference:
-    """The fixed side of the inference-gap protocol (SPEC section 3): the Gaussian statistics of
+    """The fixed side of the inference-gap protocol (the paper's): the Gaussian statistics of
     the val reference and of train subsets of its size and class prior (``subsets`` from
     :func:`matched_subsets`), and the two baselines, computed once for any number of generated
     sets. NumPy by default; with ``device`` (or accelerator tensors as inputs) torch on that
@@ -208,15 +208,31 @@ class FDReference:
         self.fd_train_vs_train = (float(np.mean([gaussian_frechet_distance(*stats[i], *stats[j])
                                                  for i, j in pairs])) if pairs else float("nan"))
 
-    def gap(self, gen_features) -> InferenceGap:
-        """FD of the generated features to the val reference and (averaged) to the train subsets."""
+    def gen_stats(self, gen_features):
+        """(mean, covariance, covariance^(1/2)) of a generated feature set, in this reference's
+        arithmetic (NumPy, or torch on its device): computed once, usable with :meth:`gap_from_stats`."""
         g = (_gaussian(_as_2d_float64(gen_features)) if self.device is None
              else gaussian_stats(gen_features, self.device))
-        root = psd_sqrt(g[1])  # shared by the FDs to val and to every train subset
-        fd_val = gaussian_frechet_distance(*g, *self.val_stats, sqrt_s1=root)
-        fd_train = float(np.mean([gaussian_frechet_distance(*g, *t, sqrt_s1=root) for t in self.train_stats]))
-        return InferenceGap(fd_val, fd_train, (fd_val - fd_train) / fd_train,
+        return g[0], g[1], psd_sqrt(g[1])
+
+    def gap_from_stats(self, mu, cov, root) -> InferenceGap:
+        """:meth:`gap` from :meth:`gen_stats` (the square root is shared by every FD)."""
+        fd_val = gaussian_frechet_distance(mu, cov, *self.val_stats, sqrt_s1=root)
+        fd_train = float(np.mean([gaussian_frechet_distance(mu, cov, *t, sqrt_s1=root) for t in self.train_stats]))
+        return InferenceGap(fd_val, fd_train, relative_difference(fd_val, fd_train),
                             self.fd_train_vs_val, self.fd_train_vs_train)
+
+    def gap(self, gen_features) -> InferenceGap:
+        """FD of the generated features to the val reference and (averaged) to the train subsets."""
+        return self.gap_from_stats(*self.gen_stats(gen_features))
+
+
+def relative_difference(a: float, b: float) -> float:
+    """(a - b) / b, with b = 0 (a set that matches a train reference exactly) giving +-inf, or
+    nan when a = b = 0, instead of raising."""
+    if b == 0:
+        return float("nan") if a == 0 else float(np.copysign(np.inf, a))
+    return (a - b) / b
 
 
 def inference_gap(gen_features, train_features, val_features, subsets: Sequence[np.ndarray],

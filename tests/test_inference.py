@@ -81,3 +81,10 @@ def test_map_regimes_and_their_description():
     assert labels == ["generalizes", "generalizes", "inherits the gap", "copies"]
     text = inference.describe_regimes([250, 500, 750, 1000], labels)
     assert text == "generalizes at steps 250-500, inherits the gap at step 750, copies at step 1000"
+
+
+def test_map_index_regimes():
+    labels = inference.map_index_regimes([(-0.1, 0.2), (0.1, 0.4), (0.8, 0.9), (0.0, 0.1)],
+                                         [0.0, 0.0, 0.0, 0.2])
+    assert labels == ["generalizes", "in between", "copies", "copies"]
+    assert inference.map_index_regimes([(0.2, 0.3)], [0.0], generalizes_below=0.5) == ["generalizes"]

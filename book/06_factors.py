@@ -386,7 +386,7 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-clusters-peaks", "caption": "Against the number of clusters K: the peak training gap (left), the noise level of the peak (middle) and the inference gap of unguided samples in the classifier's features (right). Dashed: the class-conditional network."}}
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 axes[0].plot(Ks, k_peak, "o-")
 axes[0].axhline(class_peak["peak_gap"], color="k", ls="--", lw=1)
 axes[0].set(xlabel="clusters K", ylabel="peak relative gap")
@@ -435,7 +435,7 @@ rf_peaks = rf["gap"].max(1)
 rf_peak_sigma = rf["sigmas"][rf["gap"].argmax(1)]
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on 14x14 MNIST digits, evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 colors = plt.cm.cividis(np.linspace(0.05, 0.9, len(win)))
 for i, (w, c) in enumerate(zip(win, colors)):
     axes[0].semilogx(rf["sigmas"], rf["gap"][i], color=c, label=f"{w}x{w}")

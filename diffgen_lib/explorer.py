@@ -31,6 +31,7 @@ from . import diffusion, toy
 NEG_OFFSET = 0.4        # autoguidance: delta_neg = delta + NEG_OFFSET
 GAP_SIGMA_STEPS = 40    # sigma grid of the explorer's gap curve (EDM schedule)
 N_NOISE = toy.N_NOISE    # noise draws per point for the gap (the toy model's default)
+FIGSIZE = (7.0, 3.4)     # inches: fits the page's text column at 100 dpi, so 10 pt text stays 10 pt
 EXTENT = 14.0           # half-width of the flow-field window
 RESOLUTION = 31         # flow-field grid points per axis
 SPEED_RANGE = (-2.0, 1.4)  # colour range of the flow field: log10 of its length
@@ -178,7 +179,7 @@ def draw_state(state: ExplorerState, fig: Optional[Figure] = None, axes=None):
     matplotlib Figure, which pyplot does not show by itself). Returns (fig, axes).
     """
     if axes is None:
-        fig = fig if fig is not None else Figure(figsize=(9.0, 4.0))
+        fig = fig if fig is not None else Figure(figsize=FIGSIZE)
         fig.clear()
         axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
     ax_flow, ax_gap = axes
@@ -215,7 +216,7 @@ def draw_state(state: ExplorerState, fig: Optional[Figure] = None, axes=None):
     return fig, axes
 
 
-def render_png(fig: Figure, dpi: int = 72) -> bytes:
+def render_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -241,7 +242,7 @@ class Explorer:
     """
 
     def __init__(self, delta: float = 1.6, sigma: float = 1.0, n_train: int = 10, guidance: float = 0.0,
-                 neg_offset: float = NEG_OFFSET, dpi: int = 72, live: bool = True):
+                 neg_offset: float = NEG_OFFSET, dpi: int = 100, live: bool = True):
         import ipywidgets as W
 
         self.neg_offset = neg_offset
@@ -266,7 +267,7 @@ class Explorer:
             slider.disabled = not live
         self.widget = W.VBox([note, W.HBox([d, s]), W.HBox([n, w]), self.status, self.image],
                              layout=W.Layout(max_width="100%"))
-        self.fig = Figure(figsize=(9.0, 4.0))
+        self.fig = Figure(figsize=FIGSIZE)
         self.axes = None
         self.state: Optional[ExplorerState] = None
         self._syncing = False
@@ -334,7 +335,7 @@ def precompute_states(base: Mapping[str, float], sweeps: Mapping[str, Sequence[f
     return states
 
 
-def animation_html(states: Sequence[ExplorerState], interval_ms: int = 1200, dpi: int = 60,
+def animation_html(states: Sequence[ExplorerState], interval_ms: int = 1200, dpi: int = 100,
                    embed_limit_mb: float = 8.0) -> str:
     """The states as a JavaScript animation (HTML with embedded PNG frames and a slider), which
     needs no kernel. Each frame is a full :func:`draw_state` drawing."""
@@ -342,7 +343,7 @@ def animation_html(states: Sequence[ExplorerState], interval_ms: int = 1200, dpi
 
     if not states:
         raise ValueError("no states to animate")
-    fig = Figure(figsize=(9.0, 4.0), dpi=dpi)
+    fig = Figure(figsize=FIGSIZE, dpi=dpi)
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
 
     def frame(i):

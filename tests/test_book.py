@@ -66,6 +66,7 @@ def make_root(tmp_path: Path, chapter: str = FIXTURE_CHAPTER) -> Path:
     )
     shutil.copy(ROOT / "_config.yml", root / "_config.yml")
     shutil.copy(ROOT / "book" / "references.bib", root / "book" / "references.bib")
+    shutil.copytree(ROOT / "book" / "_ext", root / "book" / "_ext")  # _config.yml's local extension
     (root / "diffgen_lib").mkdir()
     (root / "diffgen_lib" / "__init__.py").write_text("")
     (root / "diffgen_lib" / "a.py").write_text("A = 1\n")

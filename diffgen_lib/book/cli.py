@@ -108,6 +108,9 @@ def run_config(root: Path, page_dir: Path) -> Path:
     if bib.exists():
         shutil.copy(bib, page_dir / "references.bib")
         cfg["bibtex_bibfiles"] = ["references.bib"]
+    local = cfg.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in local.items():  # the page is built from another folder
+        local[name] = str((Path(root) / folder).resolve())
     sphinx_cfg = cfg.setdefault("sphinx", {}).setdefault("config", {})
     static = Path(root) / "book" / "_static"
     sphinx_cfg["html_static_path"] = [str(static.resolve())] if static.exists() else []

@@ -340,9 +340,10 @@ def test_claim_lines_carry_three_verdicts_and_an_interval():
 
 
 def test_claim_over_draws_prints_mean_interval_and_verdict(capsys):
-    assert book.claim_over_draws("C3", "ratio", [0.05, 0.15, 0.06, 0.14], "<=", 0.1) == "INCONCLUSIVE"
-    assert book.claim_over_draws("C3", "ratio", [0.02, 0.03, 0.04], "<=", 0.1) == "PASS"
-    assert book.claim_over_draws("C3", "ratio", [0.3, 0.4, 0.5], "<=", 0.1) == "FAIL"
+    # it returns None: as a chapter cell's last line it must add no Out[] to the page
+    assert book.claim_over_draws("C3", "ratio", [0.05, 0.15, 0.06, 0.14], "<=", 0.1) is None
+    book.claim_over_draws("C3", "ratio", [0.02, 0.03, 0.04], "<=", 0.1)
+    book.claim_over_draws("C3", "ratio", [0.3, 0.4, 0.5], "<=", 0.1)
     lines = capsys.readouterr().out.splitlines()
     claims = [book.parse_claim_line(line) for line in lines]
     assert [c.verdict for c in claims] == ["INCONCLUSIVE", "PASS", "FAIL"]

@@ -202,11 +202,11 @@ def claim(claim_id: str, passed: bool | str, measured: str, value: Any, criterio
 
 
 def claim_over_draws(claim_id: str, measured: str, draws, comparison: str, threshold: float,
-                     fmt=None, seed: int = 0, statistic: str = "mean") -> str:
+                     fmt=None, seed: int = 0, statistic: str = "mean") -> None:
     """Print a CLAIM line for a criterion ``mean <comparison> threshold`` (or the median's)
     judged on the 90% bootstrap interval over ``draws`` (seeds, reference draws, samples): PASS
     when the whole interval meets it, FAIL when none of it does, INCONCLUSIVE otherwise.
-    Returns the verdict."""
+    Returns None, like ``claim``, so a chapter's last line shows nothing but the CLAIM line."""
     import numpy as np
 
     from ..verdicts import bootstrap_interval, verdict
@@ -217,7 +217,6 @@ def claim_over_draws(claim_id: str, measured: str, draws, comparison: str, thres
     n = int(np.asarray(draws).size)
     claim(claim_id, result, f"{measured} ({statistic} of {n})", fmt(value),
           f"{comparison} {fmt(threshold)}", interval=(fmt(lo), fmt(hi)))
-    return result
 
 
 def scale(dataset: str, n_train: Any, model: str, steps: Any) -> None:

@@ -17,6 +17,9 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep (same numbers)
 os.environ.setdefault("DIFFGEN_EXECUTION", "batch")  # the chapters run as `make book` runs them
+# no progress bars in the re-executed notebooks: a widget bar in a checked cell is an output the
+# committed notebook (whose bars went to a file) does not have
+os.environ.setdefault("DIFFGEN_PROGRESS", "off")
 _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 if str(ROOT) not in _paths:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + _paths)

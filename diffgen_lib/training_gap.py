@@ -25,6 +25,7 @@ from . import analytic, cache, diffusion, metrics
 from .data import load_splits
 from .evaluation import NOISE_SEED
 from .train import TrainConfig, TrainedRun
+from .verdicts import all_verdict, worst_verdict  # noqa: F401 - the chapter calls them from here
 
 Tensor = torch.Tensor
 _SOURCES = [Path(__file__).resolve().parent / name
@@ -268,26 +269,7 @@ def gap_at(sigmas, gap, sigma: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# Verdicts over training seeds
-
-_ORDER = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
-
-
-def all_verdict(flags: Sequence[bool]) -> str:
-    """PASS when every draw meets a yes/no criterion, FAIL when none does, else INCONCLUSIVE."""
-    flags = [bool(f) for f in flags]
-    if not flags:
-        raise ValueError("need at least one draw")
-    return "PASS" if all(flags) else "FAIL" if not any(flags) else "INCONCLUSIVE"
-
-
-def worst_verdict(*verdicts: str) -> str:
-    """The weakest of several verdicts (FAIL < INCONCLUSIVE < PASS): a claim with several parts
-    passes only when every part does."""
-    for v in verdicts:
-        if v not in _ORDER:
-            raise ValueError(f"not a verdict: {v!r}")
-    return min(verdicts, key=_ORDER.__getitem__)
+# C3 over training seeds (all_verdict, worst_verdict: from verdicts)
 
 
 def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:

@@ -210,7 +210,7 @@ def judge_steps(values, steps, comparison: str, threshold: float, level: float =
     over draws (``values``: (draws, len(steps))). The claim's verdict is the weakest of the
     per-step verdicts (PASS only when every step passes); the deciding step is the one with the
     weakest verdict and, among those, the mean furthest on the wrong side of the threshold."""
-    from .verdicts import bootstrap_interval, verdict
+    from .verdicts import ORDER, bootstrap_interval, verdict
 
     steps = np.asarray(steps, dtype=int)
     if len(steps) == 0:
@@ -220,7 +220,6 @@ def judge_steps(values, steps, comparison: str, threshold: float, level: float =
     stats = [bootstrap_interval(values[:, j], level=level, seed=seed) for j in range(len(steps))]
     mean, lo, hi = (np.array([s[i] for s in stats]) for i in range(3))
     verdicts = [verdict(l, h, comparison, threshold) for l, h in zip(lo, hi)]
-    rank = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
     sign = 1.0 if comparison in (">", ">=") else -1.0  # how far a mean lies on the right side
-    deciding = min(range(len(steps)), key=lambda j: (rank[verdicts[j]], sign * (mean[j] - threshold)))
+    deciding = min(range(len(steps)), key=lambda j: (ORDER[verdicts[j]], sign * (mean[j] - threshold)))
     return StepVerdict(verdicts[deciding], steps, mean, lo, hi, verdicts, deciding)

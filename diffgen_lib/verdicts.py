@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+ORDER = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}  # weakest first
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
@@ -55,3 +56,21 @@ def verdict(lo: float, hi: float, comparison: str, threshold: float) -> str:
     if not low_ok and not high_ok:
         return "FAIL"
     return "INCONCLUSIVE"
+
+
+
+def all_verdict(flags: Sequence[bool]) -> str:
+    """PASS when every draw meets a yes/no criterion, FAIL when none does, else INCONCLUSIVE."""
+    flags = [bool(f) for f in flags]
+    if not flags:
+        raise ValueError("need at least one draw")
+    return "PASS" if all(flags) else "FAIL" if not any(flags) else "INCONCLUSIVE"
+
+
+def worst_verdict(*verdicts: str) -> str:
+    """The weakest of several verdicts (FAIL < INCONCLUSIVE < PASS): a claim with several parts
+    passes only when every part does."""
+    for v in verdicts:
+        if v not in ORDER:
+            raise ValueError(f"not a verdict: {v!r}")
+    return min(verdicts, key=ORDER.__getitem__)

@@ -58,3 +58,9 @@ def test_bootstrap_interval_of_the_median():
     assert verdicts.bootstrap_interval(draws)[0] == pytest.approx(5 / 9)
     with pytest.raises(ValueError):
         verdicts.bootstrap_interval(draws, statistic="mode")
+
+
+def test_combinators_share_one_order():
+    assert verdicts.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
+    assert verdicts.all_verdict([True, False]) == "INCONCLUSIVE"
+    assert sorted(verdicts.VERDICTS, key=verdicts.ORDER.__getitem__) == ["FAIL", "INCONCLUSIVE", "PASS"]

@@ -15,7 +15,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from .layout import AGGREGATE_PAGES
+from .layout import AGGREGATE_PAGES, BOOK
 from .params import _fmt, parse_spec
 
 COMMAND = "python -m diffgen_lib.book run"
@@ -29,9 +29,9 @@ def _cli_value(value: Any) -> str:
 
 
 def reproduce_commands(stem: str, parameters: dict[str, Any] | None = None,
-                       book_dir: Path | None = None) -> list[str]:
+                       book_dir: Path = BOOK) -> list[str]:
     """The CPU command that re-executes ``stem`` with ``parameters`` and its gpu-profile variant."""
-    specs = parse_spec(stem, book_dir) if book_dir is not None else parse_spec(stem)
+    specs = parse_spec(stem, book_dir)
     args = []
     for name, value in (parameters or {}).items():
         if name in specs and value != specs[name].default:

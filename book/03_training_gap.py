@@ -150,6 +150,9 @@ def sigma_axis(ax, sd):
 # Training (or loading) the run and measuring all snapshots:
 
 # %%
+# every run of this chapter, the missing ones trained two at a time (train.train_many)
+train.train_many([main_config, *width_configs.values(), *size_configs.values(), class_config,
+                  *seed_configs.values(), *width_seed_configs.values()])
 main = train.train(main_config)
 curves = evaluation.gap_curves(main_config, n_eval=n_eval)
 seed_curves = {s: evaluation.gap_curves(c, n_eval=n_eval) for s, c in seed_configs.items()}

@@ -193,7 +193,12 @@ if len(seeds) * n_draws < 15:
 #    interval;
 # 6. for partial inference, the null and the copier at step $k$ are the same network's outputs
 #    $D(y+\sigma_k n;\sigma_k)$ for their images $y$: what early stopping would return if the
-#    sampler's state were a noisy fresh image or a noisy training image.
+#    sampler's state were a noisy fresh image or a noisy training image;
+# 7. beside the null of this training set, an *exchanged null*: in each of its draws held-out
+#    images of the training set's size and class counts take the training set's place. The
+#    reference draws vary the val reference and the null but never the training set, so the null's
+#    interval cannot cover what is particular to these training images; the exchanged null's can,
+#    and its interval containing 0 is what shows that a statistic has no floor by construction.
 
 # %%
 classifier_accuracy = inference.classifier_val_accuracy(main)
@@ -222,7 +227,8 @@ def final_summary(rc, stat, t=-1):
     return {"model": calibration.summarize(f["model"][t]), "null": calibration.summarize(f["null"][t]),
             "copier": calibration.summarize(f["copier"][t]), "gaussian": calibration.summarize(f["gaussian"][t]),
             "index": calibration.summarize(rc.index(stat, t)),
-            "gaussian_index": calibration.summarize(rc.index(stat, t, "gaussian"))}
+            "gaussian_index": calibration.summarize(rc.index(stat, t, "gaussian")),
+            "exchange": calibration.summarize(rc.exchange[stat]) if stat in rc.exchange else None}
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -231,16 +237,18 @@ print(f"references: train {res.n_ref} of {n_train} training images (share {sig3(
       f"of {res.n_heldout} held-out "
       f"images; model, null, copier and Gaussian: {n_samples} images each; "
       f"{len(seeds)} sample seeds x {n_draws} reference draws")
-print(f"last snapshot (step {res.steps[-1]}): mean [90% interval]; index = (model - null) / (copier - null)")
+print(f"last snapshot (step {res.steps[-1]}): mean [90% interval]; index = (model - null) / (copier - null); "
+      f"exchanged null: {len(res.exchange['pixels/nn_gap'])} draws with {int(res.exchange['n_ref'])} held-out "
+      f"images in the training set's place")
 summaries = {}
 for s in spaces:
     for k, label in STATS.items():
         stat = f"{s}/{k}"
         summaries[stat] = sm = final_summary(res, stat)
-        print(f"[{s}] {label}: model {sm['model'].text(sig3)}, null {sm['null'].text(sig3)} "
-              f"(contains 0: {'yes' if sm['null'].contains(0) else 'no'}), copier {sig3(sm['copier'].mean)}, "
-              f"Gaussian {sig3(sm['gaussian'].mean)}; index: model {sm['index'].text(sig3)}, "
-              f"Gaussian {sig3(sm['gaussian_index'].mean)}")
+        print(f"[{s}] {label}: model {sm['model'].text(sig3)}, null {sm['null'].text(sig3)}, "
+              f"copier {sig3(sm['copier'].mean)}, Gaussian {sig3(sm['gaussian'].mean)}; "
+              f"index: model {sm['index'].text(sig3)}, Gaussian {sig3(sm['gaussian_index'].mean)}; "
+              f"exchanged null {sm['exchange'].text(sig3)} (contains 0: {'yes' if sm['exchange'].contains(0) else 'no'})")
 summaries["copy_fraction"] = sm = final_summary(res, "copy_fraction")
 print(f"copy fraction: model {sm['model'].text(sig3)}, null {sig3(sm['null'].mean)}, copier {sig3(sm['copier'].mean)}, "
       f"Gaussian {sig3(sm['gaussian'].mean)}")
@@ -258,6 +266,8 @@ beyond = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summar
           if st != "copy_fraction" and sm["index"].lo > 1]
 off_zero = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
             if st != "copy_fraction" and not sm["null"].contains(0)]
+floor = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
+         if st != "copy_fraction" and not sm["exchange"].contains(0)]
 notes = []
 if beyond:
     notes.append("The model's index lies above 1, beyond the copier, for: " + "; ".join(beyond) + ". Copies are "
@@ -265,17 +275,26 @@ if beyond:
                  "than closeness to the training set: an FD difference grows with how far the samples' "
                  "distribution is from the data in general, since both FDs grow and their difference with them.")
 if off_zero:
-    notes.append("The null's raw interval does not contain 0 for: " + "; ".join(off_zero) + ". The null and the val "
-                 "reference are drawn from the same finite set of held-out images; a likely reason: their means and covariances "
-                 "share that set's sampling noise and sit slightly closer to each other than to the training set; "
-                 "the index subtracts the null, so this offset does not enter it.")
+    notes.append("The null's raw interval does not contain 0 for: " + "; ".join(off_zero) + ". The reference draws "
+                 "vary the val reference and the null but never the training set: whatever is particular to these "
+                 f"{n_train} training images (their mean and covariance are one sample of the data's) is an offset "
+                 "that no draw varies, and the interval over draws does not cover it. The exchanged null, with "
+                 "held-out images in the training set's place in every draw, does vary it: "
+                 + ("its interval contains 0 for every statistic, so no statistic has a floor by construction. "
+                    if not floor else "its interval does not contain 0 for: " + "; ".join(floor) + ", a bias of "
+                    "the statistic itself at this sample size. ")
+                 + "The index subtracts this training set's null, so the offset does not enter it.")
+elif floor:
+    notes.append("The exchanged null's interval does not contain 0 for: " + "; ".join(floor) + ".")
 if notes:
     display(Markdown(" ".join(notes)))
 
 # %% [markdown]
 # The classifier that defines the feature space classifies the validation split with the
 # accuracy printed above, so its features carry the digit identity that an FD in that space
-# compares. The null's raw values show the floor of each statistic (about 0, with its interval);
+# compares. The null's raw values show the floor of each statistic for this training set (about
+# 0, with its interval), and the exchanged null, in which held-out images take the training set's
+# place in each of its draws, shows that the statistic has no floor of its own;
 # the copier's show how far a memorizing sampler moves it; the model's index places its samples
 # between the two. The headline, the nearest-neighbour gap in pixels, gives the main run an index
 # of {glue:text}`c4_headline_index` at its last snapshot, the fitted Gaussian

@@ -47,7 +47,7 @@ percentile-bootstrap interval of :mod:`diffgen_lib.verdicts`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -273,6 +273,50 @@ class Calibration:
         return {name: _stack_draws(rows) for name, rows in out.items()}
 
 
+EXCHANGE_DRAWS = 20        # draws of the exchanged null (:func:`exchange_null`)
+
+
+def exchange_null(train_labels, held_images: Tensor, held_labels, spaces: Dict[str, Callable], n_gen: int,
+                  n_ref: int, n_draws: int = EXCHANGE_DRAWS, seed: int = 0,
+                  min_null: int = MIN_NULL_POOL) -> Dict[str, np.ndarray]:
+    """The null with the training set exchanged for held-out images: what every statistic is for
+    fresh data when the "training set" is itself a fresh draw.
+
+    The null of :class:`Calibration` compares fresh images with *this* training set, which stays
+    fixed over the reference draws: whatever is particular to these N images (their mean and
+    covariance are one sample of the data's) is an offset the reference draws never vary. Here each
+    draw e puts a stand-in of held-out images, with the training set's class counts and size (fewer
+    when the held-out images are too few for three disjoint sets), in the training set's place
+    and computes the null's statistics by the same code (:meth:`Calibration.calibration_statistics`,
+    one reference draw). Stand-in, val reference and null are exchangeable, so every statistic is
+    0 in expectation and its interval over the draws shows whether the statistic has a floor (or a
+    bias) of its own. Returns ``{"<space>/<stat>": (n_draws,), ..., "n_ref": size of the references}``.
+    """
+    train_labels, held_labels = np.asarray(train_labels), np.asarray(held_labels)
+    n_held = len(held_labels)
+    size = min(len(train_labels), (n_held - min_null) // 2)
+    if size < 2:
+        raise ValueError(f"{n_held} held-out images are too few for an exchanged null (need > {min_null + 3})")
+    rows, n = [], None
+    for e in range(int(n_draws)):
+        rng = np.random.default_rng([int(seed), 7919, 2, e])
+        wanted = train_labels if size == len(train_labels) else train_labels[rng.choice(len(train_labels), size, replace=False)]
+        try:
+            stand_in = metrics.matched_subsets(held_labels, wanted, 1, seed=int(rng.integers(2 ** 31)))[0]
+        except ValueError:  # a class too rare among the held-out images: a plain random draw
+            stand_in = np.sort(rng.choice(n_held, size, replace=False))
+        rest = np.setdiff1d(np.arange(n_held), stand_in)
+        idx_s, idx_r = torch.from_numpy(stand_in), torch.from_numpy(rest)
+        cal = Calibration(held_images[idx_s], held_labels[stand_in], held_images[idx_r], held_labels[rest],
+                          spaces, n_gen, n_ref, 1, seed=int(rng.integers(2 ** 31)), min_null=min_null)
+        n = cal.n_ref
+        rows.append(cal.calibration_statistics()["null"])
+    out = _stack_draws(rows)
+    out.pop("copy_fraction", None)
+    out["n_ref"] = np.asarray(n)
+    return out
+
+
 @torch.no_grad()
 def reconstruct(denoise: Callable, images: Tensor, sigma: float, noise_seeds: Sequence[int], device="cpu",
                 batch_size: int = 512) -> Tensor:
@@ -419,6 +463,7 @@ class RunCalibration:
     ratios: Dict[str, np.ndarray]          # set -> model/gaussian (T, S, M), null/copier (T, M)
     partial: Dict[str, Dict[str, np.ndarray]]  # stat -> set -> model (S, R, K), null/copier (R, K): last partial snapshot
     sigmas: Optional[np.ndarray]           # (K,) sampler sigmas of the partial statistics
+    exchange: Dict[str, np.ndarray] = field(default_factory=dict)  # stat -> (E,): the exchanged null (:func:`exchange_null`)
 
     @property
     def stats(self) -> List[str]:
@@ -460,9 +505,32 @@ def run_calibration(config, seeds: Sequence[int], n_draws: int = 5, n_gen: int =
         pstats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in p if k.startswith("partial/")})
         partial = {st: {name: p[f"partial/{st}/{name}"].numpy() for name in ("model", "null", "copier")}
                    for st in pstats}
+    exchange = run_exchange_null(config, n_gen, n_ref, ref_seed, extra_features)
     return RunCalibration(np.array(chosen), int(rows[0]["n_ref"]), int(rows[0]["n_heldout"]),
                           float(rows[0]["dilution"]), final, ratios,
-                          partial, sigmas)
+                          partial, sigmas, exchange)
+
+
+def run_exchange_null(config, n_gen: int = 300, n_ref: int = 300, ref_seed: int = 0,
+                      extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, np.ndarray]:
+    """:func:`exchange_null` of a run's data in the spaces of :func:`inference.feature_spaces`,
+    cached (it depends on the run only through its splits and its feature classifier)."""
+    from . import inference
+    from .train import run_key, train
+
+    key = {"run": run_key(config), "n_gen": int(n_gen), "n_ref": int(n_ref), "ref_seed": int(ref_seed),
+           "n_draws": EXCHANGE_DRAWS}
+    key = features.with_features_identity(key, extra_features)
+
+    def compute():
+        run = train(config, progress=False)
+        held_images, held_labels = heldout_pool(run)
+        out = exchange_null(run.splits.train.labels, held_images, held_labels,
+                            inference.feature_spaces(run, extra_features), n_gen, n_ref, seed=ref_seed)
+        return {k: torch.from_numpy(np.asarray(v)) for k, v in out.items()}
+
+    r = cache.cached_result("exchange-null", key, compute, _SOURCES)
+    return {k: v.numpy() for k, v in r.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -481,7 +549,8 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
     sample set ``s`` starts from per-sample noise seeded ``factors.SAMPLE_SEED + s * STRIDE + i``
     (seed 0: the sweep's own samples). Returns tensors ``<kind>/<w>/<stat>`` (S, R) for
     kind in ("cfg", "auto") and each weight (w = 0 is shared), ``null/<stat>``, ``copier/<stat>``
-    (R,), ``gaussian/<stat>`` (S, R), and ``n_ref``.
+    (R,), ``gaussian/<stat>`` (S, R), ``exchange/<stat>`` (the exchanged null, :func:`exchange_null`)
+    and ``n_ref``.
     """
     from . import factors
     from .networks import resolve_device
@@ -523,6 +592,9 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
         for name, st in cal.calibration_statistics().items():
             for stat, v in st.items():
                 out[f"{name}/{stat}"] = torch.from_numpy(v)
+        exchange = exchange_null(sp.train.labels, held_images, held_labels, cal.spaces, n_gen, n_ref, seed=ref_seed)
+        for stat, v in exchange.items():
+            out[f"exchange/{stat}"] = torch.from_numpy(np.asarray(v))
         return out
 
     return cache.cached_result("guidance-calibration", key, compute,

@@ -13,7 +13,7 @@ DDPM++-sized network for 32x32 images on a GPU.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from . import evaluation
 from .train import TrainConfig, TrainedRun, train
@@ -59,11 +59,12 @@ def gap_run(dataset: str = "digits", n_train: int = 300, channels: int = 32, ste
             labels: str = "none", n_clusters: int = 0, seed: int = 0, device: str = "auto",
             n_val: int = 500, n_feature: int = 500, root=None, model: str = "small",
             batch_size: int = 64, precision: str = "fp32", compile: bool = False,
-            **overrides) -> TrainConfig:
+            threads: Optional[int] = None, **overrides) -> TrainConfig:
     """The book's main run (the training-gap chapter's defaults) and its variants.
 
     ``model`` names a U-Net preset of :data:`MODEL_PRESETS`; ``batch_size``, ``precision``
     ("fp32" or "bf16") and ``compile`` go to the :class:`TrainConfig` fields of the same names.
+    ``threads`` (default :func:`run_threads`) is the CPU thread count each run trains with.
     Conditional runs (``labels`` "class" or "kmeans") drop the label with probability
     :data:`CFG_LABEL_DROPOUT`, so the same network also serves classifier-free guidance.
     """
@@ -74,8 +75,17 @@ def gap_run(dataset: str = "digits", n_train: int = 300, channels: int = 32, ste
                          label_dropout=CFG_LABEL_DROPOUT if conditional else 0.0,
                          batch_size=batch_size, precision=precision, compile=compile,
                          seed=seed, device=device, root=None if root is None else str(root),
-                         **model_preset(model))
+                         threads=run_threads() if threads is None else threads, **model_preset(model))
     return replace(config, **overrides) if overrides else config
+
+
+def run_threads() -> int:
+    """Threads per CPU training run: half of this process's torch threads (at least one), so that
+    :func:`train.train_many` trains two runs side by side (the book's chapters train several
+    independent runs each)."""
+    import torch
+
+    return max(1, torch.get_num_threads() // 2)
 
 
 def width_runs(widths: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:

@@ -202,14 +202,51 @@ def eval_sigmas(low: float, high: float, every: int = 1) -> np.ndarray:
     return grid[(grid >= low) & (grid <= high)][::every]
 
 
-def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, device) -> Dict[str, np.ndarray]:
+def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, device,
+                  per_image: bool = False) -> Dict[str, np.ndarray]:
     """Mean train and val denoising errors of any denoiser on the run's fixed evaluation images
-    (same images and noise as :func:`evaluation.gap_curves`), and the relative gap."""
+    (same images and noise as :func:`evaluation.gap_curves`), and the relative gap; with
+    ``per_image`` also the errors of every image, ``train_errors`` and ``val_errors`` (S, n)."""
     x_tr, l_tr, x_va, l_va = evaluation.evaluation_sets(run, n_eval)
     seed = evaluation.NOISE_SEED
-    tr = metrics.denoising_errors(denoise, x_tr, sigmas, seed, l_tr, device=device).mean(1)
-    va = metrics.denoising_errors(denoise, x_va, sigmas, seed + len(x_tr), l_va, device=device).mean(1)
-    return {"train_error": tr, "val_error": va, "gap": metrics.relative_gap(va, tr)}
+    tr_all = metrics.denoising_errors(denoise, x_tr, sigmas, seed, l_tr, device=device)
+    va_all = metrics.denoising_errors(denoise, x_va, sigmas, seed + len(x_tr), l_va, device=device)
+    tr, va = tr_all.mean(1), va_all.mean(1)
+    out = {"train_error": tr, "val_error": va, "gap": metrics.relative_gap(va, tr)}
+    if per_image:
+        out.update(train_errors=tr_all, val_errors=va_all)
+    return out
+
+
+def peak_ratio_interval(train_errors: np.ndarray, val_errors: np.ndarray, num: int, den: int,
+                        level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of the peak relative gaps of two denoisers evaluated on the same images (rows ``num``
+    and ``den`` of per-image errors (D, S, n), e.g. two window sizes) and its percentile-bootstrap
+    interval over the evaluation images: each bootstrap sample redraws the train and the val
+    images with replacement (the same images for both denoisers)."""
+    tr, va = np.asarray(train_errors, np.float64), np.asarray(val_errors, np.float64)
+
+    def ratio(i_tr, i_va):
+        t, v = tr[..., i_tr].mean(-1), va[..., i_va].mean(-1)  # (D, S)
+        peaks = np.nanmax(metrics.relative_gap(v, t), axis=-1)
+        return peaks[num] / peaks[den]
+
+    rng = np.random.default_rng(seed)
+    n_tr, n_va = tr.shape[-1], va.shape[-1]
+    values = np.array([ratio(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(ratio(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)
+
+
+def last_peak(config: TrainConfig, n_eval: int = 200, all_snapshots: bool = False,
+              progress: bool = True) -> Dict[str, float]:
+    """Peak gap and its sigma at the run's last snapshot (:func:`evaluation.gap_curves`, cached).
+    ``all_snapshots`` evaluates every snapshot, which shares the cache entry of a chapter that
+    measures them all (the last snapshot's numbers are the same either way)."""
+    curves = evaluation.gap_curves(config, n_eval, steps=None if all_snapshots else [config.max_steps],
+                                   progress=progress)
+    return curves.peak()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -316,7 +353,8 @@ def window_sweep(config: TrainConfig, windows: Sequence[int], stride: Optional[i
                  sigmas: Optional[Sequence[float]] = None, progress: bool = True) -> Dict[str, np.ndarray]:
     """Denoising errors and gaps of the run's last snapshot applied through sliding windows of
     each size (a window as large as the image is the network itself). Returns ``{"windows",
-    "sigmas", "train_error", "val_error", "gap" (n_windows, S)}``."""
+    "sigmas", "train_error", "val_error", "gap" (n_windows, S), "train_errors", "val_errors"
+    (n_windows, S, n_eval): every image's error}``."""
     sigmas = eval_sigmas(0.005, 20.0, 2) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     windows = [int(w) for w in windows]
     key = {"run": run_key(config), "windows": windows, "stride": stride, "n_eval": n_eval,
@@ -327,7 +365,7 @@ def window_sweep(config: TrainConfig, windows: Sequence[int], stride: Optional[i
 
         run = train(config, progress=progress)
         device = resolve_device(config.device)
-        rows = [denoising_gap(SlidingWindow(run.denoiser, w, stride), run, n_eval, sigmas, device)
+        rows = [denoising_gap(SlidingWindow(run.denoiser, w, stride), run, n_eval, sigmas, device, per_image=True)
                 for w in progress_bar(windows, desc="windows", disable=not progress)]
         return {"windows": torch.tensor(windows), "sigmas": torch.from_numpy(sigmas),
                 **{f: torch.from_numpy(np.stack([r[f] for r in rows])) for f in rows[0]}}

@@ -105,6 +105,7 @@ class TrainConfig:
     # arithmetic (in the key: each changes the trained weights)
     precision: str = "fp32"  # "fp32" or "bf16" (forward/backward under bf16 autocast, fp32 weights)
     compile: bool = False  # torch.compile the network for training (GPU runs; minutes of compile)
+    threads: int = 0  # CPU threads of training (0: the process's torch thread count); in the key
     root: Optional[str] = None  # folder with dataset files (see data.py)
 
     def __post_init__(self):
@@ -140,7 +141,8 @@ class TrainConfig:
             fail("dataset", f"one of {list(DATASETS)}")
         for field, low in (("n_train", 1), ("n_val", 0), ("n_feature", 0), ("split_seed", 0),
                            ("channels", 1), ("num_blocks", 1), ("mlp_width", 1), ("mlp_depth", 1),
-                           ("batch_size", 1), ("lr_warmup_steps", 0), ("max_steps", 1), ("seed", 0)):
+                           ("batch_size", 1), ("lr_warmup_steps", 0), ("max_steps", 1), ("seed", 0),
+                           ("threads", 0)):
             if not is_int(getattr(self, field)) or getattr(self, field) < low:
                 fail(field, f"an int >= {low}")
         size = DATASETS[self.dataset].size
@@ -207,8 +209,9 @@ class TrainConfig:
         return cls(**d)
 
 
-# Fields that do not change the trained weights (see TrainConfig's docstring).
-_NOT_IN_KEY = ("root", "device", "max_seconds")
+# Fields that do not change the trained weights (see TrainConfig's docstring); ``threads`` does,
+# and enters the key as the thread count of :func:`arithmetic_settings`.
+_NOT_IN_KEY = ("root", "device", "max_seconds", "threads")
 
 
 # Process-wide torch settings that change a run's bits besides its config: the fp32 precision
@@ -234,14 +237,15 @@ def compile_backend() -> str:
     return os.environ.get("DIFFGEN_COMPILE_BACKEND", "inductor")
 
 
-def arithmetic_settings(device_type: str, compile: bool = False) -> dict:
-    """What besides the config changes a run's bits: on the CPU the torch thread count (how
-    float sums are split; 30 steps at 1 and 2 threads differ by up to 6e-6) and oneDNN's fp32
-    precision; on CUDA the TF32 / reduced-precision settings; the compile backend."""
+def arithmetic_settings(device_type: str, compile: bool = False, threads: int = 0) -> dict:
+    """What besides the config changes a run's bits: on the CPU the thread count of training
+    (``threads``, or 0 for this process's torch thread count: how float sums are split; 30 steps
+    at 1 and 2 threads differ by up to 6e-6) and oneDNN's fp32 precision; on CUDA the TF32 /
+    reduced-precision settings; the compile backend."""
     paths = _CUDA_SETTINGS if device_type == "cuda" else _CPU_SETTINGS
     settings = {path: _torch_setting(path) for path in paths}
     if device_type == "cpu":
-        settings["threads"] = torch.get_num_threads()
+        settings["threads"] = int(threads) or torch.get_num_threads()
     if compile:
         settings["compile_backend"] = compile_backend()
     return settings
@@ -258,7 +262,7 @@ def run_key(config: TrainConfig) -> str:
     return cache_lib.stable_hash({
         "config": fields,
         "device_type": device_type,
-        "arithmetic": arithmetic_settings(device_type, config.compile),
+        "arithmetic": arithmetic_settings(device_type, config.compile, config.threads),
         "version": __version__,
         "source": cache_lib.source_hash(here / name for name in _RESULT_MODULES),
     })
@@ -703,6 +707,14 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
     matches the single-process one only in distribution.
     """
     config.validate()
+    if resolve_device(config.device).type == "cpu" and config.threads and config.threads != torch.get_num_threads():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(config.threads)  # the run's own thread count, for this call only
+        try:
+            return train(config, progress, cache=cache, checkpoint_every=checkpoint_every,
+                         checkpoint_seconds=checkpoint_seconds, callback=callback)
+        finally:
+            torch.set_num_threads(previous)
     world = distributed.world()
     distributed.shard(config.batch_size, world)  # ValueError before any process waits
     key = run_key(config)
@@ -809,3 +821,42 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
                    for s, w in sorted(snapshots.items())},
         history=trainer.history[:trainer.step].cpu(), steps_per_second=steps_per_second,
         complete=complete, step=trainer.step, key=key, clusters=clusters, ema_states=ema_snapshots)
+
+
+def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
+               progress: bool = True) -> list:
+    """:func:`train` every config (in order) and return the runs; those not yet in the cache are
+    trained first, ``workers`` at a time, each in its own process.
+
+    Independent runs side by side use two CPU cores better than one run on both (measured here:
+    1.3x the throughput for the 8x8 runs, two runs of one thread each against one of two threads).
+    A config's ``threads`` is the thread count it trains with wherever it trains, so a run trained
+    in a worker is the same, bit for bit and by key, as the same config trained in this process.
+    ``workers`` defaults to this process's torch thread count divided by the largest ``threads``
+    of the CPU runs to train (one at a time for GPU runs, or for runs with ``threads`` 0).
+    """
+    configs = list(configs)
+    todo = list({run_key(c): c for c in configs if not (run_dir(c) / "run.pt").exists()}.values())
+    cpu = [c for c in todo if resolve_device(c.device).type == "cpu" and c.threads > 0]
+    if workers is None:
+        workers = torch.get_num_threads() // max(c.threads for c in cpu) if cpu else 1
+    workers = max(1, min(int(workers), len(cpu)))
+    if workers > 1 and not distributed.world().distributed:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from .progress import progress_bar
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_in_worker, c.to_dict()) for c in cpu]
+            for future in progress_bar(as_completed(futures), total=len(futures), disable=not progress,
+                                       desc=f"train {len(cpu)} runs, {workers} at a time", leave=False):
+                future.result()
+    return [train(c, progress=progress) for c in configs]
+
+
+def _train_in_worker(config: dict) -> None:
+    """A :func:`train_many` worker: train one config into the cache, with its own thread count."""
+    config = TrainConfig.from_dict(config)
+    torch.set_num_threads(config.threads)
+    train(config, progress=False)

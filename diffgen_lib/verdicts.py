@@ -42,6 +42,25 @@ def bootstrap_interval(draws: Sequence[float], level: float = 0.9, n_boot: int =
     return float(reduce(x)), float(lo), float(hi)
 
 
+def grouped_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable[[np.ndarray], float],
+                      level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """A ``statistic`` of the group means (e.g. the rank correlation of a factor with the mean over
+    training seeds of each setting) and its percentile-bootstrap ``level`` interval: each
+    bootstrap sample resamples every group's draws with replacement, independently, and applies
+    ``statistic`` to the vector of resampled group means."""
+    groups = [np.asarray(g, dtype=np.float64).ravel() for g in groups]
+    if not groups or any(g.size == 0 or not np.all(np.isfinite(g)) for g in groups):
+        raise ValueError("need at least one group, each with at least one finite draw")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    means = np.stack([g[rng.integers(0, g.size, size=(n_boot, g.size))].mean(1) for g in groups], axis=1)
+    values = np.array([statistic(m) for m in means], dtype=np.float64)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(statistic(np.array([g.mean() for g in groups]))), float(lo), float(hi)
+
+
 def verdict(lo: float, hi: float, comparison: str, threshold: float) -> str:
     """PASS when every value in [lo, hi] meets ``value <comparison> threshold``, FAIL when none
     does, INCONCLUSIVE when the interval straddles the threshold."""

@@ -23,11 +23,12 @@ RUN_PARAMS = ("dataset", "n_train", "n_val", "n_feature", "model", "channels", "
 
 
 def test_default_runs_are_unchanged_by_the_new_arguments():
-    """gap_run() still builds the config it built before model/batch_size/precision/compile existed."""
+    """gap_run() still builds the config it built before model/batch_size/precision/compile existed
+    (with the book's thread count per run, :func:`experiments.run_threads`)."""
     before = TrainConfig(dataset="digits", n_train=300, n_val=500, n_feature=500, labels="none",
                          n_clusters=0, channels=32, max_steps=1500,
                          snapshot_steps=experiments.snapshot_schedule(1500), label_dropout=0.0,
-                         seed=0, device="auto", root=None)
+                         seed=0, device="auto", root=None, threads=experiments.run_threads())
     explicit = dict(model="small", batch_size=64, precision="fp32", compile=False)
     assert experiments.gap_run() == before
     assert experiments.gap_run(**explicit) == before

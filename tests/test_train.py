@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from diffgen_lib import cache as cache_lib
+from diffgen_lib import train as train_module
 from diffgen_lib.diffusion import EDMPrecond
 from diffgen_lib.train import (TrainConfig, ema_beta, ema_state, ema_update, load_cached, run_dir,
                                run_key, train)
@@ -427,3 +428,38 @@ def test_cache_key_holds_the_thread_count_and_onednn_precision():
     finally:
         torch.backends.mkldnn.fp32_precision = "none"
     assert run_key(TINY) == plain
+
+
+def test_threads_of_a_config_are_its_key_and_its_arithmetic():
+    """A config's thread count enters the key as the process's did before, and train() uses it."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = run_key(TINY)
+        one = dataclasses.replace(TINY, threads=1)
+        assert run_key(one) != two
+        assert run_key(dataclasses.replace(TINY, threads=2)) == two  # the same as the process's 2
+        torch.set_num_threads(1)
+        assert run_key(one) == run_key(TINY)  # 1 thread by config or by process: one key
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        dataclasses.replace(TINY, threads=-1)
+
+
+def test_train_many_in_workers_equals_training_here(tmp_path, monkeypatch):
+    """Two runs trained side by side in worker processes (one thread each) are bit-identical to the
+    same configs trained in this process, and land under the same cache keys."""
+    configs = [dataclasses.replace(TINY, threads=1, max_steps=12, snapshot_steps=(6,), seed=s) for s in (0, 1)]
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path / "workers"))
+    runs = train_module.train_many(configs, workers=2, progress=False)
+    assert all((run_dir(c) / "run.pt").exists() for c in configs)
+    monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path / "here"))
+    for config, run in zip(configs, runs):
+        here = train(config, progress=False, cache=False)
+        assert here.key == run.key
+        for step in (6, 12):
+            a, b = run.snapshots[step].state_dict(), here.snapshots[step].state_dict()
+            for name in a:
+                assert torch.equal(a[name], b[name]), (config.seed, step, name)
+    assert not torch.equal(runs[0].denoiser.state_dict()[name], runs[1].denoiser.state_dict()[name])

@@ -64,3 +64,31 @@ def test_combinators_share_one_order():
     assert verdicts.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
     assert verdicts.all_verdict([True, False]) == "INCONCLUSIVE"
     assert sorted(verdicts.VERDICTS, key=verdicts.ORDER.__getitem__) == ["FAIL", "INCONCLUSIVE", "PASS"]
+
+
+def test_grouped_bootstrap_of_a_rank_statistic_and_a_difference():
+    from diffgen_lib.metrics import rank_correlation
+    from diffgen_lib.verdicts import grouped_bootstrap
+
+    xs = np.array([0, 5, 10, 30])
+    # well separated groups: every resample keeps the order, so the interval is the single value 1
+    separated = [np.array([1.0, 1.1, 0.9]) + 2 * i for i in range(4)]
+    assert grouped_bootstrap(separated, lambda m: rank_correlation(xs, m)) == (1.0, 1.0, 1.0)
+    # overlapping groups: the value of the means is 1 but resamples reorder them
+    overlapping = [np.array([1.0, 2.0, 0.0]) + 0.1 * i for i in range(4)]
+    value, lo, hi = grouped_bootstrap(overlapping, lambda m: rank_correlation(xs, m))
+    assert value == pytest.approx(1.0) and lo < 0.8 <= hi
+    assert verdicts.verdict(lo, hi, ">=", 0.8) == "INCONCLUSIVE"
+    # a difference of two group means: the interval of a known mean difference covers it
+    rng = np.random.default_rng(0)
+    covered = 0
+    for trial in range(100):
+        a, b = 3.0 + rng.normal(size=30), 1.0 + rng.normal(size=30)
+        value, lo, hi = grouped_bootstrap([a, b], lambda m: m[0] - m[1], n_boot=500, seed=trial)
+        assert value == pytest.approx(a.mean() - b.mean()) and lo < value < hi
+        covered += lo <= 2.0 <= hi
+    assert 80 <= covered <= 97  # about 90% (a percentile bootstrap of 30 draws runs a little short)
+    again = grouped_bootstrap([a, b], lambda m: m[0] - m[1], n_boot=500, seed=trial)
+    assert again == (value, lo, hi)  # seeded
+    with pytest.raises(ValueError):
+        grouped_bootstrap([a, []], lambda m: m[0])

@@ -268,6 +268,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     values = {name: spec.default for name, spec in specs.items()} | params
     configs = experiments.shared_runs(values)
     main = distributed.is_main()
+    if not distributed.world().distributed:  # independent CPU runs side by side first (train_many)
+        try:
+            train.train_many(list(configs.values()), progress=main)
+        except train.CompileMismatch as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     for i, (label, config) in enumerate(configs.items(), 1):
         if main:
             print(f"train: [{i}/{len(configs)}] {label}", flush=True)

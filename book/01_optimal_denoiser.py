@@ -133,7 +133,7 @@ plt.show()
 splits = data.load_splits(dataset, n_train=n_train, n_val=n_val, n_feature=0, seed=seed)
 train_images, val_images = splits.train.images, splits.val.images
 image_shape = tuple(train_images.shape[1:])
-denoise = memorization.image_denoiser(train_images)
+denoise = analytic.image_denoiser(train_images)
 seeds = [seed * 1_000_003 + i for i in range(n_samples)]
 samples = diffusion.generate(denoise, seeds, image_shape, n_steps=n_steps, progress=True)
 report = memorization.copy_report(samples, train_images, val_images)

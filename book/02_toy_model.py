@@ -75,7 +75,7 @@ import torch
 from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
-from diffgen_lib import diffusion, explorer, metrics, toy, toy_analysis
+from diffgen_lib import diffusion, explorer, metrics, summaries, toy, toy_analysis
 from diffgen_lib.book import claim_over_draws, glue_values, pin_threads, scale, setup_chapter, sig3
 
 params = setup_chapter("02_toy_model", globals())
@@ -237,14 +237,14 @@ for d in angle_deltas:
 # %%
 curves = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise)
           for d in progress_bar(deltas, desc="gap against sigma")}
-peaks = {d: toy.peak(gap_sigmas, curves[d]) for d in deltas}
+peaks = {d: summaries.peak(gap_sigmas, curves[d]) for d in deltas}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 colors = plt.cm.viridis(np.linspace(0.9, 0.1, len(deltas)))
 for d, color in zip(deltas, colors):
     ax.semilogx(gap_sigmas, curves[d], color=color, lw=1.6, label=f"$\\delta$ = {d:g}")
-    ax.plot([peaks[d][1]], [peaks[d][0]], "v", color=color, ms=6)
+    ax.plot([peaks[d]['peak_sigma']], [peaks[d]['peak_gap']], "v", color=color, ms=6)
 ax.axhline(0, color="0.6", lw=0.8)
 ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
 ax.legend()
@@ -255,7 +255,7 @@ plt.show()
 print(f"{'delta':>6} {'peak gap':>9} {'at sigma':>9} {'gap(sigma_max)':>15} {'gap(sigma_min)':>15}")
 for d in deltas:
     g = curves[d]
-    print(f"{d:>6.3g} {peaks[d][0]:>9.3g} {peaks[d][1]:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
+    print(f"{d:>6.3g} {peaks[d]['peak_gap']:>9.3g} {peaks[d]['peak_sigma']:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
 
 # %% [markdown]
 # **Monte-Carlo check of the protocol.** At the largest model error, where the gap is smallest
@@ -270,13 +270,13 @@ mc_delta = max(deltas)
 tt, vt = (torch.from_numpy(p) for p in (train, val))
 old_err = {name: toy._errors(pts, gap_sigmas, tt, mc_delta, toy.shared_local_noise(pts, 50, seed)).mean(1)
            for name, pts in (("train", tt), ("val", vt))}
-mc_old = toy.peak(gap_sigmas, (old_err["val"] - old_err["train"]) / old_err["train"])[0]
+mc_old = summaries.peak(gap_sigmas, (old_err["val"] - old_err["train"]) / old_err["train"])['peak_gap']
 mc = {}
 for design, paired in (("paired", True), ("independent", False)):
     gs = [curves[mc_delta] if paired and s == seed and mc_delta in curves else
           toy.gap_curve(train, val, gap_sigmas, mc_delta, n_noise=n_noise, seed=s, paired=paired)
           for s in (seed, seed + 1, seed + 2)]
-    peaks_s = [toy.peak(gap_sigmas, g)[0] for g in gs]
+    peaks_s = [summaries.peak(gap_sigmas, g)['peak_gap'] for g in gs]
     mc[design] = (peaks_s, max(max(abs(g[0]), abs(g[-1])) for g in gs))
 print(f"delta = {mc_delta:g}: peak with 50 shared draws (old protocol) {sig3(mc_old)}")
 for design, (peaks_s, end) in mc.items():
@@ -289,7 +289,7 @@ glue_values({"mc_delta": mc_delta, "mc_old_peak": sig3(mc_old), "mc_new_peak": s
              "mc_indep_end_ratio": sig3(mc["independent"][1] / np.mean(mc["independent"][0]))})
 
 # %% tags=["hide-input"]
-peak_sig = [peaks[d][1] for d in deltas]
+peak_sig = [peaks[d]['peak_sigma'] for d in deltas]
 where = (f"at $\\sigma$ = {peak_sig[0]:.3g} for every $\\delta$" if max(peak_sig) == min(peak_sig)
          else f"at $\\sigma$ between {min(peak_sig):.3g} and {max(peak_sig):.3g}")
 display(Markdown(
@@ -317,7 +317,7 @@ density_curves = {}
 for n in progress_bar(density_train, desc="density"):
     tr_n, va_n = toy.circle_data(2 * n)
     density_curves[n] = toy.gap_curve(tr_n, va_n, gap_sigmas, density_delta, n_noise=n_noise)
-density_peaks = {n: toy.peak(gap_sigmas, density_curves[n]) for n in density_train}
+density_peaks = {n: summaries.peak(gap_sigmas, density_curves[n]) for n in density_train}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
@@ -326,11 +326,11 @@ for n, color in zip(density_train, colors):
     ax1.semilogx(gap_sigmas, density_curves[n], color=color, lw=1.4, label=f"N = {n}")
 ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"$\\delta$ = {density_delta:g}")
 ax1.legend(ncol=2, loc="upper right", handlelength=1.0, columnspacing=0.6, labelspacing=0.2)
-ax2.plot(density_train, [density_peaks[n][0] for n in density_train], "o-", color="tab:blue")
+ax2.plot(density_train, [density_peaks[n]['peak_gap'] for n in density_train], "o-", color="tab:blue")
 ax2.set(xlabel="training points N", ylabel="peak gap")
 ax2.yaxis.label.set_color("tab:blue")
 ax3 = ax2.twinx()
-ax3.plot(density_train, [density_peaks[n][1] for n in density_train], "s--", color="tab:orange")
+ax3.plot(density_train, [density_peaks[n]['peak_sigma'] for n in density_train], "s--", color="tab:orange")
 ax3.set_ylabel("$\\sigma$ of the peak", color="tab:orange")
 ax3.grid(False)
 plt.show()
@@ -339,7 +339,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 print(f"{'N train':>7} {'peak gap':>9} {'at sigma':>9}")
 for n in density_train:
-    print(f"{n:>7d} {density_peaks[n][0]:>9.3g} {density_peaks[n][1]:>9.3g}")
+    print(f"{n:>7d} {density_peaks[n]['peak_gap']:>9.3g} {density_peaks[n]['peak_sigma']:>9.3g}")
 
 # %% [markdown]
 # ## Autoguidance
@@ -367,10 +367,10 @@ for n in density_train:
 guided_curves = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, guidance=w,
                                   delta_neg=delta_neg)
                  for w in progress_bar(guidance_weights, desc="autoguidance")}
-guided_peaks = {w: toy.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
-delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w][1], delta_pos, delta_neg, w))
+guided_peaks = {w: summaries.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
+delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w]['peak_sigma'], delta_pos, delta_neg, w))
                    for w in guidance_weights}
-delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w][0], deltas, [peaks[d][0] for d in deltas])
+delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w]['peak_gap'], deltas, [peaks[d]['peak_gap'] for d in deltas])
                  for w in guidance_weights}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
@@ -381,7 +381,7 @@ for w, color in zip(guidance_weights, colors):
 ax1.set(xlabel="$\\sigma$", ylabel="relative gap",
         title=f"$\\delta_{{pos}}$ = {delta_pos:g}, $\\delta_{{neg}}$ = {delta_neg:g}")
 ax1.legend(handlelength=1.2, labelspacing=0.2)
-ax2.plot(guidance_weights, [guided_peaks[w][0] for w in guidance_weights], "o-", color="tab:blue")
+ax2.plot(guidance_weights, [guided_peaks[w]['peak_gap'] for w in guidance_weights], "o-", color="tab:blue")
 ax2.set(xlabel="guidance weight w", ylabel="peak gap")
 ax2.yaxis.label.set_color("tab:blue")
 ax3 = ax2.twinx()
@@ -398,7 +398,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 print(f"{'w':>5} {'peak gap':>9} {'at sigma':>9} {'delta (same weight)':>20} {'delta (same peak)':>18}")
 for w in guidance_weights:
-    print(f"{w:>5.3g} {guided_peaks[w][0]:>9.3g} {guided_peaks[w][1]:>9.3g} "
+    print(f"{w:>5.3g} {guided_peaks[w]['peak_gap']:>9.3g} {guided_peaks[w]['peak_sigma']:>9.3g} "
           f"{delta_by_weight[w]:>20.3g} {delta_by_peak[w]:>18.3g}")
 
 # %% [markdown]
@@ -570,13 +570,13 @@ def claim_statistics(s):
               for n in density_train}
         gc = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, seed=s, guidance=w,
                                delta_neg=delta_neg) for w in guidance_weights}
-    pk = {d: toy.peak(gap_sigmas, c[d]) for d in deltas}
+    pk = {d: summaries.peak(gap_sigmas, c[d]) for d in deltas}
     return dict(
-        rho_delta=metrics.rank_correlation(deltas, [pk[d][0] for d in deltas]),
-        rho_density=metrics.rank_correlation(density_train, [toy.peak(gap_sigmas, dc[n])[0] for n in density_train]),
-        rho_guidance=metrics.rank_correlation(guidance_weights, [toy.peak(gap_sigmas, gc[w])[0] for w in guidance_weights]),
-        end_ratio=max(max(abs(c[d][0]), abs(c[d][-1])) / pk[d][0] for d in deltas),
-        peak_off=toy_analysis.worst_peak_ratio([pk[d][1] for d in deltas], deltas))
+        rho_delta=metrics.rank_correlation(deltas, [pk[d]['peak_gap'] for d in deltas]),
+        rho_density=metrics.rank_correlation(density_train, [summaries.peak(gap_sigmas, dc[n])['peak_gap'] for n in density_train]),
+        rho_guidance=metrics.rank_correlation(guidance_weights, [summaries.peak(gap_sigmas, gc[w])['peak_gap'] for w in guidance_weights]),
+        end_ratio=max(max(abs(c[d][0]), abs(c[d][-1])) / pk[d]['peak_gap'] for d in deltas),
+        peak_off=toy_analysis.worst_peak_ratio([pk[d]['peak_sigma'] for d in deltas], deltas))
 
 
 draws = [claim_statistics(s) for s in progress_bar(range(claim_seeds), desc="claim seeds")]
@@ -597,8 +597,8 @@ claim_over_draws("C6b", f"rank correlation of peak gap with N train over N = {mi
 claim_over_draws("C6c", "largest |gap| at sigma_max or sigma_min relative to the peak, over all deltas",
                  stat["end_ratio"], "<=", end_criterion, fmt=lambda x: sig3(x, roundoff=True))
 claim_over_draws("C6d", f"rank correlation of peak gap with guidance weight w = {min(guidance_weights):g}.."
-                 f"{max(guidance_weights):g} (peak {guided_peaks[min(guidance_weights)][0]:.3g} -> "
-                 f"{guided_peaks[max(guidance_weights)][0]:.3g} with seed 0)", stat["rho_guidance"], ">=", rank_criterion)
+                 f"{max(guidance_weights):g} (peak {guided_peaks[min(guidance_weights)]['peak_gap']:.3g} -> "
+                 f"{guided_peaks[max(guidance_weights)]['peak_gap']:.3g} with seed 0)", stat["rho_guidance"], ">=", rank_criterion)
 claim_over_draws("C6e", "worst factor between the peak sigma and delta, over all deltas",
                  stat["peak_off"], "<=", peak_factor)
 claim_over_draws("C6f", f"exact-recall fraction (within {recall_tol:g}) of the points generated at delta={min(traj_deltas):g}",

@@ -43,21 +43,21 @@ if importlib.util.find_spec("diffgen_lib") is None:
     sys.path.insert(0, "/tmp/diffgen")
 
 # %% tags=["parameters"]
-dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
-n_train = 300            # int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run (797 of the 1797 digits with the defaults)
-n_val = 500              # int in [20, 30000]: val images held out of training (with n_feature, they decide which images are train images)
-n_feature = 500          # int in [100, 30000]: images held out of train and val that train the feature classifier of the metrics
-model = "small"          # one of {"small", "ddpmpp"}: U-Net preset (experiments.MODEL_PRESETS): the book's CPU-sized network, or DDPM++-sized for 32x32 images
-channels = 32            # int in [4, 512]: U-Net base width of the main run
-steps = 1500             # int in [50, 10000000]: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
-batch_size = 64          # int in [1, 4096]: training images per step of every run
-precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
-compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
-n_eval = 200             # int in [20, 30000]: train images and as many val images of the error measurement (capped by the training-set and val sizes)
+dataset = "digits"       # run parameter: image dataset (8x8 digits; 5000 MNIST digits at 28x28 or 14x14; full MNIST, Fashion-MNIST and CIFAR-10 from the data folder, see the README)
+n_train = 300            # run parameter: training images of the main run (797 of the 1797 digits with the defaults)
+n_val = 500              # run parameter: val images held out of training (with n_feature, they decide which images are train images)
+n_feature = 500          # run parameter: images held out of train and val that train the feature classifier of the metrics
+model = "small"          # run parameter: U-Net preset (experiments.MODEL_PRESETS): the book's CPU-sized network, or DDPM++-sized for 32x32 images
+channels = 32            # run parameter: U-Net base width of the main run
+steps = 1500             # run parameter: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
+batch_size = 64          # run parameter: training images per step of every run
+precision = "fp32"       # run parameter: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
+compile = False          # run parameter: torch.compile the networks for training (GPU runs; minutes of compilation per run)
+n_eval = 200             # run parameter: train images and as many val images of the error measurement (capped by the training-set and val sizes)
 widths = [8, 16, 32]     # list of int in [4, 512]: U-Net base widths of the model-size runs (equal steps; 32 is the main run)
 size_trains = [150, 300, 600]  # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size runs (equal steps)
 n_recon = 6              # int in [1, 32]: train images and as many val images in the reconstruction grid
-device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks train and run
+device = "auto"          # run parameter: where networks train and run
 rank_criterion = 0.8     # float in (0, 1]: C2a passes if the rank correlation of the peak gap with the training step over the snapshots is at least this
 width_factor = 1.0       # float in [0, 100]: C2b passes if peak gap (largest width) / peak gap (smallest width) at the last step is > this
 end_fraction = 0.1       # float in (0, 1]: C3 passes if |gap| at the smallest and at the largest sigma is at most this fraction of the peak (last snapshot) ...
@@ -72,9 +72,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import evaluation, experiments, metrics, train, training_gap
+from diffgen_lib import analytic, evaluation, experiments, metrics, summaries, train, training_gap
+from diffgen_lib.networks import count_parameters
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
-from diffgen_lib.verdicts import bootstrap_interval, verdict
+from diffgen_lib.verdicts import all_verdict, bootstrap_interval, verdict, worst_verdict
 
 params = setup_chapter("03_training_gap", globals())
 glue_values(params)
@@ -93,10 +94,6 @@ extreme_widths = sorted({min(widths), max(widths)})
 width_seed_configs = {(w, s): experiments.gap_run(n_train=n_train, channels=w, **{**common, "seed": s})
                       for w in extreme_widths for s in seed_list}
 assert seed_configs[seed] == main_config
-
-
-def n_params(run):
-    return sum(p.numel() for p in run.denoiser.parameters())
 
 
 def sigma_axis(ax, sd):
@@ -159,15 +156,15 @@ seed_curves = {s: evaluation.gap_curves(c, n_eval=n_eval) for s, c in seed_confi
 band = training_gap.seed_band([c.gap[-1] for c in seed_curves.values()])
 sd = main.sigma_data
 sig = curves.sigmas
-peaks = training_gap.peak_series(sig, curves.gap)
+peaks = summaries.peaks(sig, curves.gap)
 last = peaks["index"][-1]
-print(f"U-Net with {n_params(main):,} parameters, {main.steps_per_second:.0f} steps/s while training")
+print(f"U-Net with {count_parameters(main.denoiser):,} parameters, {main.steps_per_second:.0f} steps/s while training")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"{dataset}: {len(main.splits.train)} train, {len(main.splits.val)} val images of "
       f"{main.splits.image_shape}, sigma_data = {sd:.3g}; {curves.n_eval} + {curves.n_eval} evaluation images")
-print(f"U-Net {n_params(main) / 1e6:.2f}M parameters, snapshots at steps {[int(t) for t in curves.steps]}")
+print(f"U-Net {count_parameters(main.denoiser) / 1e6:.2f}M parameters, snapshots at steps {[int(t) for t in curves.steps]}")
 print(f"{'step':>6} {'peak gap':>9} {'sigma':>7} {'sigma/sd':>8} {'E_train':>8} {'E_val':>8} {'threshold':>9}")
 for t, step in enumerate(curves.steps):
     k = peaks["index"][t]
@@ -204,7 +201,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-seed_peaks = {s: training_gap.peak_series(c.sigmas, c.gap) for s, c in seed_curves.items()}
+seed_peaks = {s: summaries.peaks(c.sigmas, c.gap) for s, c in seed_curves.items()}
 c3_draws = {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in seed_curves.items()}
 rho_draws = {s: metrics.rank_correlation(c.steps, seed_peaks[s]["peak_gap"]) for s, c in seed_curves.items()}
 print(f"{'seed':>5} {'peak gap':>9} {'sigma':>7} {'grid pt':>7} {'|gap(smin)|/peak':>16} "
@@ -231,7 +228,7 @@ for s in seed_list:
 
 # %%
 ema_curves = {s: evaluation.gap_curves(c, n_eval=n_eval, weights="ema") for s, c in seed_configs.items()}
-ema_peaks = {s: training_gap.peak_series(c.sigmas, c.gap) for s, c in ema_curves.items()}
+ema_peaks = {s: summaries.peaks(c.sigmas, c.gap) for s, c in ema_curves.items()}
 ema_band = training_gap.seed_band([c.gap[-1] for c in ema_curves.values()])
 ema_h = min(main_config.ema_halflife_kimg * 1000,
             (main_config.ema_rampup_ratio or math.inf) * (steps - 1) * batch_size)
@@ -343,7 +340,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 print(f"{'sigma':>7} {'net train':>9} {'net val':>8} {'opt train':>9} {'opt val':>8} {'net gap':>8} {'opt gap':>8}")
 for s in sorted({0.01, 0.1, float(sig[last]), sd, 1.0, 10.0}):
-    j = int(np.argmin(np.abs(np.log(sig / s))))
+    j = summaries.nearest_index(sig, s)
     og = optimal.gap[j] if optimal.train_error[j] > 1e-12 else np.inf   # memorizer: E_train ~ 0
     print(f"{sig[j]:>7.3g} {curves.train_error[-1, j]:>9.3g} {curves.val_error[-1, j]:>8.3g} "
           f"{sig3(optimal.train_error[j], roundoff=True):>9} {optimal.val_error[j]:>8.3g} {curves.gap[-1, j]:>8.3g} {og:>8.3g}")
@@ -374,7 +371,7 @@ display(Markdown(
 recon = training_gap.reconstructions(main, float(sig[last]), n_images=n_recon, n_eval=n_eval)
 recon_opt = training_gap.reconstructions(
     main, float(sig[last]), n_images=n_recon, n_eval=n_eval,
-    denoisers={"optimal": training_gap.optimal_denoiser_fn(main.splits.train.images)})
+    denoisers={"optimal": analytic.image_denoiser(main.splits.train.images)})
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-recon", "caption": "Reconstructions D(y + sigma n; sigma) at the peak noise level of the last snapshot. Left block: training images; right block: validation images. Rows: clean image, noisy input, the snapshots in training order, the optimal denoiser of the training set."}}
 rows = ["clean", "noisy"] + [f"step {s}" for s in recon.steps] + ["optimal"]
@@ -464,7 +461,7 @@ display(Markdown(
 # %%
 width_runs = {w: train.train(c) for w, c in width_configs.items()}
 width_curves = {w: evaluation.gap_curves(c, n_eval=n_eval) for w, c in width_configs.items()}
-width_peaks = {w: training_gap.peak_series(c.sigmas, c.gap) for w, c in width_curves.items()}
+width_peaks = {w: summaries.peaks(c.sigmas, c.gap) for w, c in width_curves.items()}
 
 
 def compare_figure(curve_sets, peak_sets, label, title):
@@ -491,11 +488,11 @@ def compare_table(curve_sets, peak_sets, name_of, extra=lambda name: ""):
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-width", "caption": "Model size. Left: relative gap against the noise level after the same number of steps, for three U-Net widths. Right: the peak gap against the training step."}}
 compare_figure(width_curves, width_peaks,
-               lambda w: f"width {w} ({n_params(width_runs[w]) / 1e6:.2f}M)", "peak gap through training")
+               lambda w: f"width {w} ({count_parameters(width_runs[w].denoiser) / 1e6:.2f}M)", "peak gap through training")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-compare_table(width_curves, width_peaks, lambda w: f"width {w} ({n_params(width_runs[w]) / 1e6:.2f}M)")
+compare_table(width_curves, width_peaks, lambda w: f"width {w} ({count_parameters(width_runs[w].denoiser) / 1e6:.2f}M)")
 
 # %% [markdown]
 # For claim C2b the narrowest and the widest network are trained with each of the
@@ -505,7 +502,7 @@ compare_table(width_curves, width_peaks, lambda w: f"width {w} ({n_params(width_
 # %%
 # NBVAL_CHECK_OUTPUT
 width_seed_curves = {k: evaluation.gap_curves(c, n_eval=n_eval) for k, c in width_seed_configs.items()}
-width_seed_peaks = {k: training_gap.peak_series(c.sigmas, c.gap) for k, c in width_seed_curves.items()}
+width_seed_peaks = {k: summaries.peaks(c.sigmas, c.gap) for k, c in width_seed_curves.items()}
 w_lo, w_hi = min(widths), max(widths)
 print(f"{'seed':>5} {f'width {w_lo}':>9} {f'width {w_hi}':>9} {'ratio':>7}")
 for s in seed_list:
@@ -523,7 +520,7 @@ for s in seed_list:
 # %%
 size_runs = {n: train.train(c) for n, c in size_configs.items()}
 size_curves = {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in size_configs.items()}
-size_peaks = {n: training_gap.peak_series(c.sigmas, c.gap) for n, c in size_curves.items()}
+size_peaks = {n: summaries.peaks(c.sigmas, c.gap) for n, c in size_curves.items()}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-size", "caption": "Training-set size at equal steps (so more epochs for smaller sets). Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
 compare_figure(size_curves, size_peaks, lambda n: f"N = {n} ({steps * batch_size / n:.0f} epochs)",
@@ -545,7 +542,7 @@ compare_table(size_curves, size_peaks, lambda n: f"N = {n}",
 class_run = train.train(class_config)
 class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)
 cond_curves = {"unconditional": curves, "class-conditional": class_curves}
-cond_peaks = {name: training_gap.peak_series(c.sigmas, c.gap) for name, c in cond_curves.items()}
+cond_peaks = {name: summaries.peaks(c.sigmas, c.gap) for name, c in cond_curves.items()}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-class", "caption": "Class-conditional against unconditional training at equal budget. Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
 compare_figure(cond_curves, cond_peaks, lambda name: name, "peak gap through training")
@@ -633,8 +630,7 @@ ratio_list = [width_seed_peaks[(w_hi, s)]["peak_gap"][-1] / width_seed_peaks[(w_
 c3_ends = [c3_draws[s]["end_ratio"] for s in seed_list]
 c3_inside = [c3_draws[s]["inside"] for s in seed_list]
 c3_mean, c3_lo, c3_hi = bootstrap_interval(c3_ends)
-c3_verdict = training_gap.worst_verdict(verdict(c3_lo, c3_hi, "<=", end_fraction),
-                                        training_gap.all_verdict(c3_inside))
+c3_verdict = worst_verdict(verdict(c3_lo, c3_hi, "<=", end_fraction), all_verdict(c3_inside))
 low_end = np.mean([c3_draws[s]["low_end"] for s in seed_list])
 high_end = np.mean([c3_draws[s]["high_end"] for s in seed_list])
 c3_text = (
@@ -659,7 +655,7 @@ display(Markdown(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-scale(dataset, n_train, f"U-Net {n_params(main) / 1e6:.2f}M params (widths {', '.join(map(str, widths))})",
+scale(dataset, n_train, f"U-Net {count_parameters(main.denoiser) / 1e6:.2f}M params (widths {', '.join(map(str, widths))})",
       f"{steps} steps, {n_seeds} training seeds")
 claim_over_draws("C2a", f"rank correlation of the peak gap with the training step over {len(curves.steps)} "
                  f"snapshots, per training seed", rho_list, ">=", rank_criterion)

@@ -39,24 +39,24 @@ if importlib.util.find_spec("diffgen_lib") is None:
     sys.path.insert(0, "/tmp/diffgen")
 
 # %% tags=["parameters"]
-dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
-n_train = 300              # int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run
-n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
-n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
-model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
-steps = 1500               # int in [6, 10000000]: training steps of every run (6 snapshots each)
-channels = 32              # int in [4, 512]: U-Net base width
-batch_size = 64            # int in [1, 4096]: training images per step of the shared runs
-precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
-compile = False            # bool: torch.compile the networks for training (the shared runs)
-n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
+dataset = "digits"         # run parameter: image dataset of the shared runs
+n_train = 300              # run parameter: training images of the main run
+n_val = 500                # run parameter: val images held out of training (as in the training-gap chapter)
+n_feature = 500            # run parameter: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"            # run parameter: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
+steps = 1500               # run parameter: training steps of every run (6 snapshots each)
+channels = 32              # run parameter: U-Net base width
+batch_size = 64            # run parameter: training images per step of the shared runs
+precision = "fp32"         # run parameter: training arithmetic of the shared runs
+compile = False            # run parameter: torch.compile the networks for training (the shared runs)
+n_eval = 200               # run parameter: train and val images of the training-gap curves (as in the training-gap chapter)
 size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the map (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: generated samples per snapshot and sample seed, and images of the null and the copier (> the feature dimension 64)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps (35 network evaluations at 18)
 n_ref = 1000               # int in [10, 100000]: size of the train and of the val reference, at most (capped at the training set and at the held-out images less 100, kept for the null)
 seeds = [0, 1, 2]          # list of int in [0, 2**31-1]: seeds of the sample sets (per-sample noise), at least 3 for the intervals
 n_draws = 5                # int in [1, 100]: reference draws (val reference, train subset, null, copier) per sample seed
-device = "auto"            # one of {"auto", "cpu", "cuda"}: where networks run
+device = "auto"            # run parameter: where networks run
 feature_net = ""           # str: path to local TorchScript weights of a pretrained feature network for FD and NN (empty: none, pixels and classifier only)
 feature_kind = "inception" # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
 index_criterion = 0.5      # float in (0, 10]: C4a passes if the memorization index (nearest-neighbour gap) of the final samples, last snapshot, is below this
@@ -74,7 +74,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import calibration, experiments, features, inference, metrics
+from diffgen_lib import calibration, experiments, features, inference, metrics, summaries
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
 
 params = setup_chapter("04_inference_gap", globals())
@@ -240,52 +240,59 @@ print(f"references: train {res.n_ref} of {n_train} training images (share {sig3(
 print(f"last snapshot (step {res.steps[-1]}): mean [90% interval]; index = (model - null) / (copier - null); "
       f"exchanged null: {len(res.exchange['pixels/nn_gap'])} draws with {int(res.exchange['n_ref'])} held-out "
       f"images in the training set's place")
-summaries = {}
+stat_summary = {}
 for s in spaces:
     for k, label in STATS.items():
         stat = f"{s}/{k}"
-        summaries[stat] = sm = final_summary(res, stat)
+        stat_summary[stat] = sm = final_summary(res, stat)
         print(f"[{s}] {label}: model {sm['model'].text(sig3)}, null {sm['null'].text(sig3)}, "
               f"copier {sig3(sm['copier'].mean)}, Gaussian {sig3(sm['gaussian'].mean)}; "
               f"index: model {sm['index'].text(sig3)}, Gaussian {sig3(sm['gaussian_index'].mean)}; "
               f"exchanged null {sm['exchange'].text(sig3)} (contains 0: {'yes' if sm['exchange'].contains(0) else 'no'})")
-summaries["copy_fraction"] = sm = final_summary(res, "copy_fraction")
+stat_summary["copy_fraction"] = sm = final_summary(res, "copy_fraction")
 print(f"copy fraction: model {sm['model'].text(sig3)}, null {sig3(sm['null'].mean)}, copier {sig3(sm['copier'].mean)}, "
       f"Gaussian {sig3(sm['gaussian'].mean)}")
 
 # %% tags=["hide-input"]
-moment_stats = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
+def stat_name(st):
+    return f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})"
+
+
+moment_stats = [stat_name(st) for st, sm in stat_summary.items()
                 if st != "copy_fraction" and sm["gaussian_index"].mean >= 0.5]
-glue_values({"c4_headline_index": sig3(summaries[HEADLINE]["index"].mean),
-             "c4_headline_gaussian": sig3(summaries[HEADLINE]["gaussian_index"].mean)})
+glue_values({"c4_headline_index": sig3(stat_summary[HEADLINE]["index"].mean),
+             "c4_headline_gaussian": sig3(stat_summary[HEADLINE]["gaussian_index"].mean)})
 display(Markdown(
     "Where the Gaussian fitted to the training pixels scores like the copier (index 0.5 or more), "
     "the statistic measures the training set's moments, not memorization; with this run that is "
     + (("the case for: " + "; ".join(moment_stats) + ".") if moment_stats else "the case for none of them.")))
-beyond = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
-          if st != "copy_fraction" and sm["index"].lo > 1]
-off_zero = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
-            if st != "copy_fraction" and not sm["null"].contains(0)]
-floor = [f"{STATS[st.split('/')[1]]} ({st.split('/')[0]})" for st, sm in summaries.items()
-         if st != "copy_fraction" and not sm["exchange"].contains(0)]
+
+beyond = [stat_name(st) for st, sm in stat_summary.items() if st != "copy_fraction" and sm["index"].lo > 1]
 notes = []
 if beyond:
     notes.append("The model's index lies above 1, beyond the copier, for: " + "; ".join(beyond) + ". Copies are "
                  "as close to the training set as samples can be, so there the statistic measures something other "
                  "than closeness to the training set: an FD difference grows with how far the samples' "
                  "distribution is from the data in general, since both FDs grow and their difference with them.")
-if off_zero:
-    notes.append("The null's raw interval does not contain 0 for: " + "; ".join(off_zero) + ". The reference draws "
-                 "vary the val reference and the null but never the training set: whatever is particular to these "
-                 f"{n_train} training images (their mean and covariance are one sample of the data's) is an offset "
-                 "that no draw varies, and the interval over draws does not cover it. The exchanged null, with "
-                 "held-out images in the training set's place in every draw, does vary it: "
-                 + ("its interval contains 0 for every statistic, so no statistic has a floor by construction. "
-                    if not floor else "its interval does not contain 0 for: " + "; ".join(floor) + ", a bias of "
-                    "the statistic itself at this sample size. ")
-                 + "The index subtracts this training set's null, so the offset does not enter it.")
-elif floor:
-    notes.append("The exchanged null's interval does not contain 0 for: " + "; ".join(floor) + ".")
+raw_off = {st for st, sm in stat_summary.items() if st != "copy_fraction" and not sm["null"].contains(0)}
+exchanged_off = {st for st, sm in stat_summary.items() if st != "copy_fraction" and not sm["exchange"].contains(0)}
+n_intervals = sum(1 for st in stat_summary if st != "copy_fraction")
+if raw_off - exchanged_off:
+    notes.append("The null's raw interval does not contain 0 for: " + "; ".join(map(stat_name, sorted(raw_off - exchanged_off)))
+                 + ". The reference draws vary the val reference and the null but never the training set: whatever is "
+                 f"particular to these {n_train} training images (their mean and covariance are one sample of the "
+                 "data's) is an offset no draw varies, and the interval over draws does not cover it. The exchanged "
+                 "null, with held-out images in the training set's place in every draw, does vary it, and its "
+                 "interval contains 0 there: the offset belongs to this training set, and the index subtracts it.")
+if raw_off & exchanged_off:
+    notes.append("For " + "; ".join(map(stat_name, sorted(raw_off & exchanged_off))) + " neither null's interval "
+                 "contains 0: at this sample size the statistic is biased by about the exchanged null's mean.")
+if exchanged_off - raw_off:
+    notes.append("For " + "; ".join(f"{stat_name(st)} (exchanged null {stat_summary[st]['exchange'].text(sig3)}, model "
+                                     f"{sig3(stat_summary[st]['model'].mean)})" for st in sorted(exchanged_off - raw_off))
+                 + " the exchanged null's interval misses 0 while this training set's null contains it. Each of the "
+                 f"{n_intervals} intervals covers its mean with 90% probability, so about one in ten is expected to "
+                 "miss 0 by chance.")
 if notes:
     display(Markdown(" ".join(notes)))
 
@@ -294,7 +301,7 @@ if notes:
 # accuracy printed above, so its features carry the digit identity that an FD in that space
 # compares. The null's raw values show the floor of each statistic for this training set (about
 # 0, with its interval), and the exchanged null, in which held-out images take the training set's
-# place in each of its draws, shows that the statistic has no floor of its own;
+# place in each of its draws, shows whether the statistic has a floor of its own;
 # the copier's show how far a memorizing sampler moves it; the model's index places its samples
 # between the two. The headline, the nearest-neighbour gap in pixels, gives the main run an index
 # of {glue:text}`c4_headline_index` at its last snapshot, the fitted Gaussian
@@ -309,7 +316,7 @@ if notes:
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-inference-summary", "caption": "Left: training gap at its peak noise level against training steps, main run. Right: memorization index of the generated samples (0: like fresh held-out images, the null; 1: like training images drawn with replacement, the copier) for the nearest-neighbour gap in pixels and the FD gap in both feature spaces, first sample seed, mean and 90% interval over reference draws; dotted, same colour: the index of a Gaussian fitted to the training pixels."}}
 peak_sigma = main_curves.peak()["peak_sigma"]
-train_gap_t = np.array([inference.value_at_sigma(main_curves.sigmas, g, peak_sigma) for g in main_curves.gap])
+train_gap_t = np.array([summaries.value_at_sigma(main_curves.sigmas, g, peak_sigma) for g in main_curves.gap])
 shown = [(HEADLINE, "NN gap, pixels", "C3"), ("classifier/fd_gap", "FD gap, classifier", "C0"),
          ("pixels/fd_gap", "FD gap, pixels", "C1")]
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 3.4))
@@ -323,7 +330,7 @@ for i, (stat, label, c) in enumerate(shown):
     x = mres.steps + (i - 1) * 0.012 * (mres.steps[-1] - mres.steps[0] + 1)
     a1.errorbar(x, [v.mean for v in sm], yerr=[[v.mean - v.lo for v in sm], [v.hi - v.mean for v in sm]],
                 fmt="-o", ms=4, color=c, capsize=2, label=label)
-    a1.axhline(summaries[stat]["gaussian_index"].mean, color=c, ls=":", lw=1.2)
+    a1.axhline(stat_summary[stat]["gaussian_index"].mean, color=c, ls=":", lw=1.2)
 a1.text(mres.steps[0], 1.02, "copier", va="bottom")
 a1.text(mres.steps[0], 0.02, "null", va="bottom")
 a1.set(xlabel="training step", ylabel="memorization index", title="samples, main run")
@@ -367,9 +374,9 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-k_star = inference.nearest_step(res.sigmas, peak_sigma)
+k_star = summaries.nearest_index(res.sigmas, peak_sigma)
 s_star = float(res.sigmas[k_star])
-train_gap_star = inference.value_at_sigma(main_curves.sigmas, gap_last, s_star)
+train_gap_star = summaries.value_at_sigma(main_curves.sigmas, gap_last, s_star)
 band_steps = [k for k, sg in enumerate(res.sigmas) if band_lo <= sg <= band_hi]
 print(f"training-gap peak: {sig3(main_curves.peak()['peak_gap'])} at sigma = {sig3(peak_sigma)}; "
       f"nearest sampler step k = {k_star}, sigma_k = {sig3(s_star)}, training gap there = {sig3(train_gap_star)}")
@@ -466,7 +473,7 @@ fig, axes = plt.subplots(1, 3, figsize=(7, 3.0))
 for n in sizes:
     cv, rr = curves[n], maps[n]
     ps = cv.peak()["peak_sigma"]
-    axes[0].plot(cv.steps, [inference.value_at_sigma(cv.sigmas, g, ps) for g in cv.gap], "-o", ms=3, label=f"N = {n}")
+    axes[0].plot(cv.steps, [summaries.value_at_sigma(cv.sigmas, g, ps) for g in cv.gap], "-o", ms=3, label=f"N = {n}")
     sm = [calibration.summarize(rr.index(HEADLINE, t)) for t in range(len(rr.steps))]
     line, = axes[1].plot(rr.steps, [v.mean for v in sm], "-o", ms=3)
     axes[1].fill_between(rr.steps, [v.lo for v in sm], [v.hi for v in sm], color=line.get_color(), alpha=0.25)
@@ -553,8 +560,8 @@ for n in sizes:
 scale(dataset, n_train, f"UNet {sum(p.numel() for p in main.denoiser.parameters()) / 1e6:.2f}M params",
       f"{steps} steps, {n_samples} samples x {sampler_steps} Heun steps, {len(seeds)} seeds x {n_draws} reference draws")
 claim_over_draws("C4a", f"memorization index (NN gap, pixels) of the final samples, last snapshot, main run "
-                 f"(FD gap index: classifier {sig3(summaries['classifier/fd_gap']['index'].mean)}, "
-                 f"pixels {sig3(summaries['pixels/fd_gap']['index'].mean)})",
+                 f"(FD gap index: classifier {sig3(stat_summary['classifier/fd_gap']['index'].mean)}, "
+                 f"pixels {sig3(stat_summary['pixels/fd_gap']['index'].mean)})",
                  res.index(HEADLINE).ravel(), "<", index_criterion)
 partial_index = res.partial_index(HEADLINE)
 claim_over_draws("C4b", f"partial-inference index (NN gap, pixels) at sigma_k = {sig3(s_star)}, last snapshot",

@@ -35,17 +35,17 @@ if importlib.util.find_spec("diffgen_lib") is None:
     sys.path.insert(0, "/tmp/diffgen")
 
 # %% tags=["parameters"]
-dataset = "digits"         # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the shared runs
-n_train = 300              # int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training images of the main run
-n_val = 500                # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
-n_feature = 500            # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
-model = "small"            # one of {"small", "ddpmpp"}: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
-steps = 1500               # int in [6, 10000000]: training steps of every run (6 snapshots each)
-channels = 32              # int in [4, 512]: U-Net base width
-batch_size = 64            # int in [1, 4096]: training images per step of the shared runs
-precision = "fp32"         # one of {"fp32", "bf16"}: training arithmetic of the shared runs
-compile = False            # bool: torch.compile the networks for training (the shared runs)
-n_eval = 200               # int in [20, 30000]: train and val images of the training-gap curves (as in the training-gap chapter)
+dataset = "digits"         # run parameter: image dataset of the shared runs
+n_train = 300              # run parameter: training images of the main run
+n_val = 500                # run parameter: val images held out of training (as in the training-gap chapter)
+n_feature = 500            # run parameter: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"            # run parameter: U-Net preset of the shared runs (experiments.MODEL_PRESETS)
+steps = 1500               # run parameter: training steps of every run (6 snapshots each)
+channels = 32              # run parameter: U-Net base width
+batch_size = 64            # run parameter: training images per step of the shared runs
+precision = "fp32"         # run parameter: training arithmetic of the shared runs
+compile = False            # run parameter: torch.compile the networks for training (the shared runs)
+n_eval = 200               # run parameter: train and val images of the training-gap curves (as in the training-gap chapter)
 size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: trajectories per snapshot (the inference chapter's sample sets)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps
@@ -55,7 +55,7 @@ toy_n_circle = 20          # int in [4, 400]: toy model: points on the circle, a
 toy_deltas = [0.0, 0.8, 1.6]  # list of float in [0, 10]: toy model errors shown (0: the optimal denoiser)
 toy_delta = 1.6            # float in (0, 10]: toy model error of the toy claim (the second chapter's regime value)
 toy_samples = 300          # int in [10, 100000]: toy trajectories per model error
-device = "auto"            # one of {"auto", "cpu", "cuda"}: where networks run
+device = "auto"            # run parameter: where networks run
 seed = 0                   # int in [0, 2**31-1]: seed of the sample sets and the noisy references
 overlap_margin = 0.05      # float in [0, 0.5]: C5 passes if the trajectory AUC is at least the reference AUC minus this (C5a-c: at every step of the AUC band; C5d: at the toy gap's peak)
 auc_band = [0.6, 0.95]     # list of float in [0.5, 1]: C5a-c are judged at every sampler step whose noisy-val AUC (mean over the draws) lies in [first, second]
@@ -67,7 +67,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from diffgen_lib import diffusion, experiments, inference, metrics, toy, trajectories
+from diffgen_lib import diffusion, experiments, inference, metrics, summaries, toy, trajectories
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
 from IPython.display import Markdown, display
 
@@ -84,7 +84,7 @@ stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, samp
 main_last = stats[n_train][snap_steps[n_train][-1]]
 sig = main_last.sigmas
 peak_sigma = {n: curves[n].peak()["peak_sigma"] for n in sizes}
-k_peak = {n: inference.nearest_step(sig, peak_sigma[n]) for n in sizes}
+k_peak = {n: summaries.nearest_index(sig, peak_sigma[n]) for n in sizes}
 print(f"sampler sigma nearest the training-gap peak: "
       f"{', '.join(f'N={n}: {sig[k_peak[n]]:.3g}' for n in sizes)}")
 
@@ -163,7 +163,7 @@ for d in sorted(set(toy_deltas) | {toy_delta}):
     toy_final[d] = tr["final"]
     if d > 0:  # the toy gap curve on the sampler's own noise levels; its peak marks the regime
         g = toy.gap_curve(toy_train, toy_val, tr["sigmas"], d)
-        toy_peak[d] = int(np.argmax(g))
+        toy_peak[d] = summaries.peak(tr["sigmas"], g)["index"]
 toy_midpoints = toy_draw(toy_delta, seed, reference="val")[1]  # the val points as the reference
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-overlap", "caption": "Overlap AUC with noisy training samples against the noise level (0.5: indistinguishable): trajectory states (solid) and the noisy reference (dashed). Left: main run, first and last snapshot, against noisy validation images. Right: toy model for several model errors delta, against noisy points of the whole circle (dashed) and, for comparison, the noisy validation points, which sit midway between training points (dash-dotted); dotted lines mark the training-gap peaks."}}

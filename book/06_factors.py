@@ -39,17 +39,17 @@ if importlib.util.find_spec("diffgen_lib") is None:
     sys.path.insert(0, "/tmp/diffgen")
 
 # %% tags=["parameters"]
-dataset = "digits"       # one of {"digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10"}: image dataset of the guidance and cluster runs
-n_train = 300            # int in [50, 69000], at most min(dataset_size(dataset), dataset_size(rf_dataset)) - n_val - n_feature: training images of every run
-n_val = 500              # int in [20, 30000]: val images held out of training (as in the training-gap chapter)
-n_feature = 500          # int in [100, 30000]: feature-split images held out of train and val (as in the training-gap chapter)
-model = "small"          # one of {"small", "ddpmpp"}: U-Net preset of every run (experiments.MODEL_PRESETS)
-channels = 32            # int in [4, 512]: U-Net base width
-steps = 1500             # int in [50, 10000000]: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
-batch_size = 64          # int in [1, 4096]: training images per step of every run
-precision = "fp32"       # one of {"fp32", "bf16"}: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
-compile = False          # bool: torch.compile the networks for training (GPU runs; minutes of compilation per run)
-n_eval = 200             # int in [20, 30000]: train images and as many val images of the gap curves (as in the training-gap chapter)
+dataset = "digits"       # run parameter: image dataset of the guidance and cluster runs
+n_train = 300            # run parameter, at most dataset_size(rf_dataset) - n_val - n_feature: training images of every run
+n_val = 500              # run parameter: val images held out of training (as in the training-gap chapter)
+n_feature = 500          # run parameter: feature-split images held out of train and val (as in the training-gap chapter)
+model = "small"          # run parameter: U-Net preset of every run (experiments.MODEL_PRESETS)
+channels = 32            # run parameter: U-Net base width
+steps = 1500             # run parameter: training steps of every run (batch_size images each); 6 evenly spaced snapshots are kept
+batch_size = 64          # run parameter: training images per step of every run
+precision = "fp32"       # run parameter: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
+compile = False          # run parameter: torch.compile the networks for training (GPU runs; minutes of compilation per run)
+n_eval = 200             # run parameter: train images and as many val images of the gap curves (as in the training-gap chapter)
 guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10], containing 0: guidance weights w (0: the unguided reference)
 autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes this snapshot (0: the earliest) of the class-conditional run as D_neg
 n_gen = 300              # int in [20, 50000]: generated samples per guidance setting and per cluster run
@@ -68,7 +68,7 @@ toy_delta_neg = 2.2      # float in (0, 10], above toy_delta_pos: toy model: mod
 toy_deltas = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]  # list of float in (0, 10]: toy model errors of the closing table
 table_widths = [8, 16, 32]       # list of int in [4, 512]: U-Net widths of the model-size row (the training-gap chapter's runs)
 table_sizes = [150, 300, 600]    # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size row (the training-gap chapter's runs)
-device = "auto"          # one of {"auto", "cpu", "cuda"}: where networks run
+device = "auto"          # run parameter: where networks run
 feature_net = ""         # str: path to local TorchScript weights of a pretrained feature network for the FD protocol (empty: none, pixels and classifier only)
 feature_kind = "inception"  # one of {"inception", "dinov2", "torchscript"}: what feature_net holds (decides its preprocessing)
 claim_weight = 2.0       # float in (0, 10]: C7a/C7b compare this guidance weight with w 0 (calibrated statistics, over sample seeds x reference draws)
@@ -85,7 +85,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import calibration, diffusion, evaluation, experiments, factors, features, metrics, toy, train
+from diffgen_lib import (calibration, diffusion, evaluation, experiments, factors, features, metrics, summaries, toy,
+                         train)
 from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 from diffgen_lib.verdicts import bootstrap_interval, grouped_bootstrap, verdict, worst_verdict
 from diffgen_lib.networks import count_parameters
@@ -313,7 +314,7 @@ toy_train, toy_val = toy.circle_data(20)
 toy_sigmas = diffusion.edm_sigmas(toy.GAP_STEPS).numpy()
 toy_curves = {w: toy.gap_curve(toy_train, toy_val, toy_sigmas, toy_delta_pos, guidance=w,
                                delta_neg=toy_delta_neg) for w in W}
-toy_peaks = np.array([toy.peak(toy_sigmas, toy_curves[w])[0] for w in W])
+toy_peaks = np.array([summaries.peak(toy_sigmas, toy_curves[w])["peak_gap"] for w in W])
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Top: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Bottom left: its peak over the noise levels against w (cfg: classifier-free, auto: autoguidance). Bottom right: the toy model's peak gap against the autoguidance weight."}}
 fig = plt.figure(figsize=(7, 5.6))
@@ -461,8 +462,8 @@ rf_run = train.train(rf_config)
 rf = factors.window_sweep(rf_config, windows, stride=window_stride or None, n_eval=n_eval_window)
 image_size = rf_run.splits.image_shape[-1]
 win = np.minimum(rf["windows"], image_size)
-rf_peaks = rf["gap"].max(1)
-rf_peak_sigma = rf["sigmas"][rf["gap"].argmax(1)]
+rf_window_peaks = summaries.peaks(rf["sigmas"], rf["gap"])
+rf_peaks, rf_peak_sigma = rf_window_peaks["peak_gap"], rf_window_peaks["peak_sigma"]
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on 14x14 MNIST digits, evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
@@ -508,7 +509,7 @@ for i, w in enumerate(win):
 
 # %% tags=["hide-input"]
 main_curves = evaluation.gap_curves(main_config, n_eval=n_eval)
-main_peaks = main_curves.gap.max(1)
+main_peaks = summaries.peaks(main_curves.sigmas, main_curves.gap)["peak_gap"]
 
 
 def peaks_if_trained(configs):
@@ -516,13 +517,14 @@ def peaks_if_trained(configs):
     not train the training-gap chapter's model-size and dataset-size runs itself)."""
     if not all(factors.cached_run_exists(c) for c in configs):
         return None
-    return [evaluation.gap_curves(c, n_eval=n_eval).gap[-1].max() for c in configs]
+    return [evaluation.gap_curves(c, n_eval=n_eval).peak()["peak_gap"] for c in configs]
 
 
 width_peaks = peaks_if_trained(list(experiments.width_runs(table_widths, **common).values()))
 size_peaks = peaks_if_trained(list(experiments.size_runs(
     table_sizes, channels=channels, **{k: v for k, v in common.items() if k != "n_train"}).values()))
-toy_delta_peaks = [toy.peak(toy_sigmas, toy.gap_curve(toy_train, toy_val, toy_sigmas, d))[0] for d in toy_deltas]
+toy_delta_peaks = [summaries.peak(toy_sigmas, toy.gap_curve(toy_train, toy_val, toy_sigmas, d))["peak_gap"]
+                   for d in toy_deltas]
 uncond_peak = uncond_gaps.mean()
 
 

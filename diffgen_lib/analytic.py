@@ -143,6 +143,30 @@ def optimal_denoiser(x: Tensor, sigma: Sigma, train: Tensor) -> Tensor:
                            want_concentration=False).mean
 
 
+def image_denoiser(train_images: Tensor, train_labels: Optional[Tensor] = None):
+    """The optimal denoiser of a set of training images (N, C, H, W) as an image denoiser
+    ``D(x, sigma[, labels])`` on batches (B, C, H, W) with a (B,) sigma, for the sampler and the
+    denoising-error measurements. Computes in float64 (the weights at the sampler's smallest sigma
+    need the range) and returns x's dtype. With ``train_labels`` it is class-conditional: the
+    posterior runs over the training images of the query's label only (the optimal denoiser of a
+    conditional model)."""
+    flat = train_images.reshape(len(train_images), -1).double()
+
+    def denoise(x: Tensor, sigma: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        xf = x.reshape(len(x), -1).double()
+        sig = torch.as_tensor(sigma, dtype=torch.float64, device=xf.device).expand(len(x))
+        if labels is None or train_labels is None:
+            out = optimal_denoiser(xf, sig, flat)
+        else:
+            out = torch.empty_like(xf)
+            for c in labels.unique():
+                rows, pool = labels == c, train_labels == c
+                out[rows] = optimal_denoiser(xf[rows], sig[rows], flat[pool])
+        return out.to(x.dtype).reshape(x.shape)
+
+    return denoise
+
+
 def smoothed_denoiser(x: Tensor, sigma: Sigma, train: Tensor, delta: float) -> Tensor:
     """Posterior mean for the training set blurred by N(0, delta^2 I) (the paper's toy model).
 

@@ -581,9 +581,9 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
             if w == 0 and kind != factors.GUIDANCE_KINDS[0]:  # D_0 = D_pos for every kind
                 rows.setdefault(f"{kind}/{w:g}", []).append(rows[f"{factors.GUIDANCE_KINDS[0]}/{w:g}"][seeds.index(s)])
                 continue
-            den = factors.guided_conditional(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
-            samples = factors.generate(den, n_gen, sp.image_shape, gen_labels, n_steps, device,
-                                       seed_base=factors.SAMPLE_SEED + s * SEED_STRIDE)
+            den = diffusion.guided(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
+            samples = factors.sample_set(den, n_gen, sp.image_shape, gen_labels, n_steps, device,
+                                         seed_base=factors.SAMPLE_SEED + s * SEED_STRIDE)
             rows.setdefault(f"{kind}/{w:g}", []).append(cal.model_statistics(samples))
         rows["gaussian"] = [cal.model_statistics(gauss.sample(n_gen, s)) for s in seeds]
         for name, rs in rows.items():

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 Tensor = torch.Tensor
-# A denoiser maps (x, sigma) to an estimate of the clean data; sigma is an (M,) tensor.
-Denoiser = Callable[[Tensor, Tensor], Tensor]
+# A denoiser maps (x, sigma[, labels]) to an estimate of the clean data; sigma is an (M,) tensor,
+# labels (class-conditional networks) an (M,) int tensor or None for the NULL label.
+Denoiser = Callable[..., Tensor]
 
 SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0
@@ -125,14 +126,25 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], dtype=torch.flo
 # Guidance
 
 
-def guided(d_pos: Denoiser, d_neg: Denoiser, weight: float) -> Denoiser:
-    """D_w = D_pos + w (D_pos - D_neg): classifier-free guidance (Ho & Salimans, 2022) or autoguidance (Karras et al., 2024)."""
+def guided(d_pos: Denoiser, d_neg: Denoiser, weight: float, null_negative: bool = False) -> Denoiser:
+    """D_w(x; sigma, c) = D_pos(x; sigma, c) + w (D_pos(x; sigma, c) - D_neg(x; sigma, c')), a
+    denoiser wrapper (Karras et al. 2024, eq. 1).
+
+    Classifier-free guidance (Ho & Salimans, 2022): D_neg is the same conditional network with the
+    NULL label, ``null_negative=True`` (c' = None). Autoguidance (Karras et al., 2024): D_neg is a
+    worse model of the same task with the same labels (c' = c). Labels pass through as the
+    sampler's extra argument; ``weight = 0`` returns D_pos itself.
+    """
+    if weight < 0:
+        raise ValueError(f"guidance weight must be >= 0, got {weight}")
     if weight == 0:
         return d_pos
 
-    def denoise(x: Tensor, sigma: Tensor) -> Tensor:
-        pos = d_pos(x, sigma)
-        return pos + weight * (pos - d_neg(x, sigma))
+    def denoise(x: Tensor, sigma: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        pos = d_pos(x, sigma) if labels is None else d_pos(x, sigma, labels)
+        neg_labels = None if null_negative else labels
+        neg = d_neg(x, sigma) if neg_labels is None else d_neg(x, sigma, neg_labels)
+        return pos + weight * (pos - neg)
 
     return denoise
 
@@ -147,16 +159,21 @@ StepCallback = Callable[[dict], None]
 
 @torch.no_grad()
 def sample(denoise: Denoiser, x_init: Tensor, sigmas: Tensor, heun: bool = True,
-           early_stop: Optional[int] = None, callback: Optional[StepCallback] = None) -> Tensor:
-    """Integrate the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma (EDM, Algorithm 1).
+           early_stop: Optional[int] = None, callback: Optional[StepCallback] = None,
+           extra_args: Optional[dict] = None) -> Tensor:
+    """Integrate the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma with EDM's
+    deterministic sampler (Karras et al. 2022, Algorithm 1; Algorithm 2 with S_churn = 0).
 
     A pure function: ``x_init`` is the starting state at sigmas[0] (for generation,
-    sigma_max * noise), ``sigmas`` the decreasing noise levels without the final 0, which is
-    appended here. Heun's 2nd-order steps, the last step Euler (its sigma_next is 0); with
-    ``heun=False`` Euler throughout. ``callback({"i", "x", "sigma", "denoised"})`` sees every step.
-    ``early_stop=k`` stops at step k and returns D(x_k; sigma_k) (partial inference).
+    sigma_max * noise), ``sigmas`` the decreasing noise levels t_0 > ... > t_{N-1} without the
+    final t_N = 0, which is appended here. Heun's 2nd-order steps, the last step Euler (its t_{i+1}
+    is 0); with ``heun=False`` Euler throughout. ``extra_args`` go to every denoiser call
+    (``labels`` of a conditional network), as in k-diffusion. ``callback({"i", "x", "sigma",
+    "denoised"})`` sees every step; ``early_stop=k`` stops at step k and returns D(x_k; t_k)
+    (partial inference).
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64).flatten()
+    extra_args = extra_args or {}
     n = len(sigmas)
     if early_stop is not None and not 0 <= early_stop < n:
         raise ValueError(f"early_stop must be in [0, {n - 1}], got {early_stop}")
@@ -164,17 +181,17 @@ def sample(denoise: Denoiser, x_init: Tensor, sigmas: Tensor, heun: bool = True,
     x = x_init
     batch = x.shape[0]
     for i in range(n):
-        s, s_next = float(t_steps[i]), float(t_steps[i + 1])
-        denoised = denoise(x, x.new_full((batch,), s))
+        t_cur, t_next = float(t_steps[i]), float(t_steps[i + 1])
+        denoised = denoise(x, x.new_full((batch,), t_cur), **extra_args)
         if callback is not None:
-            callback({"i": i, "x": x, "sigma": s, "denoised": denoised})
+            callback({"i": i, "x": x, "sigma": t_cur, "denoised": denoised})
         if early_stop is not None and i == early_stop:
             return denoised
-        d = (x - denoised) / s
-        x_next = x + (s_next - s) * d
-        if heun and s_next > 0:
-            d_next = (x_next - denoise(x_next, x.new_full((batch,), s_next))) / s_next
-            x_next = x + (s_next - s) * (0.5 * d + 0.5 * d_next)
+        d_cur = (x - denoised) / t_cur                       # Algorithm 2, line 7
+        x_next = x + (t_next - t_cur) * d_cur                # Euler step, line 8
+        if heun and t_next > 0:                              # 2nd-order correction, lines 9-11
+            d_prime = (x_next - denoise(x_next, x.new_full((batch,), t_next), **extra_args)) / t_next
+            x_next = x + (t_next - t_cur) * (0.5 * d_cur + 0.5 * d_prime)
         x = x_next
     return x
 
@@ -183,21 +200,27 @@ def generate(denoise: Denoiser, seeds: Sequence[int], shape: Sequence[int], n_st
              device: Union[str, torch.device] = "cpu", batch_size: int = 256, heun: bool = True,
              early_stop: Optional[int] = None, sigma_min: float = SIGMA_MIN,
              sigma_max: float = SIGMA_MAX, rho: float = RHO,
-             callback: Optional[StepCallback] = None, progress: bool = False) -> Tensor:
+             callback: Optional[StepCallback] = None, progress: bool = False,
+             labels: Optional[Tensor] = None) -> Tensor:
     """Generate one sample per seed with :func:`sample`; returns a CPU float32 tensor.
 
-    Initial noise is drawn per sample on the CPU, so sample i depends only on seeds[i].
+    Initial noise is drawn per sample on the CPU, so sample i depends only on seeds[i] (and its
+    label, ``labels[i]``, for a conditional denoiser; None: unconditional). The callback sees the
+    steps of each batch in turn (``"i"`` starts at 0 for each).
     """
     from .progress import progress_bar
 
     sigmas = edm_sigmas(n_steps, sigma_min, sigma_max, rho)
+    if labels is not None and len(labels) != len(seeds):
+        raise ValueError(f"need one label per seed, got {len(labels)} labels for {len(seeds)} seeds")
     outs = []
     starts = range(0, len(seeds), batch_size)
     for start in progress_bar(starts, desc="sampling", disable=not progress, leave=False):
         chunk = list(seeds[start:start + batch_size])
         x = per_sample_noise(chunk, shape).to(device) * sigma_max
+        extra = None if labels is None else {"labels": labels[start:start + len(chunk)].to(device)}
         outs.append(sample(denoise, x, sigmas, heun=heun, early_stop=early_stop,
-                           callback=callback).float().cpu())
+                           callback=callback, extra_args=extra).float().cpu())
     return torch.cat(outs) if outs else torch.empty((0,) + tuple(shape))
 
 

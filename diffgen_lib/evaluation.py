@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from . import cache, diffusion, metrics
+from . import cache, diffusion, metrics, summaries
 from .train import TrainConfig, TrainedRun, run_key, train
 
 NOISE_SEED = 20_260_313  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
@@ -43,7 +43,7 @@ class GapCurves:
 
     def peak(self, snapshot: int = -1) -> dict:
         """Peak gap and its sigma for one snapshot (default: the last)."""
-        return metrics.summarize_peak(self.sigmas, self.gap[snapshot])
+        return summaries.peak(self.sigmas, self.gap[snapshot])
 
 
 def evaluation_sets(run: TrainedRun, n_eval: int):
@@ -54,6 +54,17 @@ def evaluation_sets(run: TrainedRun, n_eval: int):
     tr, va = run.splits.train, run.splits.val
     return (tr.images[:n_eval], tr.labels[:n_eval] if conditional else None,
             va.images[:n_eval], va.labels[:n_eval] if conditional else None)
+
+
+def train_val_errors(denoise, images, sigmas, noise_seed: int = NOISE_SEED, device=None):
+    """Per-image denoising errors (S, n) of any denoiser on the evaluation images ``images`` =
+    (x_train, labels_train, x_val, labels_val) (:func:`evaluation_sets`): train image j gets the
+    noise of seed ``noise_seed + j``, val image j that of ``noise_seed + len(x_train) + j``, the
+    same at every sigma and for every denoiser measured with the same seed (the paper's protocol).
+    Returns (train errors, val errors)."""
+    x_tr, l_tr, x_va, l_va = images
+    return (metrics.denoising_errors(denoise, x_tr, sigmas, noise_seed, l_tr, device=device),
+            metrics.denoising_errors(denoise, x_va, sigmas, noise_seed + len(x_tr), l_va, device=device))
 
 
 WEIGHTS = ("raw", "ema")
@@ -84,15 +95,16 @@ def gap_curves(config: TrainConfig, n_eval: int = 200, sigmas: Optional[Sequence
         missing = [s for s in chosen if s not in have]
         if missing:
             raise ValueError(f"run has no snapshots at steps {missing} ({weights} weights); it has {have}")
-        x_tr, l_tr, x_va, l_va = evaluation_sets(run, n_eval)
+        images = evaluation_sets(run, n_eval)
         tr_err, va_err = [], []
         for step in chosen:  # metrics.denoising_errors runs without gradients
             den = run.snapshots[step] if weights == "raw" else run.ema_snapshot(step)
-            tr_err.append(metrics.denoising_errors(den, x_tr, sigmas, noise_seed, l_tr).mean(1))
-            va_err.append(metrics.denoising_errors(den, x_va, sigmas, noise_seed + len(x_tr), l_va).mean(1))
+            tr, va = train_val_errors(den, images, sigmas, noise_seed)
+            tr_err.append(tr.mean(1))
+            va_err.append(va.mean(1))
         return {"sigmas": torch.from_numpy(sigmas), "steps": torch.tensor(chosen),
                 "train_error": torch.from_numpy(np.stack(tr_err)), "val_error": torch.from_numpy(np.stack(va_err)),
-                "n_eval": len(x_tr)}
+                "n_eval": len(images[0])}
 
     r = cache.cached_result("gap-curves", key, compute, _SOURCES)
     return GapCurves(r["sigmas"].numpy(), r["steps"].numpy(), r["train_error"].numpy(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from . import evaluation
+from . import evaluation, run_parameters
 from .train import TrainConfig, TrainedRun, train
 
 # Every run keeps this many evenly spaced snapshots, so all runs can be followed through training.
@@ -98,9 +98,9 @@ def size_runs(n_trains: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
     return {n: gap_run(n_train=n, **kwargs) for n in n_trains}
 
 
-# The training-gap chapter's parameters that define its runs (chapters 04-06 repeat them).
-RUN_PARAMETERS = ("dataset", "n_train", "channels", "steps", "seed", "device", "n_val", "n_feature",
-                  "model", "batch_size", "precision", "compile")
+# The chapters' parameters that define a run (:mod:`run_parameters` declares them once; n_eval
+# is an evaluation setting, and the training seed is each chapter's own).
+RUN_PARAMETERS = tuple(name for name in run_parameters.SPECS if name != "n_eval") + ("seed",)
 
 
 def trained_with_curves(configs: Dict[int, TrainConfig], n_eval: int = 200) -> Tuple[

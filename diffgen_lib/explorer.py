@@ -26,7 +26,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import diffusion, toy
+from . import diffusion, summaries, toy
 
 NEG_OFFSET = 0.4        # autoguidance: delta_neg = delta + NEG_OFFSET
 GAP_SIGMA_STEPS = 40    # sigma grid of the explorer's gap curve (EDM schedule)
@@ -129,14 +129,6 @@ def check_values(delta: float, sigma: float, n_train: int, guidance: float) -> N
         raise ValueError(f"guidance must be >= 0, got {guidance}")
 
 
-def gap_on_curve(sigmas: np.ndarray, gap: np.ndarray, sigma: float) -> float:
-    """The gap curve read at ``sigma`` (linear in log sigma, clamped to the grid's ends), so the
-    number shown for the current sigma is the curve drawn beside it and never exceeds its peak."""
-    order = np.argsort(sigmas)
-    finite = np.isfinite(gap[order])
-    return float(np.interp(np.log(sigma), np.log(sigmas[order][finite]), gap[order][finite]))
-
-
 def interactive_session() -> bool:
     """False when the book executes a chapter in batch (papermill, nbval): the saved page has no
     kernel behind its widgets, so live sliders would move without redrawing anything."""
@@ -166,8 +158,9 @@ def compute_state(delta: float, sigma: float, n_train: int = 10, guidance: float
     field = toy.flow_field(train, sigma, delta, extent=extent, resolution=resolution,
                            guidance=guidance, delta_neg=delta_neg)
     sigmas, gap = _gap(delta, n_train, guidance, delta_neg, int(gap_steps), int(n_noise))
-    here = gap_on_curve(sigmas, gap, sigma)
-    peak_gap, peak_sigma = toy.peak(sigmas, gap)
+    here = summaries.value_at_sigma(sigmas, gap, sigma)
+    top = summaries.peak(sigmas, gap)
+    peak_gap, peak_sigma = top["peak_gap"], top["peak_sigma"]
     return ExplorerState(delta, sigma, n_train, guidance, delta_neg, train, val, field, sigmas, gap,
                          here, peak_gap, peak_sigma)
 

@@ -1,8 +1,8 @@
 """What moves the generalization gap (claim C7): guidance, condition granularity, receptive field.
 
-- Guidance (the paper's measurement): D_w = D_pos + w (D_pos - D_neg) on a class-conditional
-  network; classifier-free guidance takes D_neg = the same network with the NULL label, autoguidance an
-  earlier (less-trained) snapshot of the same network with the same labels.
+- Guidance (the paper's measurement): D_w = D_pos + w (D_pos - D_neg) (:func:`diffusion.guided`)
+  on a class-conditional network; classifier-free guidance takes D_neg = the same network with the
+  NULL label, autoguidance an earlier (less-trained) snapshot of the same network with the same labels.
   :func:`guidance_sweep` measures, per kind and weight, the inference gap (FD protocol), the
   fraction of copies among the samples and the training-objective gap of D_w.
 - Condition granularity: one run per number of k-means clusters K used as labels
@@ -34,30 +34,7 @@ _SOURCES = [_LIB / name for name in ("factors.py", "metrics.py", "diffusion.py",
                                      "features.py")]
 GUIDANCE_KINDS = ("cfg", "auto")
 SAMPLE_SEED = 1_000_000  # generated sample i starts from per-sample noise seeded SAMPLE_SEED + i
-
-
-# ----------------------------------------------------------------------------------------------
-# Guided conditional denoisers
-
-
-def guided_conditional(d_pos: Callable, d_neg: Callable, weight: float, null_negative: bool) -> Callable:
-    """D_w(x; sigma, labels) = D_pos(x; sigma, labels) + w (D_pos - D_neg).
-
-    ``null_negative=True``: classifier-free guidance, D_neg is called with labels=None (the NULL
-    label of a network trained with label dropout). ``False``: autoguidance, D_neg gets the
-    same labels. ``weight = 0`` returns D_pos itself (one network evaluation).
-    """
-    if weight < 0:
-        raise ValueError(f"guidance weight must be >= 0, got {weight}")
-
-    def denoise(x: Tensor, sigma: Tensor, labels: Optional[Tensor] = None) -> Tensor:
-        pos = d_pos(x, sigma, labels)
-        if weight == 0:
-            return pos
-        neg = d_neg(x, sigma, None if null_negative else labels)
-        return pos + weight * (pos - neg)
-
-    return denoise
+SAMPLE_BATCH = 500       # images per sampler batch of the guided and cluster sample sets
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,20 +114,12 @@ def class_splits(config: TrainConfig):
                        seed=config.split_seed, root=config.root)
 
 
-@torch.no_grad()
-def generate(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18,
-             device="cpu", batch_size: int = 500, seed_base: int = SAMPLE_SEED) -> Tensor:
-    """n samples of the EDM Heun sampler with ``denoise(x, sigma[, labels])``; sample i starts
+def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18, device="cpu",
+               seed_base: int = SAMPLE_SEED) -> Tensor:
+    """n samples of :func:`diffusion.generate` (batches of :data:`SAMPLE_BATCH`): sample i starts
     from noise seeded ``seed_base + i`` and uses ``labels[i]`` (None: unconditional)."""
-    sigmas = diffusion.edm_sigmas(n_steps)
-    outs = []
-    for start in range(0, n, batch_size):
-        seeds = list(range(seed_base + start, seed_base + min(n, start + batch_size)))
-        x = diffusion.per_sample_noise(seeds, shape).to(device) * float(sigmas[0])
-        lab = None if labels is None else labels[start:start + len(seeds)].to(device)
-        den = (lambda x_, s_: denoise(x_, s_)) if lab is None else (lambda x_, s_, l_=lab: denoise(x_, s_, l_))
-        outs.append(diffusion.sample(den, x, sigmas).float().cpu())
-    return torch.cat(outs)
+    return diffusion.generate(denoise, range(seed_base, seed_base + n), shape, n_steps, device,
+                              batch_size=SAMPLE_BATCH, labels=labels)
 
 
 def feature_extractors(config: TrainConfig, device="cpu",
@@ -207,10 +176,8 @@ def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, devic
     """Mean train and val denoising errors of any denoiser on the run's fixed evaluation images
     (same images and noise as :func:`evaluation.gap_curves`), and the relative gap; with
     ``per_image`` also the errors of every image, ``train_errors`` and ``val_errors`` (S, n)."""
-    x_tr, l_tr, x_va, l_va = evaluation.evaluation_sets(run, n_eval)
-    seed = evaluation.NOISE_SEED
-    tr_all = metrics.denoising_errors(denoise, x_tr, sigmas, seed, l_tr, device=device)
-    va_all = metrics.denoising_errors(denoise, x_va, sigmas, seed + len(x_tr), l_va, device=device)
+    tr_all, va_all = evaluation.train_val_errors(denoise, evaluation.evaluation_sets(run, n_eval), sigmas,
+                                                 device=device)
     tr, va = tr_all.mean(1), va_all.mean(1)
     out = {"train_error": tr, "val_error": va, "gap": metrics.relative_gap(va, tr)}
     if per_image:
@@ -292,8 +259,8 @@ def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step:
             if w == 0 and kind != GUIDANCE_KINDS[0] and 0.0 in weights:  # D_0 = D_pos for every kind
                 rows[kind].append(rows[GUIDANCE_KINDS[0]][weights.index(0.0)])
                 continue
-            den = guided_conditional(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
-            samples = generate(den, n_gen, run.splits.image_shape, gen_labels, n_steps, device)
+            den = diffusion.guided(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
+            samples = sample_set(den, n_gen, run.splits.image_shape, gen_labels, n_steps, device)
             ratios = metrics.memorization_ratio(samples, run.splits.train.images)
             row = _gap_table(protocol(samples))
             row["copy_fraction"] = metrics.copy_fraction(ratios)
@@ -335,7 +302,7 @@ def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps
             labels = None
             if config.conditional:  # cluster ids of the val images: the val set's prior
                 labels = run.splits.val.labels[torch.arange(n_gen) % len(run.splits.val)]
-            samples = generate(run.denoiser, n_gen, run.splits.image_shape, labels, n_steps, device)
+            samples = sample_set(run.denoiser, n_gen, run.splits.image_shape, labels, n_steps, device)
             protocol = InferenceProtocol(config, n_ref, n_subsets, subset_seed, device, extra_features)
             row = _gap_table(protocol(samples))
             row["copy_fraction"] = metrics.copy_fraction(metrics.memorization_ratio(samples, run.splits.train.images))

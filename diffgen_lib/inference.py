@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from . import cache, diffusion, features, metrics
+from . import cache, diffusion, features, metrics, summaries
 from .progress import progress_bar
 from .train import TrainConfig, TrainedRun, run_key, train
 
@@ -39,32 +39,29 @@ def sample_seeds(n: int, seed: int = 0) -> List[int]:
     return [seed * SEED_STRIDE + i for i in range(n)]
 
 
-@torch.no_grad()
 def record_sampler(denoise: diffusion.Denoiser, seeds: Sequence[int], shape: Sequence[int],
                    n_steps: int = 18, device="cpu", batch_size: int = 256,
-                   progress: bool = False) -> Dict[str, Tensor]:
-    """Run the EDM Heun sampler once per seed and keep every step.
+                   progress: bool = False, labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
+    """:func:`diffusion.generate` (the EDM Heun sampler, one sample per seed, ``labels`` for a
+    conditional denoiser) keeping every step through its callback.
 
     Returns CPU float32 tensors: ``sigmas`` (K,) float64, ``states`` (K, M, *shape) the state x_k
     at sigma_k, ``denoised`` (K, M, *shape) D(x_k; sigma_k) (= partial inference stopped at k)
     and ``final`` (M, *shape) the samples.
     """
-    sigmas = diffusion.edm_sigmas(n_steps)
-    states, denoised, finals = [], [], []
-    for start in progress_bar(range(0, len(seeds), batch_size), desc="sampling", disable=not progress):
-        chunk = list(seeds[start:start + batch_size])
-        x = diffusion.per_sample_noise(chunk, shape).to(device) * float(sigmas[0])
-        st, de = [], []
+    states, denoised = [], []  # per batch: the K steps
 
-        def keep(step):
-            st.append(step["x"].float().cpu())
-            de.append(step["denoised"].float().cpu())
+    def keep(step):
+        if step["i"] == 0:
+            states.append([])
+            denoised.append([])
+        states[-1].append(step["x"].float().cpu())
+        denoised[-1].append(step["denoised"].float().cpu())
 
-        finals.append(diffusion.sample(denoise, x, sigmas, callback=keep).float().cpu())
-        states.append(torch.stack(st))
-        denoised.append(torch.stack(de))
-    return {"sigmas": sigmas, "states": torch.cat(states, 1), "denoised": torch.cat(denoised, 1),
-            "final": torch.cat(finals)}
+    final = diffusion.generate(denoise, seeds, shape, n_steps, device, batch_size, callback=keep,
+                               progress=progress, labels=labels)
+    return {"sigmas": diffusion.edm_sigmas(n_steps), "states": torch.cat([torch.stack(b) for b in states], 1),
+            "denoised": torch.cat([torch.stack(b) for b in denoised], 1), "final": final}
 
 
 def _label_cycle(run: TrainedRun, n: int) -> Optional[Tensor]:
@@ -90,18 +87,8 @@ def sampler_record(config: TrainConfig, step: int, n_samples: int = 300, n_steps
             raise ValueError(f"run has no snapshot at step {step}; it has {sorted(r.snapshots)}")
         net = r.snapshots[step]
         device = next(net.parameters()).device
-        seeds = sample_seeds(n_samples, seed)
-        labels = _label_cycle(r, n_samples)
-        if labels is None:
-            return record_sampler(lambda x, s: net(x, s), seeds, r.splits.image_shape, n_steps, device)
-        parts = []
-        for start in range(0, n_samples, 256):  # one batch per label chunk
-            lab = labels[start:start + 256].to(device)
-            parts.append(record_sampler(lambda x, s, lab=lab: net(x, s, lab), seeds[start:start + 256],
-                                        r.splits.image_shape, n_steps, device, batch_size=256))
-        return {"sigmas": parts[0]["sigmas"], "states": torch.cat([p["states"] for p in parts], 1),
-                "denoised": torch.cat([p["denoised"] for p in parts], 1),
-                "final": torch.cat([p["final"] for p in parts])}
+        return record_sampler(net, sample_seeds(n_samples, seed), r.splits.image_shape, n_steps, device,
+                              labels=_label_cycle(r, n_samples))
 
     return cache.cached_result("sampler-record", key, compute, _SOURCES)
 
@@ -193,11 +180,6 @@ class RunInference:
     probe: Dict[str, np.ndarray]      # "train_recon_train", "train_recon_val", "val_recon_train", ...: (T,)
 
 
-def nearest_step(sigmas, sigma: float) -> int:
-    """Index of the sampler step whose sigma is nearest to ``sigma`` in log scale."""
-    return int(np.argmin(np.abs(np.log(np.asarray(sigmas, dtype=np.float64)) - math.log(sigma))))
-
-
 def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_samples: int = 300,
                        n_steps: int = 18, n_ref: int = 100, n_subsets: int = 3, seed: int = 0,
                        run: Optional[TrainedRun] = None,
@@ -216,7 +198,7 @@ def snapshot_inference(config: TrainConfig, step: int, probe_sigma: float, n_sam
         spaces = feature_spaces(r, extra_features)
         net = r.snapshots[step]
         out = {"n_ref": refs.n_ref}
-        k_probe = nearest_step(rec["sigmas"].numpy(), probe_sigma)
+        k_probe = summaries.nearest_index(rec["sigmas"].numpy(), probe_sigma)
         s_probe = float(rec["sigmas"][k_probe])
         out["probe_sigma"] = s_probe
         train_ref = refs.train[refs.subsets[0]]
@@ -300,13 +282,6 @@ def run_inference(config: TrainConfig, probe_sigma: float, n_samples: int = 300,
 def classifier_val_accuracy(run: TrainedRun) -> float:
     """How well the feature classifier (trained on the feature split) classifies the val split."""
     return classifier_features(run).accuracy(run.splits.val.images, run.splits.val.labels)
-
-
-def value_at_sigma(sigmas, values, sigma: float) -> float:
-    """A curve over noise levels read at ``sigma`` by linear interpolation in log sigma."""
-    sigmas, values = np.asarray(sigmas, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    order = np.argsort(sigmas)
-    return float(np.interp(math.log(sigma), np.log(sigmas[order]), values[order]))
 
 
 def calibration_gaps(fd_ref: metrics.FDReference, train_features: np.ndarray, val_features: np.ndarray,

@@ -17,23 +17,6 @@ from . import analytic, diffusion, metrics
 Tensor = torch.Tensor
 
 
-def image_denoiser(train_images: Tensor) -> diffusion.Denoiser:
-    """The optimal denoiser of a set of training images (N, C, H, W) as a denoiser D(x; sigma) on
-    image batches (B, C, H, W) with a (B,) sigma, for :func:`diffusion.generate`.
-
-    Computes in float64 (the weights at the sampler's smallest sigma need the range) and returns
-    x's dtype.
-    """
-    train_flat = train_images.reshape(len(train_images), -1).to(torch.float64)
-
-    def denoise(x: Tensor, sigma: Tensor) -> Tensor:
-        flat = x.reshape(len(x), -1).to(torch.float64)
-        sig = torch.as_tensor(sigma, dtype=torch.float64, device=flat.device)
-        return analytic.optimal_denoiser(flat, sig, train_flat).reshape(x.shape).to(x.dtype)
-
-    return denoise
-
-
 @dataclass
 class Concentration:
     """Posterior concentration of noised images y + sigma n over the training set, per sigma."""

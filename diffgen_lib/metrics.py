@@ -310,13 +310,6 @@ def rank_correlation(a, b) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def summarize_peak(sigmas, gaps) -> Dict[str, float]:
-    """Peak value and location of a gap curve."""
-    gaps = np.asarray(gaps)
-    k = int(np.nanargmax(gaps))
-    return {"peak_gap": float(gaps[k]), "peak_sigma": float(np.asarray(sigmas)[k]), "index": k}
-
-
 def _gaussian(x: np.ndarray):
     """Mean and unbiased covariance of a NumPy feature set (n, d), in float64."""
     return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))

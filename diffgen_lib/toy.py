@@ -190,10 +190,3 @@ def gap_along_circle(train: np.ndarray, angles: Sequence[float], sigma: float, d
     e_probe = _errors(probes, [sigma], train_t, delta, shared_local_noise(probes, n_noise, seed))[0]
     e_train = _errors(train_t, [sigma], train_t, delta, shared_local_noise(train_t, n_noise, seed))[0].mean()
     return (e_probe - e_train) / e_train
-
-
-def peak(sigmas: Sequence[float], gaps: Sequence[float]) -> Tuple[float, float]:
-    """(peak gap, sigma at the peak) of a gap curve."""
-    gaps = np.asarray(gaps)
-    k = int(np.argmax(gaps))
-    return float(gaps[k]), float(np.asarray(sigmas)[k])

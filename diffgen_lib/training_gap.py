@@ -8,7 +8,7 @@
   (training) image or towards another training image.
 - :func:`spacing`: nearest-neighbour distances between training images and from validation
   images to the training set, and the noise levels they translate into.
-- :func:`peak_series`, :func:`end_ratio`, :func:`interior`: the summaries the claims use.
+- :func:`c3_draw`: C3's statistics of one curve (peaks, ends: :mod:`summaries`).
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from . import analytic, cache, diffusion, metrics
+from . import analytic, cache, diffusion, metrics, summaries
 from .data import load_splits
-from .evaluation import NOISE_SEED
+from .evaluation import NOISE_SEED, train_val_errors
 from .train import TrainConfig, TrainedRun
-from .verdicts import all_verdict, worst_verdict  # noqa: F401 - the chapter calls them from here
 
 Tensor = torch.Tensor
 _SOURCES = [Path(__file__).resolve().parent / name
-            for name in ("training_gap.py", "analytic.py", "metrics.py", "data.py")]
+            for name in ("training_gap.py", "analytic.py", "metrics.py", "data.py", "evaluation.py")]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,27 +49,6 @@ class OptimalCurves:
         """Relative gap; inf where the training error is exactly 0 (the memorizer at small sigma)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return metrics.relative_gap(self.val_error, self.train_error)
-
-
-def optimal_denoiser_fn(train_images: Tensor, train_labels: Optional[Tensor] = None):
-    """``D(x, sigma[, labels])`` of the optimal denoiser of ``train_images`` (N, C, H, W), in
-    float64. With ``train_labels`` it is class-conditional: the posterior runs over the training
-    images of the query's class only (the optimal denoiser of a conditional model)."""
-    flat = train_images.reshape(len(train_images), -1).double()
-
-    def denoise(x: Tensor, sigma: Tensor, labels: Optional[Tensor] = None) -> Tensor:
-        xf = x.reshape(len(x), -1).double()
-        sig = torch.as_tensor(sigma, dtype=torch.float64).expand(len(x))
-        if labels is None or train_labels is None:
-            out = analytic.optimal_denoiser(xf, sig, flat)
-        else:
-            out = torch.empty_like(xf)
-            for c in labels.unique():
-                rows, pool = labels == c, train_labels == c
-                out[rows] = analytic.optimal_denoiser(xf[rows], sig[rows], flat[pool])
-        return out.to(x.dtype).reshape(x.shape)
-
-    return denoise
 
 
 def optimal_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequence[float]] = None,
@@ -94,11 +72,10 @@ def optimal_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequ
         n = min(n_eval, len(splits.train), len(splits.val))
         cond = config.labels == "class"
         tr, va = splits.train, splits.val
-        den = optimal_denoiser_fn(tr.images, tr.labels if cond else None)
-        tr_err = metrics.denoising_errors(den, tr.images[:n], sigmas, noise_seed,
-                                          tr.labels[:n] if cond else None).mean(1)
-        va_err = metrics.denoising_errors(den, va.images[:n], sigmas, noise_seed + n,
-                                          va.labels[:n] if cond else None).mean(1)
+        den = analytic.image_denoiser(tr.images, tr.labels if cond else None)
+        images = (tr.images[:n], tr.labels[:n] if cond else None, va.images[:n], va.labels[:n] if cond else None)
+        tr_all, va_all = train_val_errors(den, images, sigmas, noise_seed)
+        tr_err, va_err = tr_all.mean(1), va_all.mean(1)
         return {"sigmas": torch.from_numpy(sigmas), "train_error": torch.from_numpy(tr_err),
                 "val_error": torch.from_numpy(va_err), "n_eval": n}
 
@@ -239,35 +216,6 @@ def spacing(train_images: Tensor, val_images: Tensor, sigma_data: float) -> Spac
 # Summaries for the claims
 
 
-def peak_series(sigmas, gaps) -> Dict[str, np.ndarray]:
-    """Peak of every row of a (T, S) gap array: values, sigmas and grid indices, (T,) each."""
-    gaps = np.atleast_2d(np.asarray(gaps, dtype=np.float64))
-    idx = np.nanargmax(gaps, axis=1)
-    return {"peak_gap": gaps[np.arange(len(gaps)), idx], "peak_sigma": np.asarray(sigmas)[idx],
-            "index": idx}
-
-
-def end_ratio(gap) -> float:
-    """max(|gap at the smallest sigma|, |gap at the largest sigma|) / peak gap of one curve.
-    inf when the peak is not positive (no gap to compare with)."""
-    gap = np.asarray(gap, dtype=np.float64)
-    peak = float(np.nanmax(gap))
-    if not peak > 0:
-        return math.inf
-    return max(abs(gap[0]), abs(gap[-1])) / peak
-
-
-def interior(index: int, n: int, margin: int = 1) -> bool:
-    """True when grid index ``index`` lies at least ``margin`` points inside a grid of ``n``."""
-    return margin <= int(index) <= n - 1 - margin
-
-
-def gap_at(sigmas, gap, sigma: float) -> float:
-    """The gap curve at the grid point nearest to ``sigma`` (in log sigma)."""
-    k = int(np.argmin(np.abs(np.log(np.asarray(sigmas)) - math.log(sigma))))
-    return float(np.asarray(gap)[k])
-
-
 # ----------------------------------------------------------------------------------------------
 # C3 over training seeds (all_verdict, worst_verdict: from verdicts)
 
@@ -275,11 +223,11 @@ def gap_at(sigmas, gap, sigma: float) -> float:
 def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:
     """C3's statistics of one gap curve (one training seed's last snapshot): the peak's grid
     index and sigma, whether it lies ``margin`` points inside the grid, and the end ratio
-    (:func:`end_ratio`)."""
+    (:func:`summaries.end_ratio`)."""
     gap = np.asarray(gap, dtype=np.float64)
     k = int(np.nanargmax(gap))
     return {"index": k, "sigma": float(np.asarray(sigmas)[k]), "peak": float(gap[k]),
-            "inside": interior(k, len(gap), margin), "end_ratio": end_ratio(gap),
+            "inside": summaries.interior(k, len(gap), margin), "end_ratio": summaries.end_ratio(gap),
             "low_end": abs(gap[0]) / gap[k] if gap[k] > 0 else math.inf,
             "high_end": abs(gap[-1]) / gap[k] if gap[k] > 0 else math.inf}
 

@@ -139,6 +139,35 @@ def test_guidance_formula():
     assert diffusion.guided(pos, neg, 0.0) is pos
 
 
+def test_guidance_of_a_conditional_denoiser_passes_labels():
+    """Classifier-free guidance calls D_neg with the NULL label (None), autoguidance with the
+    same labels; the sampler passes labels through as its extra argument."""
+    calls = []
+
+    def pos(x, s, labels=None):
+        return 2 * x + (0 if labels is None else labels.view(-1, 1).to(x.dtype))
+
+    def neg(x, s, labels=None):
+        calls.append(labels)
+        return x
+
+    x, s, lab = torch.ones(2, 3), torch.ones(2), torch.tensor([1, 5])
+    cfg = diffusion.guided(pos, pos, 1.5, null_negative=True)
+    # D_pos = 2 + l, D_neg(null) = 2: D_w = 2 + l + 1.5 l
+    assert torch.allclose(cfg(x, s, lab), torch.tensor([[4.5] * 3, [14.5] * 3]))
+    auto = diffusion.guided(pos, neg, 2.0)
+    assert torch.allclose(auto(x, s, lab), torch.tensor([[7.0] * 3, [19.0] * 3]))  # (2+l) + 2 (1+l)
+    assert calls[-1] is lab
+    with pytest.raises(ValueError, match="weight"):
+        diffusion.guided(pos, neg, -1.0)
+    seen = []
+    out = diffusion.sample(lambda x, s, labels: seen.append(labels) or x * 0 + labels.view(-1, 1),
+                           torch.zeros(2, 3), diffusion.edm_sigmas(4), extra_args={"labels": lab})
+    assert all(v is lab for v in seen) and torch.allclose(out, lab.view(-1, 1).float().expand(2, 3))
+    with pytest.raises(ValueError, match="one label per seed"):
+        diffusion.generate(pos, range(3), (3,), 4, labels=lab)
+
+
 def test_edm_loss_is_per_sample_and_weighted():
     d = diffusion.EDMPrecond(_Zero(), sigma_data=0.5)
     y = torch.randn(4, 1, 2, 2, generator=torch.Generator().manual_seed(1))

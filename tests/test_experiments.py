@@ -11,15 +11,14 @@ import pytest
 import torch
 import yaml
 
-from diffgen_lib import book, experiments
+from diffgen_lib import book, experiments, run_parameters
 from diffgen_lib.train import TrainConfig, build_network, run_key
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [s for s in book.toc_chapters(ROOT) if s not in book.AGGREGATE_PAGES]
 RUN_CHAPTERS = ["03_training_gap", "04_inference_gap", "05_trajectories", "06_factors"]
 # Chapter parameters that define a shared run or the shared training-gap curves.
-RUN_PARAMS = ("dataset", "n_train", "n_val", "n_feature", "model", "channels", "steps", "batch_size",
-              "precision", "compile", "n_eval")
+RUN_PARAMS = tuple(run_parameters.SPECS)
 
 
 def test_default_runs_are_unchanged_by_the_new_arguments():
@@ -237,3 +236,25 @@ def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, 
         assert load_cached(config) is not None
     assert main(["train", "inference_gap"]) == 2  # only the training-gap chapter defines the runs
     assert "03_training_gap" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stem", RUN_CHAPTERS)
+def test_shared_run_parameters_are_declared_once(stem):
+    """Every chapter that trains or loads the shared runs takes each run parameter's type and range
+    from the one declaration (its parameters cell says "run parameter"), so they cannot drift."""
+    source = (ROOT / "book" / f"{stem}.py").read_text()
+    specs = book.parse_spec(stem)
+    for name, declared in run_parameters.SPECS.items():
+        line = next(l for l in source.splitlines() if l.startswith(f"{name} = "))
+        assert "# run parameter" in line, (stem, name)
+        reference = book.params.parse_spec_comment(declared + ": x")
+        assert (specs[name].kind, specs[name].low, specs[name].high, specs[name].choices) == (
+            reference["kind"], reference.get("low"), reference.get("high"), reference.get("choices")), (stem, name)
+
+
+def test_run_parameter_declarations_match_the_library():
+    from diffgen_lib import data
+
+    assert run_parameters.DATASETS == tuple(data.DATASETS)
+    with pytest.raises(book.params.SpecError, match="not a shared run parameter"):
+        book.params.parse_spec_source('# %% tags=["parameters"]\nwidth = 3  # run parameter: no such\n')

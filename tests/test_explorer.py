@@ -10,7 +10,7 @@ import pytest
 import torch
 from matplotlib.collections import LineCollection, PathCollection
 
-from diffgen_lib import diffusion, explorer, toy
+from diffgen_lib import diffusion, explorer, summaries, toy
 
 torch.set_num_threads(2)
 
@@ -30,7 +30,8 @@ def test_state_matches_the_toy_model():
     assert lo <= state.gap_at_sigma <= hi
     on_grid = explorer.compute_state(delta=1.6, sigma=float(sigmas[20]), n_train=10)
     assert on_grid.gap_at_sigma == pytest.approx(state.gap[20], rel=1e-5)
-    assert (state.peak_gap, state.peak_sigma) == toy.peak(sigmas, state.gap)
+    top = summaries.peak(sigmas, state.gap)
+    assert (state.peak_gap, state.peak_sigma) == (top["peak_gap"], top["peak_sigma"])
     # the field is y_delta(x) - x on the grid
     gx, gy, u, v = state.field
     x = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))

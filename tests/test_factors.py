@@ -68,38 +68,17 @@ def test_sliding_window_passes_labels_per_image():
     assert torch.allclose(out[:, 0, 2, 3], torch.tensor([4.5, 1.5, 11.5]))
 
 
-def test_guided_conditional_closed_form_and_negative_labels():
-    calls = []
-
-    def pos(x, s, labels=None):
-        return 2 * x + (0 if labels is None else labels.view(-1, 1).to(x.dtype))
-
-    def neg(x, s, labels=None):
-        calls.append(labels)
-        return x
-
-    x, s, lab = torch.ones(2, 3), torch.ones(2), torch.tensor([1, 5])
-    cfg = factors.guided_conditional(pos, pos, 1.5, null_negative=True)
-    # D_pos = 2 + l, D_neg(null) = 2: D_w = 2 + l + 1.5 l
-    assert torch.allclose(cfg(x, s, lab), torch.tensor([[4.5] * 3, [14.5] * 3]))
-    auto = factors.guided_conditional(pos, neg, 2.0, null_negative=False)
-    assert torch.allclose(auto(x, s, lab), torch.tensor([[7.0] * 3, [19.0] * 3]))  # (2+l) + 2 (1+l)
-    assert calls[-1] is lab
-    assert factors.guided_conditional(pos, neg, 0.0, False)(x, s, lab).equal(pos(x, s, lab))
-    with pytest.raises(ValueError, match="weight"):
-        factors.guided_conditional(pos, neg, -1.0, False)
-
-
-def test_generate_is_per_sample_and_uses_labels():
+def test_sample_set_is_per_sample_and_uses_labels():
     def den(x, s, labels):
         return torch.zeros_like(x) + labels.view(-1, 1, 1, 1).to(x.dtype)  # collapses onto the label
 
     labels = torch.tensor([0, 1, 2, 3, 4])
-    a = factors.generate(den, 5, (1, 2, 2), labels, n_steps=6, batch_size=2)
-    b = factors.generate(den, 5, (1, 2, 2), labels, n_steps=6, batch_size=5)
-    assert torch.equal(a, b)
+    a = factors.sample_set(den, 5, (1, 2, 2), labels, n_steps=6)
+    b = diffusion.generate(den, range(factors.SAMPLE_SEED, factors.SAMPLE_SEED + 5), (1, 2, 2), 6, batch_size=2,
+                           labels=labels)
+    assert torch.equal(a, b)  # per-sample noise and labels: the batch does not matter
     assert torch.allclose(a.flatten(1).mean(1), labels.float(), atol=1e-4)  # ODE ends at D's target
-    u = factors.generate(lambda x, s: torch.zeros_like(x), 3, (1, 2, 2), None, n_steps=6)
+    u = factors.sample_set(lambda x, s: torch.zeros_like(x), 3, (1, 2, 2), None, n_steps=6)
     assert u.abs().max() < 1e-4
 
 

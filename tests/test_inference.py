@@ -67,14 +67,6 @@ def test_probe_similarities_self_is_one():
     assert sims["train"] == pytest.approx(1.0) and sims["val"] < 1.0
 
 
-def test_nearest_step():
-    sig = diffusion.edm_sigmas(18).numpy()
-    assert inference.nearest_step(sig, 80.0) == 0
-    assert inference.nearest_step(sig, 1e-4) == 17
-    k = inference.nearest_step(sig, 0.3)
-    assert abs(math.log(sig[k] / 0.3)) <= min(abs(math.log(s / 0.3)) for s in sig) + 1e-12
-
-
 def test_map_regimes_and_their_description():
     labels = inference.map_regimes([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.8, 0.9], [0.0, 0.0, 0.0, 0.2],
                                    ratio_criterion=0.5, copy_criterion=0.05)

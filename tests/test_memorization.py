@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import memorization
+from diffgen_lib import analytic, memorization
 
 torch.set_num_threads(2)
 
@@ -18,7 +18,7 @@ def _images(n, seed=0, size=4):
 
 def test_image_denoiser_limits():
     train = _images(6)
-    d = memorization.image_denoiser(train)
+    d = analytic.image_denoiser(train)
     x = train[[2, 4]] + 1e-3 * _images(2, seed=1)
     out = d(x, torch.full((2,), 1e-2))
     assert out.shape == x.shape and out.dtype == x.dtype

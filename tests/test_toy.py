@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import diffusion, toy
+from diffgen_lib import diffusion, summaries, toy
 
 torch.set_num_threads(2)
 
@@ -34,7 +34,8 @@ def test_gap_regimes_and_monotone_in_delta():
     peaks = []
     for delta in (2.2, 1.6, 1.2):
         gap = toy.gap_curve(train, val, sigmas, delta, n_noise=100)
-        peak, where = toy.peak(sigmas, gap)
+        top = summaries.peak(sigmas, gap)
+        peak, where = top["peak_gap"], top["peak_sigma"]
         peaks.append(peak)
         assert 0.3 < where < 5.0                          # gap peaks near sigma ~ delta
         assert abs(gap[-1]) < 0.1 * peak and abs(gap[0]) < 0.1 * peak  # ~0 at both ends
@@ -43,15 +44,17 @@ def test_gap_regimes_and_monotone_in_delta():
 
 def test_denser_support_shrinks_the_gap():
     sigmas = diffusion.edm_sigmas(60).numpy()
-    peaks = [toy.peak(sigmas, toy.gap_curve(*toy.circle_data(2 * n), sigmas, 1.6, n_noise=100))[0] for n in (8, 12, 15)]
+    peaks = [summaries.peak(sigmas, toy.gap_curve(*toy.circle_data(2 * n), sigmas, 1.6, n_noise=100))["peak_gap"]
+             for n in (8, 12, 15)]
     assert peaks[0] > peaks[1] > peaks[2]
 
 
 def test_autoguidance_raises_the_gap_and_needs_blurrier_negative():
     train, val = toy.circle_data(20)
     sigmas = diffusion.edm_sigmas(60).numpy()
-    p0 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100))[0]
-    p2 = toy.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100, guidance=2.0, delta_neg=2.2))[0]
+    p0 = summaries.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100))["peak_gap"]
+    p2 = summaries.peak(sigmas, toy.gap_curve(train, val, sigmas, 1.8, n_noise=100, guidance=2.0,
+                                              delta_neg=2.2))["peak_gap"]
     assert p2 > p0
     with pytest.raises(ValueError, match="delta_neg"):
         toy.gap_curve(train, val, sigmas, 1.8, guidance=1.0, delta_neg=1.0)
@@ -116,7 +119,7 @@ def test_gap_curve_draws_are_per_point_and_seeded():
     assert abs(g[0]) < 1e-9 and abs(g[-1]) < 1e-4
     indep = toy.gap_curve(train, val, sigmas, 1.6, n_noise=200, seed=1, paired=False)
     assert abs(indep[-1]) > 1e-4
-    assert toy.peak(sigmas, indep)[0] == pytest.approx(toy.peak(sigmas, g)[0], rel=0.15)
+    assert summaries.peak(sigmas, indep)["peak_gap"] == pytest.approx(summaries.peak(sigmas, g)["peak_gap"], rel=0.15)
 
 
 def test_errors_chunking_does_not_change_the_result():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import analytic, cache, diffusion, training_gap
+from diffgen_lib import analytic, cache, diffusion, training_gap, verdicts
 from diffgen_lib.data import load_splits
 from diffgen_lib.evaluation import NOISE_SEED
 from diffgen_lib.experiments import gap_run
@@ -52,7 +52,7 @@ def test_optimal_denoiser_fn_class_conditional():
     torch.manual_seed(0)
     train = torch.randn(10, 1, 2, 2, dtype=torch.float64)
     labels = torch.tensor([0, 1] * 5)
-    den = training_gap.optimal_denoiser_fn(train, labels)
+    den = analytic.image_denoiser(train, labels)
     x = train[:4] + 0.01 * torch.randn(4, 1, 2, 2, dtype=torch.float64)
     sig = torch.full((4,), 50.0)
     out = den(x, sig, labels[:4])
@@ -92,7 +92,7 @@ def test_reconstructions_use_the_evaluation_noise():
     own = float((((y_tr + 0.5 * noise_tr) / 1.25 - y_tr) ** 2).flatten(1).mean(1).mean())
     assert r.train_own[1] == pytest.approx(own, rel=1e-5)
     # a perfect memorizer returns its own image for train and the nearest training image for val
-    opt = training_gap.optimal_denoiser_fn(run.splits.train.images)
+    opt = analytic.image_denoiser(run.splits.train.images)
     m = training_gap.reconstructions(run, sigma=1e-3, n_images=3, n_eval=8, denoisers={"opt": opt})
     assert m.train_own["opt"] < 1e-10 and m.val_nn["opt"] < 1e-10 and m.val_own["opt"] > 1e-3
     assert m.train_nn["opt"] > 1e-3   # the own image is excluded from the "nearest other" distance
@@ -119,31 +119,17 @@ def test_spacing_closed_form():
     assert s.resolve_sigma == pytest.approx(0.5 / (2 * math.sqrt(2 * math.log(5))))
 
 
-def test_peak_series_end_ratio_interior_gap_at():
-    sigmas = np.array([0.01, 0.1, 1.0, 10.0])
-    gaps = np.array([[0.0, 0.2, 0.1, 0.0], [0.05, 0.1, 0.5, -0.02]])
-    p = training_gap.peak_series(sigmas, gaps)
-    np.testing.assert_array_equal(p["index"], [1, 2])
-    np.testing.assert_allclose(p["peak_gap"], [0.2, 0.5])
-    np.testing.assert_allclose(p["peak_sigma"], [0.1, 1.0])
-    assert training_gap.end_ratio(gaps[1]) == pytest.approx(0.1)
-    assert training_gap.end_ratio([0.0, -0.1, 0.0]) == math.inf
-    assert training_gap.interior(1, 4) and not training_gap.interior(0, 4) and not training_gap.interior(3, 4)
-    assert not training_gap.interior(1, 4, margin=2)
-    assert training_gap.gap_at(sigmas, gaps[1], 0.9) == 0.5
-
-
 def test_verdicts_over_seeds():
-    assert training_gap.all_verdict([True, True, True]) == "PASS"
-    assert training_gap.all_verdict([False, False]) == "FAIL"
-    assert training_gap.all_verdict([True, False, True]) == "INCONCLUSIVE"
-    assert training_gap.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
-    assert training_gap.worst_verdict("PASS", "PASS") == "PASS"
-    assert training_gap.worst_verdict("INCONCLUSIVE", "FAIL", "PASS") == "FAIL"
+    assert verdicts.all_verdict([True, True, True]) == "PASS"
+    assert verdicts.all_verdict([False, False]) == "FAIL"
+    assert verdicts.all_verdict([True, False, True]) == "INCONCLUSIVE"
+    assert verdicts.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
+    assert verdicts.worst_verdict("PASS", "PASS") == "PASS"
+    assert verdicts.worst_verdict("INCONCLUSIVE", "FAIL", "PASS") == "FAIL"
     with pytest.raises(ValueError):
-        training_gap.worst_verdict("PASS", "maybe")
+        verdicts.worst_verdict("PASS", "maybe")
     with pytest.raises(ValueError):
-        training_gap.all_verdict([])
+        verdicts.all_verdict([])
 
 
 def test_c3_draw_and_seed_band():

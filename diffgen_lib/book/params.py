@@ -12,6 +12,7 @@ import tokenize
 from pathlib import Path
 from typing import Any
 
+from .. import run_parameters
 from .layout import BOOK, _rel
 
 
@@ -441,6 +442,11 @@ def parse_spec_source(source: str, filename: str = "<chapter>") -> dict[str, Par
         errors = []
         for text in texts:
             try:
+                if text.startswith(run_parameters.MARKER):  # declared once for every chapter
+                    try:
+                        text = run_parameters.spec_text(name, text)
+                    except KeyError as exc:
+                        raise SpecError(exc.args[0]) from None
                 fields = parse_spec_comment(text)
                 break
             except SpecError as exc:

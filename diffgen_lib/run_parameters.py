@@ -1,0 +1,36 @@
+"""The run-defining parameters the chapters share, declared once.
+
+The training-gap chapter trains the book's runs and chapters 04-06 load them from the cache, so
+the four chapters must give these parameters the same values, and they must accept the same
+values. Each is declared here once, in the chapters' spec grammar (type, range, constraints);
+a chapter's parameters cell gives the default and says ``# run parameter: <what it is here>``
+(optionally with further constraints before the colon, ``# run parameter, at most EXPR: ...``),
+and the parameter checks take the declaration from here. No torch import: the command line reads
+it before any kernel starts.
+"""
+
+DATASETS = ("digits", "mnist5k", "mnist5k14", "mnist", "mnist14", "fashion_mnist", "fashion_mnist14", "cifar10")
+
+SPECS = {
+    "dataset": "one of {" + ", ".join(f'"{d}"' for d in DATASETS) + "}",
+    "n_train": "int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature",
+    "n_val": "int in [20, 30000]",
+    "n_feature": "int in [100, 30000]",
+    "model": 'one of {"small", "ddpmpp"}',
+    "channels": "int in [4, 512]",
+    "steps": "int in [50, 10000000]",
+    "batch_size": "int in [1, 4096]",
+    "precision": 'one of {"fp32", "bf16"}',
+    "compile": "bool",
+    "device": 'one of {"auto", "cpu", "cuda"}',
+    "n_eval": "int in [20, 30000]",
+}
+MARKER = "run parameter"
+
+
+def spec_text(name: str, comment: str) -> str:
+    """The full spec comment of a chapter's ``# run parameter...`` comment for ``name``: this
+    module's declaration followed by the chapter's own clauses and description."""
+    if name not in SPECS:
+        raise KeyError(f"'{name}' is not a shared run parameter (those are: {', '.join(SPECS)})")
+    return SPECS[name] + comment[len(MARKER):]

@@ -82,7 +82,9 @@ glue_values(params)
 t_start = time.perf_counter()
 
 
-configs, runs, curves = experiments.load_chapter_size_runs(params)  # the size runs of the training-gap chapter
+# the size runs of the training-gap chapter (its training seed: this chapter's seed seeds the sample sets)
+configs, runs, curves = experiments.load_size_runs(sorted(set(size_map) | {n_train}), n_eval,
+                                                   **experiments.run_kwargs(params, exclude=("n_train", "seed")))
 sizes = sorted(configs)
 main, main_curves = runs[n_train], curves[n_train]
 print(f"runs: {', '.join(f'N={n} ({r.steps_per_second:.0f} steps/s when trained)' for n, r in runs.items())}")

@@ -76,7 +76,9 @@ glue_values(params)
 t_start = time.perf_counter()
 
 
-configs, runs, curves = experiments.load_chapter_size_runs(params)  # the size runs of the training-gap chapter
+# the size runs of the training-gap chapter (its training seed: this chapter's seed seeds the sample sets)
+configs, runs, curves = experiments.load_size_runs(sorted(set(size_map) | {n_train}), n_eval,
+                                                   **experiments.run_kwargs(params, exclude=("n_train", "seed")))
 sizes = sorted(configs)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
 stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, sampler_steps, seed, n_noisy)

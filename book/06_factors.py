@@ -78,7 +78,7 @@ calib_ref = 1000         # int in [10, 100000]: size of the train and val refere
 cluster_rank = 0.8       # float in (0, 1]: C7c passes if the rank correlation of the peak training gap with K is at least this
 window_factor = 0.75     # float in (0, 1]: C7f passes if peak gap (smallest window) / peak gap (full image) < this
 seed = 0                 # int in [0, 2**31-1]: training seed of every run (the first of the seed runs)
-n_seeds = 3              # int in [1, 10]: training seeds seed, seed + 1, ... of every cluster run and of the class-conditional run; C7c-e are judged on the 90% interval over them (K = 0: the training-gap chapter's seed runs)
+n_seeds = 3              # int in [1, 10]: training seeds seed, seed + 1, ... of every cluster run and of the class-conditional run; C7c-e are judged on the 90% interval over them (without clusters: the training-gap chapter's seed runs)
 
 # %%
 import matplotlib.pyplot as plt
@@ -189,8 +189,8 @@ print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 
 # %%
 # every run of this chapter, the missing ones trained two at a time (train.train_many)
-train.train_many([class_config, rf_config, *cluster_configs.values(), *class_seed_configs.values(),
-                  *uncond_seed_configs.values()])
+train.train_many([rf_config, class_config, *cluster_configs.values(), *class_seed_configs.values(),
+                  *uncond_seed_configs.values()])  # the longest run first
 class_run = train.train(class_config)
 neg_step = sorted(class_run.snapshots)[autoguide_snapshot]
 guide = factors.guidance_sweep(class_config, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,

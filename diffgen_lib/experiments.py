@@ -117,17 +117,10 @@ def load_size_runs(n_trains: Sequence[int], n_eval: int = 200, **kwargs):
     return trained_with_curves(size_runs(n_trains, **kwargs), n_eval)
 
 
-def chapter_size_runs(params: Dict[str, Any]) -> Dict[int, TrainConfig]:
-    """The size runs a later chapter (inference, trajectories) loads: the sizes of its
-    ``size_map`` and its ``n_train``, with its copy of :data:`RUN_PARAMETERS`. Its own ``seed``
-    seeds its sample sets, not the runs (they keep the default training seed)."""
-    sizes = sorted(set(params["size_map"]) | {params["n_train"]})
-    return size_runs(sizes, **{k: params[k] for k in RUN_PARAMETERS if k not in ("n_train", "seed")})
-
-
-def load_chapter_size_runs(params: Dict[str, Any]):
-    """:func:`trained_with_curves` of :func:`chapter_size_runs`, with the chapter's ``n_eval``."""
-    return trained_with_curves(chapter_size_runs(params), params["n_eval"])
+def run_kwargs(values: Dict[str, Any], exclude: Sequence[str] = ()) -> Dict[str, Any]:
+    """The run-defining values among a chapter's parameter ``values`` (:data:`RUN_PARAMETERS`,
+    less ``exclude``), as keyword arguments of :func:`gap_run` and the run families."""
+    return {k: values[k] for k in RUN_PARAMETERS if k not in exclude}
 
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
@@ -136,7 +129,7 @@ def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
     main run and the narrowest and widest network with the further training seeds of ``n_seeds``),
     keyed by a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
     ``torchrun``."""
-    common = {k: params[k] for k in RUN_PARAMETERS if k not in ("n_train", "channels")}
+    common = run_kwargs(params, exclude=("n_train", "channels"))
     runs = {"main": gap_run(n_train=params["n_train"], channels=params["channels"], **common)}
     runs.update({f"width {w}": c for w, c in width_runs(params["widths"], n_train=params["n_train"],
                                                            **common).items()})

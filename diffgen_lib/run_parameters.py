@@ -26,6 +26,7 @@ SPECS = {
     "n_eval": "int in [20, 30000]",
 }
 MARKER = "run parameter"
+TRAINING_CHAPTER = "03_training_gap"  # trains the shared runs (``python -m diffgen_lib.book train`` runs its runs)
 
 
 def spec_text(name: str, comment: str) -> str:

@@ -228,8 +228,10 @@ def test_sigint_in_a_real_process():
     code = ("import time; from diffgen_lib.book import cli\n"
             "def wait(args):\n    print('ready', flush=True); time.sleep(60)\n"
             "cli.cmd_list = wait\nraise SystemExit(cli.main(['list']))\n")
+    # a terminal's SIGINT disposition, also when the tests run in a background job (which ignores it)
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)

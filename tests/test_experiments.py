@@ -106,7 +106,8 @@ def test_load_size_runs_passes_n_eval(monkeypatch):
         dataset="digits", n_train=300, channels=32, steps=1500, seed=7, device="auto", n_val=500,
         n_feature=500, model="small", batch_size=64, precision="fp32", compile=False, size_map=[150, 300],
         n_eval=90)
-    configs, _, _ = experiments.load_chapter_size_runs(params)
+    configs, _, _ = experiments.load_size_runs(sorted(set(params["size_map"]) | {params["n_train"]}), params["n_eval"],
+                                               **experiments.run_kwargs(params, exclude=("n_train", "seed")))
     assert calls == [90, 90] and sorted(configs) == [150, 300]
     assert configs[300] == experiments.gap_run()  # the chapter's seed seeds its samples, not the runs
 
@@ -177,8 +178,9 @@ def test_later_chapters_reuse_the_training_gap_runs(profile):
     ch03 |= {_key(c) for c in experiments.width_runs(v3["widths"], n_train=v3["n_train"], **common).values()}
     ch03 |= {_key(c) for c in experiments.size_runs(v3["size_trains"], channels=v3["channels"],
                                                         **common).values()}
-    for v in (v4, v5):  # the runs they load: experiments.load_chapter_size_runs(params)
-        configs = experiments.chapter_size_runs(v)
+    for v in (v4, v5):  # the runs they load, as their code builds them
+        configs = experiments.size_runs(sorted(set(v["size_map"]) | {v["n_train"]}),
+                                        **experiments.run_kwargs(v, exclude=("n_train", "seed")))
         assert sorted(configs) == sorted(set(v["size_map"]) | {v["n_train"]})
         assert {_key(c) for c in configs.values()} <= ch03
     common6 = dict(_run_kwargs(v6), n_train=v6["n_train"], seed=v6["seed"])

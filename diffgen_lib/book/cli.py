@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import run_parameters
 from .layout import AGGREGATE_PAGES, ROOT, _rel
 from .params import ParamError, ParamSpec, SpecError, _fmt, parse_spec, resolve_cli_value, validate
 from .runner import _jupyter_book, build_html, execute_chapter
@@ -247,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-TRAINING_CHAPTER = "03_training_gap"
+TRAINING_CHAPTER = run_parameters.TRAINING_CHAPTER
 
 
 def cmd_train(args: argparse.Namespace) -> int:

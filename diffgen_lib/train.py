@@ -828,8 +828,10 @@ def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
     """:func:`train` every config (in order) and return the runs; those not yet in the cache are
     trained first, ``workers`` at a time, each in its own process.
 
-    Independent runs side by side use two CPU cores better than one run on both (measured here:
-    1.3x the throughput for the 8x8 runs, two runs of one thread each against one of two threads).
+    Independent runs side by side use two CPU cores better than one run on both: the book's
+    small networks use a second thread poorly (measured on 2 cores: the training-gap chapter's ten
+    8x8 runs in 153 s two at a time with one thread each, against about 430 s one after the other
+    with two threads each).
     A config's ``threads`` is the thread count it trains with wherever it trains, so a run trained
     in a worker is the same, bit for bit and by key, as the same config trained in this process.
     ``workers`` defaults to this process's torch thread count divided by the largest ``threads``

@@ -849,12 +849,25 @@ def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
 
         from .progress import progress_bar
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init) as pool:
             futures = [pool.submit(_train_in_worker, c.to_dict()) for c in cpu]
             for future in progress_bar(as_completed(futures), total=len(futures), disable=not progress,
                                        desc=f"train {len(cpu)} runs, {workers} at a time", leave=False):
                 future.result()
     return [train(c, progress=progress) for c in configs]
+
+
+def _worker_init() -> None:
+    """A :func:`train_many` worker ends with the process that started it (Linux: the parent-death
+    signal), so an interrupted chapter leaves no training behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still ends the workers
+        pass
 
 
 def _train_in_worker(config: dict) -> None:

@@ -463,3 +463,32 @@ def test_train_many_in_workers_equals_training_here(tmp_path, monkeypatch):
             for name in a:
                 assert torch.equal(a[name], b[name]), (config.seed, step, name)
     assert not torch.equal(runs[0].denoiser.state_dict()[name], runs[1].denoiser.state_dict()[name])
+
+
+def test_train_many_workers_end_with_their_parent(tmp_path):
+    """A worker of train_many gets the parent-death signal: killing the process that started the
+    pool (an interrupted chapter kernel) leaves no training process behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, time, multiprocessing\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from diffgen_lib import train\n"
+            "pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=train._worker_init)\n"
+            "print(pool.submit(os.getpid).result(), flush=True)\n"
+            "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its parent")

@@ -321,7 +321,11 @@ for n in sizes:
 # noisy points of the whole circle. Each statistic is measured for {glue:text}`n_draws` draws, a
 # sample seed (new trajectories) with its own noisy reference samples each, and judged on the 90%
 # bootstrap interval of the mean over the draws: PASS when the whole interval meets the
-# criterion, FAIL when none of it does, INCONCLUSIVE otherwise.
+# criterion, FAIL when none of it does, INCONCLUSIVE otherwise. Beside each judged step stand
+# the two calibration values of the excess AUC: 0 for the null (states as dense as the noisy
+# reference, fresh data) and the copier's, whose states are noisy training images themselves (a
+# second noise draw of the training set, the trajectories of a sampler that only copies): the
+# criterion's margin of {glue:text}`overlap_margin` is to be read against that range.
 
 # %%
 claim_sizes = sorted({n_train, min(sizes), max(sizes)})
@@ -360,10 +364,13 @@ for n in claim_sizes:
         print(f"N = {n:>4}: no sampler step")
     for j, k in enumerate(v.steps):
         auc_v = np.mean([d.auc_val[k] for d in net_draws[n]])
+        copier = np.mean([d.auc_copier[k] - d.auc_val[k] for d in net_draws[n]])
         print(f"N = {n:>4}: sigma {sig3(net_draws[n][0].sigmas[k])}: AUC noisy val {sig3(auc_v)}, "
-              f"excess {sig3(v.mean[j])} [90% CI {sig3(v.lo[j])}, {sig3(v.hi[j])}] {v.verdicts[j]}")
+              f"excess {sig3(v.mean[j])} [90% CI {sig3(v.lo[j])}, {sig3(v.hi[j])}] {v.verdicts[j]} "
+              f"(null 0, copier {sig3(copier)})")
 print(f"toy delta={toy_delta:g} at sigma {sig3(toy_draws[0].sigmas[k_toy])}: excess over noisy circle "
-      f"{' '.join(sig3(e) for e in toy_excess)}")
+      f"{' '.join(sig3(e) for e in toy_excess)} (null 0, copier "
+      f"{sig3(np.mean([d.auc_copier[k_toy] - d.auc_val[k_toy] for d in toy_draws]))})")
 
 
 # %%

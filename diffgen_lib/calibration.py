@@ -411,7 +411,7 @@ def snapshot_calibration(config, step: int, seeds: Sequence[int], n_draws: int =
         dev = next(net.parameters()).device
         held_images, held_labels = heldout_pool(r)
         cal = Calibration(r.splits.train.images, r.splits.train.labels, held_images, held_labels,
-                          inference.feature_spaces(r, extra_features), n_gen, n_ref, n_draws, ref_seed)
+                          features.feature_spaces(r.config, extra_features), n_gen, n_ref, n_draws, ref_seed)
         gauss = GaussianFit(r.splits.train.images)
         out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution),
                                   "n_heldout": torch.tensor(len(held_images))}
@@ -513,9 +513,8 @@ def run_calibration(config, seeds: Sequence[int], n_draws: int = 5, n_gen: int =
 
 def run_exchange_null(config, n_gen: int = 300, n_ref: int = 300, ref_seed: int = 0,
                       extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, np.ndarray]:
-    """:func:`exchange_null` of a run's data in the spaces of :func:`inference.feature_spaces`,
+    """:func:`exchange_null` of a run's data in the spaces of :func:`features.feature_spaces`,
     cached (it depends on the run only through its splits and its feature classifier)."""
-    from . import inference
     from .train import run_key, train
 
     key = {"run": run_key(config), "n_gen": int(n_gen), "n_ref": int(n_ref), "ref_seed": int(ref_seed),
@@ -526,7 +525,7 @@ def run_exchange_null(config, n_gen: int = 300, n_ref: int = 300, ref_seed: int 
         run = train(config, progress=False)
         held_images, held_labels = heldout_pool(run)
         out = exchange_null(run.splits.train.labels, held_images, held_labels,
-                            inference.feature_spaces(run, extra_features), n_gen, n_ref, seed=ref_seed)
+                            features.feature_spaces(run.config, extra_features), n_gen, n_ref, seed=ref_seed)
         return {k: torch.from_numpy(np.asarray(v)) for k, v in out.items()}
 
     r = cache.cached_result("exchange-null", key, compute, _SOURCES)
@@ -570,7 +569,7 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
         sp = run.splits
         held_images, held_labels = heldout_pool(run)
         cal = Calibration(sp.train.images, sp.train.labels, held_images, held_labels,
-                          factors.feature_extractors(config, device, extra_features), n_gen, n_ref, n_draws,
+                          features.feature_spaces(config, extra_features, device), n_gen, n_ref, n_draws,
                           ref_seed)
         gauss = GaussianFit(sp.train.images)
         gen_labels = sp.val.labels[torch.arange(n_gen) % len(sp.val.labels)]

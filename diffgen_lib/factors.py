@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from . import cache, diffusion, evaluation, experiments, features, metrics
-from .data import load_splits
 from .networks import resolve_device
 from .train import TrainConfig, TrainedRun, run_key, train
 
@@ -108,12 +107,6 @@ def kmeans_config(k: int, **kwargs) -> TrainConfig:
         experiments.gap_run(labels="kmeans", n_clusters=int(k), **kwargs)
 
 
-def class_splits(config: TrainConfig):
-    """The run's splits with the dataset's class labels (k-means runs relabel theirs)."""
-    return load_splits(config.dataset, config.n_train, config.n_val, config.n_feature,
-                       seed=config.split_seed, root=config.root)
-
-
 def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18, device="cpu",
                seed_base: int = SAMPLE_SEED) -> Tensor:
     """n samples of :func:`diffusion.generate` (batches of :data:`SAMPLE_BATCH`): sample i starts
@@ -122,32 +115,26 @@ def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_ste
                               batch_size=SAMPLE_BATCH, labels=labels)
 
 
-def feature_extractors(config: TrainConfig, device="cpu",
-                       extra: Optional[features.PretrainedFeatures] = None) -> Dict[str, Callable]:
-    """Pixels and the classifier trained on the run's feature split (class labels), and a
-    pretrained network from a local file when one is given (keyed by its kind)."""
-    splits = class_splits(config)
-    clf = features.train_classifier(splits.feature.images, splits.feature.labels, splits.n_classes,
-                                    device=str(device))
-    out = {"pixels": features.PixelFeatures(), "classifier": clf}
-    if extra is not None:
-        out[extra.short_name] = extra
-    return out
-
-
 class InferenceProtocol:
-    """FD(gen, val) against FD(gen, train_k) (the paper's protocol) with fixed references: the first
-    ``n_ref`` val images and ``n_subsets`` train subsets of the same size and class prior, in
-    the spaces of :func:`feature_extractors`."""
+    """FD(gen, val) against FD(gen, train_k) (the paper's protocol, uncalibrated) with fixed
+    references: the first ``n_ref`` val images and ``n_subsets`` train subsets of the same size and
+    class counts (the dataset's class labels; plain random subsets when a class is too rare in the
+    training set), in the spaces of :func:`features.feature_spaces`. The calibrated statistics of
+    the same samples: :mod:`calibration`."""
 
     def __init__(self, config: TrainConfig, n_ref: int, n_subsets: int, seed: int = 0, device="cpu",
                  extra_features: Optional[features.PretrainedFeatures] = None):
-        splits = class_splits(config)
+        splits = features.class_splits(config)
         self.val_images = splits.val.images[:n_ref]
-        self.subsets = metrics.matched_subsets(splits.train.labels.numpy(),
-                                               splits.val.labels[:n_ref].numpy(), n_subsets, seed)
+        train_labels, val_labels = splits.train.labels.numpy(), splits.val.labels[:n_ref].numpy()
+        try:
+            self.subsets = metrics.matched_subsets(train_labels, val_labels, n_subsets, seed)
+        except ValueError:  # a class too rare in the training set
+            rng = np.random.default_rng(seed)
+            self.subsets = [np.sort(rng.choice(len(train_labels), len(val_labels), replace=False))
+                            for _ in range(n_subsets)]
         self.train_images = splits.train.images
-        self.extractors = feature_extractors(config, device, extra_features)
+        self.extractors = features.feature_spaces(config, extra_features, device)
         self.ref = {name: metrics.FDReference(features.as_numpy_features(f, self.train_images),
                                               features.as_numpy_features(f, self.val_images), self.subsets)
                     for name, f in self.extractors.items()}
@@ -250,7 +237,7 @@ def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step:
         device = resolve_device(config.device)
         pos, early = run.denoiser, run.snapshots[negative_step]
         protocol = InferenceProtocol(config, n_ref, n_subsets, seed, device, extra_features)
-        labels = class_splits(config).val.labels
+        labels = features.class_splits(config).val.labels
         gen_labels = labels[torch.arange(n_gen) % len(labels)]  # the val set's class prior
         result: Dict[str, dict] = {"sigmas": torch.from_numpy(sigmas)}
         jobs = [(kind, w) for kind in GUIDANCE_KINDS for w in weights]

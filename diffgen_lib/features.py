@@ -317,6 +317,37 @@ def pretrained_features(path: Union[str, os.PathLike, None], kind: str = "incept
     return PretrainedFeatures(str(path).strip(), kind, device, batch_size, allow_pickle)
 
 
+# ----------------------------------------------------------------------------------------------
+# The feature spaces of a run's inference measurements (one protocol for every chapter)
+
+
+def class_splits(config):
+    """A run's data splits with the dataset's class labels (a k-means run relabels its own splits
+    with cluster ids; those label its training, not the data)."""
+    from .data import load_splits
+
+    return load_splits(config.dataset, config.n_train, config.n_val, config.n_feature,
+                       seed=config.split_seed, root=config.root)
+
+
+def run_classifier(config, device="cpu") -> "ClassifierFeatures":
+    """The classifier whose penultimate layer is the book's learned feature space for a run:
+    trained (cached) on the run's feature split, disjoint from its training and val images, with
+    the dataset's class labels, so every run of one data split shares it."""
+    splits = class_splits(config)
+    return train_classifier(splits.feature.images, splits.feature.labels, splits.n_classes, device=str(device))
+
+
+def feature_spaces(config, extra: Optional["PretrainedFeatures"] = None, device="cpu") -> dict:
+    """The feature spaces of a run's FD and nearest-neighbour statistics: pixels, the run's
+    feature classifier (:func:`run_classifier`) and a pretrained network from a local file when
+    one is given (keyed by its kind)."""
+    spaces = {"pixels": PixelFeatures(), "classifier": run_classifier(config, device)}
+    if extra is not None:
+        spaces[extra.short_name] = extra
+    return spaces
+
+
 def describe_feature_spaces(extra: Optional[PretrainedFeatures] = None) -> str:
     """The feature spaces of the FD and nearest-neighbour measurements, as a phrase."""
     if extra is None:

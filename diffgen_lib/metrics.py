@@ -5,7 +5,7 @@ and the inference-gap protocol, nearest neighbours, 1-NN cosine similarity, memo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch

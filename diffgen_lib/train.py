@@ -830,7 +830,7 @@ def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
 
     Independent runs side by side use two CPU cores better than one run on both: the book's
     small networks use a second thread poorly (measured on 2 cores: the training-gap chapter's ten
-    8x8 runs in 153 s two at a time with one thread each, against about 430 s one after the other
+    8x8 runs in 153 s two at a time with one thread each, against about 365 s one after the other
     with two threads each).
     A config's ``threads`` is the thread count it trains with wherever it trains, so a run trained
     in a worker is the same, bit for bit and by key, as the same config trained in this process.

@@ -74,7 +74,8 @@ class TrajectoryStats:
     sigmas: np.ndarray                      # (K,)
     values: Dict[str, Dict[str, np.ndarray]]  # set -> measurement -> (K, M_set)
     auc_trajectory: np.ndarray              # (K,) overlap AUC of trajectory states vs noisy train
-    auc_val: np.ndarray                     # (K,) the same for noisy val samples (the reference)
+    auc_val: np.ndarray                     # (K,) the same for noisy val samples (the reference, the null)
+    auc_copier: np.ndarray                  # (K,) the same for noisy train samples of a second noise draw
 
     def mean(self, set_name: str, measurement: str) -> np.ndarray:
         return self.values[set_name][measurement].mean(1)
@@ -89,7 +90,7 @@ def trajectory_stats(states, sigmas, train, val, n_ref: int = 300, seed: int = 0
     val = torch.as_tensor(val).reshape(len(val), -1).to(torch.float64)
     sigmas = np.asarray(sigmas, dtype=np.float64)
     values = {s: {} for s in SETS}
-    auc_t, auc_v = np.empty(k_steps), np.empty(k_steps)
+    auc_t, auc_v, auc_c = np.empty(k_steps), np.empty(k_steps), np.empty(k_steps)
     base = NOISE_SEED + seed * 7_919
     for k in range(k_steps):
         s = float(sigmas[k])
@@ -101,8 +102,11 @@ def trajectory_stats(states, sigmas, train, val, n_ref: int = 300, seed: int = 0
                 values[name].setdefault(meas, []).append(v)
         auc_t[k] = overlap_auc(values["trajectory"]["logp"][-1], values["train"]["logp"][-1])
         auc_v[k] = overlap_auc(values["val"]["logp"][-1], values["train"]["logp"][-1])
+        # the copier: states that are noisy training images themselves (a second noise draw)
+        copies = noisy_samples(train, s, n_ref, base + 100_003 * k + 75_000)
+        auc_c[k] = overlap_auc(analytic.log_density(copies, s, train).numpy(), values["train"]["logp"][-1])
     values = {n: {meas: np.stack(v) for meas, v in d.items()} for n, d in values.items()}
-    return TrajectoryStats(sigmas, values, auc_t, auc_v)
+    return TrajectoryStats(sigmas, values, auc_t, auc_v, auc_c)
 
 
 def cached_trajectory_stats(key, states, sigmas, train, val, n_ref: int = 300, seed: int = 0) -> TrajectoryStats:
@@ -110,13 +114,13 @@ def cached_trajectory_stats(key, states, sigmas, train, val, n_ref: int = 300, s
     def compute():
         st = trajectory_stats(states, sigmas, train, val, n_ref, seed)
         return {"sigmas": torch.from_numpy(st.sigmas), "auc_t": torch.from_numpy(st.auc_trajectory),
-                "auc_v": torch.from_numpy(st.auc_val),
+                "auc_v": torch.from_numpy(st.auc_val), "auc_c": torch.from_numpy(st.auc_copier),
                 "values": {n: {m: torch.from_numpy(v) for m, v in d.items()} for n, d in st.values.items()}}
 
     out = cache.cached_result("trajectory-stats", {"key": key, "n_ref": n_ref, "seed": seed}, compute, _SOURCES)
     return TrajectoryStats(out["sigmas"].numpy(), {n: {m: v.numpy() for m, v in d.items()}
                                                    for n, d in out["values"].items()},
-                           out["auc_t"].numpy(), out["auc_v"].numpy())
+                           out["auc_t"].numpy(), out["auc_v"].numpy(), out["auc_c"].numpy())
 
 
 def bootstrap_spearman(a, b, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> Tuple[float, float, float]:

@@ -232,7 +232,7 @@ def captured_keys(monkeypatch):
 
 
 def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, captured_keys, monkeypatch):
-    from diffgen_lib import experiments, factors, inference
+    from diffgen_lib import calibration, experiments, factors
     from diffgen_lib.train import run_key
 
     ext = features.pretrained_features(_traced(tmp_path, "net.pt"), "torchscript", device="cpu")
@@ -242,12 +242,12 @@ def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, capt
     main = experiments.gap_run()
     for extra in (None, ext):
         with pytest.raises(_Captured):
-            inference.snapshot_inference(main, 1500, 0.5, extra_features=extra)
-    # the key as it was built before pretrained networks existed
-    old = {"run": run_key(main), "step": 1500, "n": 300, "n_steps": 18, "n_ref": 100, "n_subsets": 3,
-           "seed": 0, "probe_sigma": 0.5}
-    assert captured_keys[0] == ("snapshot-inference", old)
-    assert captured_keys[1] == ("snapshot-inference", {**old, "features": identity})
+            calibration.snapshot_calibration(main, 1500, [0, 1, 2], extra_features=extra)
+    # the key without a pretrained network
+    old = {"run": run_key(main), "step": 1500, "seeds": [0, 1, 2], "n_draws": 5, "n_gen": 300, "n_steps": 18,
+           "n_ref": 300, "partial": False, "ref_seed": 0}
+    assert captured_keys[0] == ("snapshot-calibration", old)
+    assert captured_keys[1] == ("snapshot-calibration", {**old, "features": identity})
 
     captured_keys.clear()
     cond = experiments.gap_run(labels="class")
@@ -271,11 +271,9 @@ def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, capt
 
 
 def test_feature_spaces_include_the_network_under_its_kind(tmp_path, monkeypatch):
-    from diffgen_lib import inference
-
     ext = features.pretrained_features(_traced(tmp_path, "net.pt"), "torchscript", device="cpu")
-    monkeypatch.setattr(inference, "classifier_features", lambda run: "clf")
-    assert list(inference.feature_spaces(None)) == ["pixels", "classifier"]
-    spaces = inference.feature_spaces(None, ext)
+    monkeypatch.setattr(features, "run_classifier", lambda config, device="cpu": "clf")
+    assert list(features.feature_spaces(None)) == ["pixels", "classifier"]
+    spaces = features.feature_spaces(None, ext)
     assert list(spaces) == ["pixels", "classifier", "torchscript"] and spaces["torchscript"] is ext
     assert features.describe_feature_spaces(ext).endswith("and torchscript (net.pt)")

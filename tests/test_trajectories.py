@@ -34,6 +34,7 @@ def test_noisy_training_samples_overlap_themselves_and_val_does_not_at_small_sig
     states = torch.stack([trajectories.noisy_samples(train, s, 200, seed=99) for s in sig])
     st = trajectories.trajectory_stats(states, sig, train, val, n_ref=200)
     assert abs(st.auc_trajectory[0] - 0.5) < 0.1
+    assert abs(st.auc_copier[0] - 0.5) < 0.1 and abs(st.auc_copier[1] - 0.5) < 0.1  # the copier: ~0.5 always
     assert st.auc_val[0] > 0.99            # at small sigma val samples are far less dense
     assert abs(st.auc_val[1] - 0.5) < 0.1  # at large sigma everything overlaps
     assert st.values["train"]["max_weight"][0].min() > 0.99  # posterior on its own training point
@@ -63,7 +64,8 @@ def test_toy_optimal_denoiser_trajectories_end_on_training_points():
 
 def _stats(auc_t, auc_v):
     k = len(auc_v)
-    return trajectories.TrajectoryStats(np.ones(k), {}, np.asarray(auc_t, float), np.asarray(auc_v, float))
+    return trajectories.TrajectoryStats(np.ones(k), {}, np.asarray(auc_t, float), np.asarray(auc_v, float),
+                                        np.full(k, 0.5))
 
 
 def test_band_steps_select_unsaturated_noise_levels():

@@ -126,11 +126,8 @@ def draw_references(train_labels, val_labels, n_gen: int, n_ref: int, seed: int 
     n = reference_size(n_train, n_val, n_ref, min_null)
     rng = np.random.default_rng([int(seed), 7919])
     train_ref = np.arange(n_train) if n == n_train else np.sort(rng.choice(n_train, n, replace=False))
-    try:
-        val_ref = metrics.matched_subsets(val_labels, train_labels[train_ref], 1,
-                                          seed=int(rng.integers(2 ** 31)))[0]
-    except ValueError:  # a class too rare in the val split: a plain random draw
-        val_ref = np.sort(rng.choice(n_val, n, replace=False))
+    val_ref = metrics.matched_subsets(val_labels, train_labels[train_ref], 1, seed=int(rng.integers(2 ** 31)),
+                                      fallback=True)[0]  # a class too rare in the val split: a random draw
     pool = np.setdiff1d(np.arange(n_val), val_ref)
     null = rng.choice(pool, int(n_gen), replace=True)
     copier = rng.choice(n_train, int(n_gen), replace=True)
@@ -301,10 +298,8 @@ def exchange_null(train_labels, held_images: Tensor, held_labels, spaces: Dict[s
     for e in range(int(n_draws)):
         rng = np.random.default_rng([int(seed), 7919, 2, e])
         wanted = train_labels if size == len(train_labels) else train_labels[rng.choice(len(train_labels), size, replace=False)]
-        try:
-            stand_in = metrics.matched_subsets(held_labels, wanted, 1, seed=int(rng.integers(2 ** 31)))[0]
-        except ValueError:  # a class too rare among the held-out images: a plain random draw
-            stand_in = np.sort(rng.choice(n_held, size, replace=False))
+        stand_in = metrics.matched_subsets(held_labels, wanted, 1, seed=int(rng.integers(2 ** 31)),
+                                           fallback=True)[0]
         rest = np.setdiff1d(np.arange(n_held), stand_in)
         idx_s, idx_r = torch.from_numpy(stand_in), torch.from_numpy(rest)
         cal = Calibration(held_images[idx_s], held_labels[stand_in], held_images[idx_r], held_labels[rest],

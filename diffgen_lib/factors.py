@@ -127,12 +127,7 @@ class InferenceProtocol:
         splits = features.class_splits(config)
         self.val_images = splits.val.images[:n_ref]
         train_labels, val_labels = splits.train.labels.numpy(), splits.val.labels[:n_ref].numpy()
-        try:
-            self.subsets = metrics.matched_subsets(train_labels, val_labels, n_subsets, seed)
-        except ValueError:  # a class too rare in the training set
-            rng = np.random.default_rng(seed)
-            self.subsets = [np.sort(rng.choice(len(train_labels), len(val_labels), replace=False))
-                            for _ in range(n_subsets)]
+        self.subsets = metrics.matched_subsets(train_labels, val_labels, n_subsets, seed, fallback=True)
         self.train_images = splits.train.images
         self.extractors = features.feature_spaces(config, extra_features, device)
         self.ref = {name: metrics.FDReference(features.as_numpy_features(f, self.train_images),

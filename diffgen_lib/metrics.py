@@ -147,10 +147,13 @@ def gaussian_stats(x, device=None, chunk: int = 8192):
     return mu, cov / (n - 1)
 
 
-def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 0) -> List[np.ndarray]:
+def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 0,
+                    fallback: bool = False) -> List[np.ndarray]:
     """Index arrays into the training set, each with the same size and class counts as the
     reference (val) set. Subsets are disjoint while the training set has enough images of a class;
-    after that a class's draws restart from a fresh permutation."""
+    after that a class's draws restart from a fresh permutation. A class with fewer images than
+    the reference needs raises ValueError, or with ``fallback`` gives plain random subsets of the
+    reference's size instead."""
     train_labels, reference_labels = np.asarray(train_labels), np.asarray(reference_labels)
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(reference_labels, return_counts=True)
@@ -158,6 +161,9 @@ def matched_subsets(train_labels, reference_labels, n_subsets: int, seed: int = 
     for c in classes:
         pool = np.flatnonzero(train_labels == c)
         if len(pool) < counts[classes == c][0]:
+            if fallback:
+                return [np.sort(rng.choice(len(train_labels), len(reference_labels), replace=False))
+                        for _ in range(n_subsets)]
             raise ValueError(f"class {c}: the training set has {len(pool)} images, the reference needs "
                              f"{counts[classes == c][0]}")
         pools[c] = pool

@@ -153,6 +153,12 @@ def test_matched_subsets_keep_class_counts_and_are_disjoint():
     assert len(set(np.concatenate(subsets))) == 3 * 18
     with pytest.raises(ValueError, match="class"):
         metrics.matched_subsets(train_labels, np.zeros(41, int), 1)
+    # a class too rare: with the fallback, plain random subsets of the reference's size, seeded
+    rare = metrics.matched_subsets(train_labels, np.zeros(41, int), 2, seed=3, fallback=True)
+    assert [len(s) for s in rare] == [41, 41] and all(len(np.unique(s)) == 41 and s.max() < 120 for s in rare)
+    again = metrics.matched_subsets(train_labels, np.zeros(41, int), 2, seed=3, fallback=True)
+    assert all(np.array_equal(a, b) for a, b in zip(rare, again))
+    assert metrics.matched_subsets(train_labels, val_labels, 3, seed=0, fallback=True)[0].tolist() == subsets[0].tolist()
 
 
 def test_inference_gap_protocol_on_known_cases():

@@ -31,7 +31,8 @@ def worker(name: str, steps: int, threads: int) -> None:
     import torch
 
     from diffgen_lib import distributed
-    from diffgen_lib.train import TrainConfig, train
+    from diffgen_lib.runs import TrainConfig
+    from diffgen_lib.train import train
 
     torch.set_num_threads(threads)
     config = dataclasses.replace(TrainConfig(**CONFIGS[name]), max_steps=steps, device="cpu")

@@ -10,7 +10,7 @@ Default mode: one markdown table with, per profile and precision,
   config's autocast, fused Adam), timed after warm-up steps;
 * sampler images/s: :func:`diffgen_lib.diffusion.generate`, 18 EDM Heun steps (35 network
   evaluations per image), per-sample CPU noise included;
-* evaluation images/s: :func:`diffgen_lib.metrics.denoising_errors` at the 64 sigmas of the
+* evaluation images/s: :func:`diffgen_lib.measure.metrics.denoising_errors` at the 64 sigmas of the
   measurement grid (one image = 64 network evaluations).
 
 Profiles: "cpu" -- the book's default U-Net on the 8x8 digits, and a wider U-Net (channels 64)
@@ -22,7 +22,7 @@ depend on the pixel values, so the GPU profile needs no dataset. Without CUDA it
 
 ``--bf16-effect``: trains the default run (``TrainConfig()``, five extra snapshots kept, which
 does not change training) in fp32 and under bf16 autocast, in a temporary cache, measures both
-runs' training-gap curves with :func:`diffgen_lib.evaluation.gap_curves` (evaluation in fp32 for
+runs' training-gap curves with :func:`diffgen_lib.measure.evaluation.gap_curves` (evaluation in fp32 for
 both) and prints the peak gaps, their sigmas and the largest difference of the gap curves.
 
 Timings on a shared machine vary; run it on an idle one.
@@ -44,11 +44,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffgen_lib import diffusion, metrics, train as train_lib  # noqa: E402
+from diffgen_lib import diffusion, train as train_lib
+from diffgen_lib.measure import metrics
 from diffgen_lib.data import Dataset, Splits  # noqa: E402
 from diffgen_lib.diffusion import EDMPrecond  # noqa: E402
 from diffgen_lib.networks import count_parameters, resolve_device  # noqa: E402
-from diffgen_lib.train import TrainConfig  # noqa: E402
+from diffgen_lib.runs import TrainConfig  # noqa: E402
 
 N_SIGMAS = 64
 SAMPLER_STEPS = 18
@@ -200,7 +201,7 @@ def throughput_table(quick: bool, compile_: bool) -> str:
 
 
 def bf16_effect(n_eval: int, device: str, channels: int = 32) -> str:
-    from diffgen_lib import evaluation
+    from diffgen_lib.measure import evaluation
 
     snapshots = (250, 500, 750, 1000, 1250)  # kept copies of the weights; training is unchanged
     configs = {p: TrainConfig(precision=p, channels=channels, snapshot_steps=snapshots, device=device)
@@ -209,9 +210,9 @@ def bf16_effect(n_eval: int, device: str, channels: int = 32) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DIFFGEN_CACHE"] = tmp
         for p, config in configs.items():
-            curves[p] = evaluation.gap_curves(config, n_eval=n_eval, progress=False)  # trains the run
-            run = train_lib.load_cached(config)  # None if the library's source changed meanwhile
-            seconds[p] = config.max_steps / run.steps_per_second if run is not None else float("nan")
+            run = train_lib.train(config, progress=False)
+            curves[p] = evaluation.gap_curves(run, n_eval=n_eval)
+            seconds[p] = config.max_steps / run.steps_per_second
     a, b = curves["fp32"], curves["bf16"]
     diff = np.abs(a.gap - b.gap)
     lines = [f"default run (TrainConfig(channels={channels}), {configs['fp32'].max_steps} steps), gap curves at "

@@ -8,9 +8,9 @@ times a bare loop of forward + backward on one fixed batch; "fwd/bwd share" is t
 time per step over the full training step's (the rest: batch drawing, Adam, EMA, bookkeeping).
 Prints one table. Timings on a shared machine vary; run it on an idle one.
 
-``--evaluation``: the training-gap chapter's main run (:func:`diffgen_lib.experiments.gap_run`,
+``--evaluation``: the training-gap chapter's main run (:func:`diffgen_lib.studies.experiments.gap_run`,
 its snapshots included) trained in a temporary cache, then
-:func:`diffgen_lib.evaluation.gap_curves` of all its snapshots (64 sigmas, ``--n-eval`` train and
+:func:`diffgen_lib.measure.evaluation.gap_curves` of all its snapshots (64 sigmas, ``--n-eval`` train and
 val images); prints both times and the evaluation's cost as a fraction of the training's.
 """
 
@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from diffgen_lib.diffusion import EDMPrecond, edm_loss, sample_training_sigmas  # noqa: E402
 from diffgen_lib.networks import count_parameters, resolve_device  # noqa: E402
-from diffgen_lib.train import TrainConfig, build_network, train  # noqa: E402
+from diffgen_lib.runs import TrainConfig, build_network  # noqa: E402
+from diffgen_lib.train import train  # noqa: E402
 
 CONFIGS = {
     "unet (default)": TrainConfig(),
@@ -68,7 +69,8 @@ def forward_backward_seconds(config: TrainConfig, steps: int, device: torch.devi
 
 def evaluation_against_training(n_eval: int, device: str) -> None:
     """Time the main run's training and the per-sigma evaluation of its snapshots (fresh cache)."""
-    from diffgen_lib import evaluation, experiments
+    from diffgen_lib.measure import evaluation
+    from diffgen_lib.studies import experiments
 
     config = experiments.gap_run(device=device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +79,7 @@ def evaluation_against_training(n_eval: int, device: str) -> None:
         run = train(config, progress=False)
         t_train = time.perf_counter() - start
         start = time.perf_counter()
-        curves = evaluation.gap_curves(config, n_eval=n_eval, progress=False)
+        curves = evaluation.gap_curves(run, n_eval=n_eval)
         t_eval = time.perf_counter() - start
     n_fwd = len(curves.steps) * len(curves.sigmas) * 2 * curves.n_eval
     print(f"main run: {config.max_steps} steps x batch {config.batch_size}, {len(run.snapshots)} snapshots")

@@ -82,7 +82,9 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from diffgen_lib import analytic, data, diffusion, explorer, memorization, metrics, toy
+from diffgen_lib import analytic, data, diffusion, toy
+from diffgen_lib.measure import memorization, metrics
+from diffgen_lib.studies import explorer
 from diffgen_lib.book import claim_over_draws, scale, setup_chapter, sig3
 
 params = setup_chapter("01_optimal_denoiser", globals())

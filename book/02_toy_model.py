@@ -75,7 +75,9 @@ import torch
 from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
-from diffgen_lib import diffusion, explorer, metrics, summaries, toy, toy_analysis
+from diffgen_lib import diffusion, toy
+from diffgen_lib.measure import metrics, summaries
+from diffgen_lib.studies import explorer, toy_analysis
 from diffgen_lib.book import claim_over_draws, glue_values, pin_threads, scale, setup_chapter, sig3
 
 params = setup_chapter("02_toy_model", globals())

@@ -72,10 +72,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import analytic, evaluation, experiments, metrics, summaries, train, training_gap
+from diffgen_lib import analytic, train
+from diffgen_lib.measure import evaluation, metrics, summaries
+from diffgen_lib.studies import experiments, training_gap
 from diffgen_lib.networks import count_parameters
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
-from diffgen_lib.verdicts import all_verdict, bootstrap_interval, verdict, worst_verdict
+from diffgen_lib.measure.verdicts import all_verdict, bootstrap_interval, verdict, worst_verdict
 
 params = setup_chapter("03_training_gap", globals())
 glue_values(params)
@@ -151,8 +153,8 @@ def sigma_axis(ax, sd):
 train.train_many([main_config, *width_configs.values(), *size_configs.values(), class_config,
                   *seed_configs.values(), *width_seed_configs.values()])
 main = train.train(main_config)
-curves = evaluation.gap_curves(main_config, n_eval=n_eval)
-seed_curves = {s: evaluation.gap_curves(c, n_eval=n_eval) for s, c in seed_configs.items()}
+curves = evaluation.gap_curves(main, n_eval=n_eval)
+seed_curves = {s: evaluation.gap_curves(train.train(c), n_eval=n_eval) for s, c in seed_configs.items()}
 band = training_gap.seed_band([c.gap[-1] for c in seed_curves.values()])
 sd = main.sigma_data
 sig = curves.sigmas
@@ -227,7 +229,7 @@ for s in seed_list:
 # same images with the same noise.
 
 # %%
-ema_curves = {s: evaluation.gap_curves(c, n_eval=n_eval, weights="ema") for s, c in seed_configs.items()}
+ema_curves = {s: evaluation.gap_curves(train.train(c), n_eval=n_eval, weights="ema") for s, c in seed_configs.items()}
 ema_peaks = {s: summaries.peaks(c.sigmas, c.gap) for s, c in ema_curves.items()}
 ema_band = training_gap.seed_band([c.gap[-1] for c in ema_curves.values()])
 ema_h = min(main_config.ema_halflife_kimg * 1000,
@@ -460,7 +462,7 @@ display(Markdown(
 
 # %%
 width_runs = {w: train.train(c) for w, c in width_configs.items()}
-width_curves = {w: evaluation.gap_curves(c, n_eval=n_eval) for w, c in width_configs.items()}
+width_curves = {w: evaluation.gap_curves(run, n_eval=n_eval) for w, run in width_runs.items()}
 width_peaks = {w: summaries.peaks(c.sigmas, c.gap) for w, c in width_curves.items()}
 
 
@@ -501,7 +503,7 @@ compare_table(width_curves, width_peaks, lambda w: f"width {w} ({count_parameter
 
 # %%
 # NBVAL_CHECK_OUTPUT
-width_seed_curves = {k: evaluation.gap_curves(c, n_eval=n_eval) for k, c in width_seed_configs.items()}
+width_seed_curves = {k: evaluation.gap_curves(train.train(c), n_eval=n_eval) for k, c in width_seed_configs.items()}
 width_seed_peaks = {k: summaries.peaks(c.sigmas, c.gap) for k, c in width_seed_curves.items()}
 w_lo, w_hi = min(widths), max(widths)
 print(f"{'seed':>5} {f'width {w_lo}':>9} {f'width {w_hi}':>9} {'ratio':>7}")
@@ -519,7 +521,7 @@ for s in seed_list:
 
 # %%
 size_runs = {n: train.train(c) for n, c in size_configs.items()}
-size_curves = {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in size_configs.items()}
+size_curves = {n: evaluation.gap_curves(run, n_eval=n_eval) for n, run in size_runs.items()}
 size_peaks = {n: summaries.peaks(c.sigmas, c.gap) for n, c in size_curves.items()}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-size", "caption": "Training-set size at equal steps (so more epochs for smaller sets). Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
@@ -540,7 +542,7 @@ compare_table(size_curves, size_peaks, lambda n: f"N = {n}",
 
 # %%
 class_run = train.train(class_config)
-class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)
+class_curves = evaluation.gap_curves(class_run, n_eval=n_eval)
 cond_curves = {"unconditional": curves, "class-conditional": class_curves}
 cond_peaks = {name: summaries.peaks(c.sigmas, c.gap) for name, c in cond_curves.items()}
 

@@ -74,7 +74,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import calibration, experiments, features, inference, metrics, summaries
+from diffgen_lib import features
+from diffgen_lib.measure import calibration, inference, metrics, summaries
+from diffgen_lib.studies import experiments
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
 
 params = setup_chapter("04_inference_gap", globals())
@@ -206,14 +208,14 @@ if len(seeds) * n_draws < 15:
 classifier_accuracy = inference.classifier_val_accuracy(main)
 last_step = {n: max(r.snapshots) for n, r in runs.items()}
 # the last snapshot of every run with every sample seed (the claims), partial inference for the main run
-results = {n: calibration.run_calibration(c, seeds, n_draws, n_samples, sampler_steps, n_ref, steps=[last_step[n]],
+results = {n: calibration.run_calibration(runs[n], seeds, n_draws, n_samples, sampler_steps, n_ref, steps=[last_step[n]],
                                           partial_steps=[last_step[n]] if n == n_train else [],
                                           extra_features=pretrained)
-           for n, c in configs.items()}
+           for n in configs}
 # every snapshot with the first sample seed (the curves over training time and the map)
-maps = {n: calibration.run_calibration(c, seeds[:1], n_draws, n_samples, sampler_steps, n_ref,
+maps = {n: calibration.run_calibration(runs[n], seeds[:1], n_draws, n_samples, sampler_steps, n_ref,
                                        extra_features=pretrained)
-        for n, c in configs.items()}
+        for n in configs}
 res, mres = results[n_train], maps[n_train]
 spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
 STATS = {"nn_gap": "nearest-neighbour gap", "fd_gap": "FD gap (relative)", "fd_diff": "FD_val - FD_train",
@@ -442,7 +444,7 @@ ax.legend()
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-copy-grid", "caption": "The 12 samples of the main run's last snapshot (first sample seed) with the smallest memorization ratio (top row), their nearest training image (middle) and their nearest validation image (bottom); the ratio above each column."}}
-final = inference.sampler_record(configs[n_train], int(res.steps[-1]), n_samples, sampler_steps, seeds[0])["final"]
+final = inference.sampler_record(runs[n_train], int(res.steps[-1]), n_samples, sampler_steps, seeds[0])["final"]
 ratios0 = res.ratios["model"][-1][0]
 order = np.argsort(ratios0)[:12]
 _, i_tr = metrics.nearest_neighbors(final[order], main.splits.train.images, k=1)

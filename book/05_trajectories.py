@@ -67,7 +67,9 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from diffgen_lib import diffusion, experiments, inference, metrics, summaries, toy, trajectories
+from diffgen_lib import diffusion, toy
+from diffgen_lib.measure import inference, metrics, summaries, trajectories
+from diffgen_lib.studies import experiments
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
 from IPython.display import Markdown, display
 
@@ -81,7 +83,7 @@ configs, runs, curves = experiments.load_size_runs(sorted(set(size_map) | {n_tra
                                                    **experiments.run_kwargs(params, exclude=("n_train", "seed")))
 sizes = sorted(configs)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
-stats = {n: {s: trajectories.run_trajectory_stats(configs[n], s, n_samples, sampler_steps, seed, n_noisy)
+stats = {n: {s: trajectories.run_trajectory_stats(runs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}
 main_last = stats[n_train][snap_steps[n_train][-1]]
 sig = main_last.sigmas
@@ -227,7 +229,7 @@ print("toy copy fraction:", ", ".join(f"delta={d:g}: {sig3(c)}" for d, c in copi
 finals, ratios, corr = {}, {}, {}
 for n in sizes:
     s_last = snap_steps[n][-1]
-    finals[n] = inference.sampler_record(configs[n], s_last, n_samples, sampler_steps, seed)["final"]
+    finals[n] = inference.sampler_record(runs[n], s_last, n_samples, sampler_steps, seed)["final"]
     ratios[n] = metrics.memorization_ratio(finals[n], runs[n].splits.train.images)
     close = stats[n][s_last].values["trajectory"]["nn_dist"][k_peak[n]]
     corr[n] = (close, trajectories.bootstrap_spearman(close, ratios[n], n_boot=n_boot, seed=seed))
@@ -268,7 +270,7 @@ for n in sizes:
     k = k_peak[n]
     excess[n] = [stats[n][s].auc_trajectory[k] - stats[n][s].auc_val[k] for s in snap_steps[n]]
     copy_t[n] = [metrics.copy_fraction(metrics.memorization_ratio(
-        inference.sampler_record(configs[n], s, n_samples, sampler_steps, seed)["final"],
+        inference.sampler_record(runs[n], s, n_samples, sampler_steps, seed)["final"],
         runs[n].splits.train.images)) for s in snap_steps[n]]
     a0.plot(snap_steps[n], excess[n], "-o", label=f"N = {n}")
     a1.plot(snap_steps[n], copy_t[n], "-o", label=f"N = {n}")
@@ -329,7 +331,7 @@ for n in sizes:
 
 # %%
 claim_sizes = sorted({n_train, min(sizes), max(sizes)})
-net_draws = {n: [trajectories.run_trajectory_stats(configs[n], snap_steps[n][-1], n_samples, sampler_steps, s, n_noisy)
+net_draws = {n: [trajectories.run_trajectory_stats(runs[n], snap_steps[n][-1], n_samples, sampler_steps, s, n_noisy)
                  for s in draw_seeds] for n in claim_sizes}
 net_judged = {}
 for n in claim_sizes:

@@ -85,10 +85,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import (calibration, diffusion, evaluation, experiments, factors, features, metrics, summaries, toy,
-                         train)
+from diffgen_lib import diffusion, features, toy, train
+from diffgen_lib.measure import calibration, evaluation, metrics, summaries
+from diffgen_lib.measure.windows import SlidingWindow
+from diffgen_lib.studies import experiments, factors
 from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
-from diffgen_lib.verdicts import bootstrap_interval, grouped_bootstrap, verdict, worst_verdict
+from diffgen_lib.measure.verdicts import bootstrap_interval, grouped_bootstrap, verdict, worst_verdict
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
@@ -198,14 +200,14 @@ guide = factors.guidance_sweep(class_config, guidance_weights, neg_step, n_gen=n
                                extra_features=pretrained)
 guide_sigmas = guide["sigmas"].numpy()
 if pretrained is not None:  # the inference gap in the pretrained network's features
-    for kind in factors.GUIDANCE_KINDS:
+    for kind in diffusion.GUIDANCE_KINDS:
         gaps = guide[kind][f"{pretrained.short_name}/gap"].tolist()
         print(f"[{pretrained.name}] inference gap, {kind}: "
               + ", ".join(f"w = {w:g}: {sig3(v)}" for w, v in zip(guidance_weights, gaps)))
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
 calib_weights = [0.0, float(claim_weight)]
-gcal = calibration.guidance_calibration(class_config, calib_weights, neg_step, sample_seeds, n_draws, n_gen,
+gcal = calibration.guidance_calibration(class_run, calib_weights, neg_step, sample_seeds, n_draws, n_gen,
                                         sampler_steps, calib_ref, extra_features=pretrained)
 calib_spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
 w2 = f"{claim_weight:g}"
@@ -385,7 +387,7 @@ ksweep = factors.kmeans_sweep(clusters, n_eval=n_eval, n_gen=n_gen, n_steps=samp
 if pretrained is not None:  # the inference gap in the pretrained network's features
     print(f"[{pretrained.name}] inference gap: "
           + ", ".join(f"K = {k}: {sig3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
-class_curves = evaluation.gap_curves(class_config, n_eval=n_eval)  # shared with the training-gap chapter
+class_curves = evaluation.gap_curves(class_run, n_eval=n_eval)  # shared with the training-gap chapter
 class_peak = class_curves.peak()
 Ks = np.asarray(clusters)
 # peaks of every seed run (K = 0 and the first class seed evaluated at every snapshot, as the
@@ -484,7 +486,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 print(f"{'window':>7} {'windows/image':>14} {'peak gap':>9} {'at sigma':>9}")
 for i, w in enumerate(win):
-    n_w = factors.SlidingWindow(None, int(w), window_stride or None).n_windows(image_size, image_size)
+    n_w = SlidingWindow(None, int(w), window_stride or None).n_windows(image_size, image_size)
     print(f"{w:>4}x{w:<2} {n_w:>14} {sig3(rf_peaks[i]):>9} {sig3(rf_peak_sigma[i]):>9}")
 
 # %% [markdown]
@@ -508,7 +510,7 @@ for i, w in enumerate(win):
 # chapter ($\delta$ from {glue:text}`toy_deltas`, 10 training and 10 validation points).
 
 # %% tags=["hide-input"]
-main_curves = evaluation.gap_curves(main_config, n_eval=n_eval)
+main_curves = evaluation.gap_curves(train.train(main_config), n_eval=n_eval)
 main_peaks = summaries.peaks(main_curves.sigmas, main_curves.gap)["peak_gap"]
 
 
@@ -517,7 +519,7 @@ def peaks_if_trained(configs):
     not train the training-gap chapter's model-size and dataset-size runs itself)."""
     if not all(factors.cached_run_exists(c) for c in configs):
         return None
-    return [evaluation.gap_curves(c, n_eval=n_eval).peak()["peak_gap"] for c in configs]
+    return [evaluation.gap_curves(train.train(c), n_eval=n_eval).peak()["peak_gap"] for c in configs]
 
 
 width_peaks = peaks_if_trained(list(experiments.width_runs(table_widths, **common).values()))
@@ -653,7 +655,7 @@ display(Markdown(
 # NBVAL_CHECK_OUTPUT
 full = int(np.argmax(win))
 small = int(np.argmin(win))
-ratio, ratio_lo, ratio_hi = factors.peak_ratio_interval(rf["train_errors"], rf["val_errors"], small, full)
+ratio, ratio_lo, ratio_hi = evaluation.peak_ratio_interval(rf["train_errors"], rf["val_errors"], small, full)
 scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}M params, "
       f"{n_gen} samples, K in {{{', '.join(map(str, clusters))}}}", f"{steps} steps, {n_seeds} training seeds")
 for cid, kind in (("C7a", "cfg"), ("C7b", "auto")):

@@ -64,6 +64,13 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def sources(*relative: str) -> list:
+    """The package's files ``relative`` (paths under ``diffgen_lib/``, e.g. "measure/metrics.py"):
+    the modules whose code decides a cached result."""
+    package = Path(__file__).resolve().parent
+    return [package / name for name in relative]
+
+
 def source_hash(paths: Iterable[os.PathLike]) -> str:
     """sha256 of the contents of source files, so that editing one of them changes cache keys."""
     digest = hashlib.sha256()

@@ -126,6 +126,9 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], dtype=torch.flo
 # Guidance
 
 
+GUIDANCE_KINDS = ("cfg", "auto")  # classifier-free guidance, autoguidance (the negative: an earlier snapshot)
+
+
 def guided(d_pos: Denoiser, d_neg: Denoiser, weight: float, null_negative: bool = False) -> Denoiser:
     """D_w(x; sigma, c) = D_pos(x; sigma, c) + w (D_pos(x; sigma, c) - D_neg(x; sigma, c')), a
     denoiser wrapper (Karras et al. 2024, eq. 1).

@@ -318,7 +318,7 @@ def pretrained_features(path: Union[str, os.PathLike, None], kind: str = "incept
 
 
 # ----------------------------------------------------------------------------------------------
-# The feature spaces of a run's inference measurements (one protocol for every chapter)
+# The feature spaces of a run's inference measurements (one protocol for every measurement)
 
 
 def class_splits(config):

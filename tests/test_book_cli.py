@@ -241,7 +241,7 @@ def test_sigint_in_a_real_process():
 def test_train_pins_the_threads(monkeypatch):
     import torch
 
-    from diffgen_lib import experiments
+    from diffgen_lib.studies import experiments
 
     before = torch.get_num_threads()
     monkeypatch.setenv("DIFFGEN_THREADS", "1")

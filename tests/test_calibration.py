@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import calibration, features, metrics
+from diffgen_lib import features
+from diffgen_lib.measure import calibration, metrics
 
 
 def mixture(n, seed, d=16, k=5):

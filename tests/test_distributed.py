@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from diffgen_lib import distributed
-from diffgen_lib.train import TrainConfig, run_key, train
+from diffgen_lib.runs import TrainConfig, run_key
+from diffgen_lib.train import train
 
 torch.set_num_threads(2)
 
@@ -47,7 +48,8 @@ WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
     from diffgen_lib import distributed
-    from diffgen_lib.train import TrainConfig, train
+    from diffgen_lib.runs import TrainConfig
+    from diffgen_lib.train import train
 
     torch.set_num_threads(1)
     out = sys.argv[1]

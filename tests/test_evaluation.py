@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import cache, evaluation, experiments, metrics, progress, train
+from diffgen_lib import cache, progress, train
+from diffgen_lib.measure import evaluation, metrics
+from diffgen_lib.studies import experiments
 
 torch.set_num_threads(2)
 
@@ -52,28 +54,28 @@ def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatc
     monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
     config = experiments.gap_run(n_train=40, n_val=40, n_feature=0, channels=8, steps=12)
     sigmas = [0.01, 0.5, 50.0]
-    curves = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False)
+    run = train.train(config, progress=False)
+    curves = evaluation.gap_curves(run, n_eval=20, sigmas=sigmas)
     assert curves.train_error.shape == (len(config.snapshot_steps), 3) == curves.val_error.shape
     assert list(curves.steps) == list(config.snapshot_steps)
     assert np.allclose(curves.gap, (curves.val_error - curves.train_error) / curves.train_error)
     # recompute one entry by hand with the documented noise seeds
-    run = train.train(config, progress=False)
     x_tr, _, x_va, _ = evaluation.evaluation_sets(run, 20)
     manual = metrics.denoising_errors(run.snapshots[int(curves.steps[-1])], x_va, sigmas,
                                       evaluation.NOISE_SEED + 20).mean(1)
     assert np.allclose(manual, curves.val_error[-1])
-    again = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False)
+    again = evaluation.gap_curves(run, n_eval=20, sigmas=sigmas)
     assert np.array_equal(again.val_error, curves.val_error)
     assert curves.peak()["peak_sigma"] in sigmas
     with pytest.raises(ValueError, match="no snapshots"):
-        evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, steps=[5], progress=False)
+        evaluation.gap_curves(run, n_eval=20, sigmas=sigmas, steps=[5])
     # the EMA weights: same images and noise, their own cache entry
-    ema = evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False, weights="ema")
+    ema = evaluation.gap_curves(run, n_eval=20, sigmas=sigmas, weights="ema")
     manual = metrics.denoising_errors(run.ema_snapshot(int(ema.steps[-1])), x_va, sigmas,
                                       evaluation.NOISE_SEED + 20).mean(1)
     assert np.allclose(manual, ema.val_error[-1]) and not np.allclose(ema.val_error, curves.val_error)
     with pytest.raises(ValueError, match="weights"):
-        evaluation.gap_curves(config, n_eval=20, sigmas=sigmas, progress=False, weights="swa")
+        evaluation.gap_curves(run, n_eval=20, sigmas=sigmas, weights="swa")
 
 
 def test_progress_modes(monkeypatch):

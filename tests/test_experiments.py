@@ -11,8 +11,9 @@ import pytest
 import torch
 import yaml
 
-from diffgen_lib import book, experiments, run_parameters
-from diffgen_lib.train import TrainConfig, build_network, run_key
+from diffgen_lib import book
+from diffgen_lib.studies import experiments, run_parameters
+from diffgen_lib.runs import TrainConfig, build_network, run_key
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [s for s in book.toc_chapters(ROOT) if s not in book.AGGREGATE_PAGES]
@@ -222,7 +223,7 @@ def test_shared_runs_are_the_training_gap_chapters_runs():
 
 def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, monkeypatch, capsys):
     from diffgen_lib.book.cli import main
-    from diffgen_lib.train import load_cached
+    from diffgen_lib.runs import load_cached
 
     monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
     small = ["-p", "n_train", "60", "-p", "channels", "4", "-p", "steps", "50", "-p", "widths", "[4, 8]",

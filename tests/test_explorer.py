@@ -10,7 +10,9 @@ import pytest
 import torch
 from matplotlib.collections import LineCollection, PathCollection
 
-from diffgen_lib import diffusion, explorer, summaries, toy
+from diffgen_lib import diffusion, toy
+from diffgen_lib.measure import summaries
+from diffgen_lib.studies import explorer
 
 torch.set_num_threads(2)
 

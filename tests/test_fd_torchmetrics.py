@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from diffgen_lib import metrics
+from diffgen_lib.measure import metrics
 
 torch.set_num_threads(2)
 

@@ -1,6 +1,7 @@
 """Feature extractors: pixels, the cached feature classifier, user-supplied callables."""
 
 import hashlib
+import types
 
 import numpy as np
 import pytest
@@ -196,7 +197,7 @@ def test_pickled_module_only_with_allow_pickle(tmp_path):
 
 
 def test_fd_through_a_pretrained_network(tmp_path):
-    from diffgen_lib import metrics
+    from diffgen_lib.measure import metrics
 
     ext = features.pretrained_features(_scripted(tmp_path, _FlaggedStatsNet(), "i.pt"), "inception", device="cpu")
     a = features.as_numpy_features(ext, _gray(60, seed=3))
@@ -232,17 +233,22 @@ def captured_keys(monkeypatch):
 
 
 def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, captured_keys, monkeypatch):
-    from diffgen_lib import calibration, experiments, factors
-    from diffgen_lib.train import run_key
+    from diffgen_lib.measure import calibration
+    from diffgen_lib.studies import experiments, factors
+    from diffgen_lib.runs import run_key
 
     ext = features.pretrained_features(_traced(tmp_path, "net.pt"), "torchscript", device="cpu")
     identity = {"kind": "torchscript", "sha256": hashlib.sha256((tmp_path / "net.pt").read_bytes()).hexdigest()}
     assert ext.identity == identity
 
+    def stand_in(config, progress=True):  # a trained run's key and snapshots, without training it
+        return types.SimpleNamespace(config=config, key=run_key(config), snapshots={250: None, 1500: None})
+
+    monkeypatch.setattr(factors, "train", stand_in)
     main = experiments.gap_run()
     for extra in (None, ext):
         with pytest.raises(_Captured):
-            calibration.snapshot_calibration(main, 1500, [0, 1, 2], extra_features=extra)
+            calibration.snapshot_calibration(stand_in(main), 1500, [0, 1, 2], extra_features=extra)
     # the key without a pretrained network
     old = {"run": run_key(main), "step": 1500, "seeds": [0, 1, 2], "n_draws": 5, "n_gen": 300, "n_steps": 18,
            "n_ref": 300, "partial": False, "ref_seed": 0}

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import diffusion, inference, metrics
+from diffgen_lib import diffusion
+from diffgen_lib.measure import inference, metrics
 
 
 def gaussian_denoiser(sd):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import analytic, memorization
+from diffgen_lib import analytic
+from diffgen_lib.measure import memorization
 
 torch.set_num_threads(2)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import analytic, metrics
+from diffgen_lib import analytic
+from diffgen_lib.measure import metrics
 
 torch.set_num_threads(2)
 

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from diffgen_lib import diffusion, summaries
+from diffgen_lib import diffusion
+from diffgen_lib.measure import summaries
 
 
 def test_peak_and_peaks_ignore_nan_and_agree():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import diffusion, summaries, toy
+from diffgen_lib import diffusion, toy
+from diffgen_lib.measure import summaries
 
 torch.set_num_threads(2)
 

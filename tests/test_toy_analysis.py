@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import toy, toy_analysis
+from diffgen_lib import toy
+from diffgen_lib.studies import toy_analysis
 
 torch.set_num_threads(2)
 

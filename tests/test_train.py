@@ -9,8 +9,8 @@ import torch
 from diffgen_lib import cache as cache_lib
 from diffgen_lib import train as train_module
 from diffgen_lib.diffusion import EDMPrecond
-from diffgen_lib.train import (TrainConfig, ema_beta, ema_state, ema_update, load_cached, run_dir,
-                               run_key, train)
+from diffgen_lib.runs import TrainConfig, arithmetic_settings, load_cached, run_dir, run_key
+from diffgen_lib.train import ema_beta, ema_state, ema_update, train
 
 torch.set_num_threads(2)
 
@@ -408,7 +408,7 @@ def test_compile_with_a_correct_backend_passes_the_check(monkeypatch):
     key = run_key(config)
     monkeypatch.setenv("DIFFGEN_COMPILE_BACKEND", "eager")
     assert run_key(config) != key
-    assert train_module.arithmetic_settings("cpu", True)["compile_backend"] == "eager"
+    assert arithmetic_settings("cpu", True)["compile_backend"] == "eager"
 
 
 def test_cache_key_holds_the_thread_count_and_onednn_precision():

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import analytic, cache, diffusion, training_gap, verdicts
+from diffgen_lib import analytic, cache, diffusion
+from diffgen_lib.measure import verdicts
+from diffgen_lib.studies import training_gap
 from diffgen_lib.data import load_splits
-from diffgen_lib.evaluation import NOISE_SEED
-from diffgen_lib.experiments import gap_run
-from diffgen_lib.train import TrainedRun
+from diffgen_lib.measure.evaluation import NOISE_SEED
+from diffgen_lib.studies.experiments import gap_run
+from diffgen_lib.runs import TrainedRun
 
 torch.set_num_threads(2)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import metrics, toy, trajectories
+from diffgen_lib import toy
+from diffgen_lib.measure import metrics, trajectories
 
 
 def test_auc_closed_forms():

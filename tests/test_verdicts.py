@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffgen_lib import verdicts
+from diffgen_lib.measure import verdicts
 
 
 def test_bootstrap_interval_of_a_known_distribution_covers_its_mean():
@@ -67,8 +67,8 @@ def test_combinators_share_one_order():
 
 
 def test_grouped_bootstrap_of_a_rank_statistic_and_a_difference():
-    from diffgen_lib.metrics import rank_correlation
-    from diffgen_lib.verdicts import grouped_bootstrap
+    from diffgen_lib.measure.metrics import rank_correlation
+    from diffgen_lib.measure.verdicts import grouped_bootstrap
 
     xs = np.array([0, 5, 10, 30])
     # well separated groups: every resample keeps the order, so the interval is the single value 1

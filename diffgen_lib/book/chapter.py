@@ -209,7 +209,7 @@ def claim_over_draws(claim_id: str, measured: str, draws, comparison: str, thres
     Returns None, like ``claim``, so a chapter's last line shows nothing but the CLAIM line."""
     import numpy as np
 
-    from ..verdicts import bootstrap_interval, verdict
+    from ..measure.verdicts import bootstrap_interval, verdict
 
     fmt = fmt or sig3
     value, lo, hi = bootstrap_interval(draws, seed=seed, statistic=statistic)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import run_parameters
+from ..studies import run_parameters
 from .layout import AGGREGATE_PAGES, ROOT, _rel
 from .params import ParamError, ParamSpec, SpecError, _fmt, parse_spec, resolve_cli_value, validate
 from .runner import _jupyter_book, build_html, execute_chapter
@@ -262,7 +262,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_machine(specs, params, args)
     if args.check:
         return _print_check(stem, params)
-    from .. import distributed, experiments, train
+    from .. import distributed, train
+    from ..studies import experiments
     from .chapter import pin_threads
 
     pin_threads()  # DIFFGEN_THREADS, as in the chapter: the thread count is part of a run's key

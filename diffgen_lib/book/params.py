@@ -12,7 +12,7 @@ import tokenize
 from pathlib import Path
 from typing import Any
 
-from .. import run_parameters
+from ..studies import run_parameters
 from .layout import BOOK, _rel
 
 

@@ -10,7 +10,7 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 import torch
 
-from . import diffusion
+from .. import diffusion
 
 Tensor = torch.Tensor
 COPY_THRESHOLD = 1.0 / 3.0  # Gu et al. / Yoon et al.: x is a copy when d1 / d2 < 1/3

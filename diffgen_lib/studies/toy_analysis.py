@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import metrics
+from ..measure import metrics
 
 
 def identity_weight(sigma, delta: float):

@@ -8,17 +8,17 @@ sigmas in [0.002, 80], with the same per-image noise at every sigma and every sn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from . import cache, diffusion, metrics, summaries
-from .train import TrainConfig, TrainedRun, run_key, train
+from .. import cache, diffusion
+from . import metrics, summaries
+from ..runs import TrainedRun
 
 NOISE_SEED = 20_260_313  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
-_SOURCES = [Path(__file__).resolve().parent / name for name in ("evaluation.py", "metrics.py")]
+_SOURCES = cache.sources("measure/evaluation.py", "measure/metrics.py")
 
 
 @dataclass
@@ -70,31 +70,30 @@ def train_val_errors(denoise, images, sigmas, noise_seed: int = NOISE_SEED, devi
 WEIGHTS = ("raw", "ema")
 
 
-def gap_curves(config: TrainConfig, n_eval: int = 200, sigmas: Optional[Sequence[float]] = None,
+def gap_curves(run: TrainedRun, n_eval: int = 200, sigmas: Optional[Sequence[float]] = None,
                steps: Optional[Sequence[int]] = None, noise_seed: int = NOISE_SEED,
-               progress: bool = True, weights: str = "raw") -> GapCurves:
-    """Train (or load) the run and measure its denoising errors at every snapshot in ``steps``
-    (default: all), cached on disk by the run's key and the evaluation settings. ``weights``:
-    "raw" (the snapshots' weights) or "ema" (their exponential moving average, kept beside them
-    when the config has an EMA), measured on the same images with the same noise."""
+               weights: str = "raw") -> GapCurves:
+    """The run's denoising errors at every snapshot in ``steps`` (default: all), cached on disk
+    by the run's key and the evaluation settings. ``weights``: "raw" (the snapshots' weights) or
+    "ema" (their exponential moving average, kept beside them when the config has an EMA),
+    measured on the same images with the same noise."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
-    if weights == "ema" and not config.keeps_ema:
+    if weights == "ema" and not run.config.keeps_ema:
         raise ValueError("weights='ema' needs a config that keeps an EMA (ema_halflife_kimg or ema)")
     sigmas = diffusion.log_sigma_grid().numpy() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
-    steps_key = None if steps is None else [int(s) for s in steps]
-    key = {"run": run_key(config), "n_eval": n_eval, "sigmas": [float(s) for s in sigmas],
+    have = sorted(run.snapshots) if weights == "raw" else sorted(run.ema_states)
+    chosen = have if steps is None else [int(s) for s in steps]
+    missing = [s for s in chosen if s not in have]
+    if missing:
+        raise ValueError(f"run has no snapshots at steps {missing} ({weights} weights); it has {have}")
+    steps_key = None if steps is None else chosen
+    key = {"run": run.key, "n_eval": n_eval, "sigmas": [float(s) for s in sigmas],
            "steps": steps_key, "noise_seed": noise_seed}
     if weights != "raw":  # raw keeps the key it always had
         key["weights"] = weights
 
     def compute():
-        run = train(config, progress=progress)
-        have = sorted(run.snapshots) if weights == "raw" else sorted(run.ema_states)
-        chosen = have if steps is None else [int(s) for s in steps]
-        missing = [s for s in chosen if s not in have]
-        if missing:
-            raise ValueError(f"run has no snapshots at steps {missing} ({weights} weights); it has {have}")
         images = evaluation_sets(run, n_eval)
         tr_err, va_err = [], []
         for step in chosen:  # metrics.denoising_errors runs without gradients
@@ -109,3 +108,37 @@ def gap_curves(config: TrainConfig, n_eval: int = 200, sigmas: Optional[Sequence
     r = cache.cached_result("gap-curves", key, compute, _SOURCES)
     return GapCurves(r["sigmas"].numpy(), r["steps"].numpy(), r["train_error"].numpy(),
                      r["val_error"].numpy(), int(r["n_eval"]))
+
+
+def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, device,
+                  per_image: bool = False) -> Dict[str, np.ndarray]:
+    """Mean train and val denoising errors of any denoiser on the run's fixed evaluation images
+    (same images and noise as :func:`gap_curves`), and the relative gap; with ``per_image`` also
+    the errors of every image, ``train_errors`` and ``val_errors`` (S, n)."""
+    tr_all, va_all = train_val_errors(denoise, evaluation_sets(run, n_eval), sigmas, device=device)
+    tr, va = tr_all.mean(1), va_all.mean(1)
+    out = {"train_error": tr, "val_error": va, "gap": metrics.relative_gap(va, tr)}
+    if per_image:
+        out.update(train_errors=tr_all, val_errors=va_all)
+    return out
+
+
+def peak_ratio_interval(train_errors: np.ndarray, val_errors: np.ndarray, num: int, den: int,
+                        level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> Tuple[float, float, float]:
+    """Ratio of the peak relative gaps of two denoisers evaluated on the same images (rows ``num``
+    and ``den`` of per-image errors (D, S, n), e.g. two window sizes) and its percentile-bootstrap
+    interval over the evaluation images: each bootstrap sample redraws the train and the val
+    images with replacement (the same images for both denoisers)."""
+    tr, va = np.asarray(train_errors, np.float64), np.asarray(val_errors, np.float64)
+
+    def ratio(i_tr, i_va):
+        t, v = tr[..., i_tr].mean(-1), va[..., i_va].mean(-1)  # (D, S)
+        peaks = np.nanmax(metrics.relative_gap(v, t), axis=-1)
+        return peaks[num] / peaks[den]
+
+    rng = np.random.default_rng(seed)
+    n_tr, n_va = tr.shape[-1], va.shape[-1]
+    values = np.array([ratio(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(ratio(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)

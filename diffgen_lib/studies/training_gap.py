@@ -1,4 +1,4 @@
-"""The training-gap chapter's measurements beyond :mod:`diffgen_lib.evaluation` (claims C2, C3).
+"""The training-gap chapter's measurements beyond :mod:`diffgen_lib.measure.evaluation` (claims C2, C3).
 
 - :func:`optimal_curves`: the exact optimal denoiser of a run's training split, measured exactly
   like the network (same evaluation images, same per-image noise, same sigma grid): the "perfect
@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
 
-from . import analytic, cache, diffusion, metrics, summaries
-from .data import load_splits
-from .evaluation import NOISE_SEED, train_val_errors
-from .train import TrainConfig, TrainedRun
+from .. import analytic, cache, diffusion
+from ..measure import metrics, summaries
+from ..data import load_splits
+from ..measure.evaluation import NOISE_SEED, train_val_errors
+from ..runs import TrainConfig, TrainedRun
 
 Tensor = torch.Tensor
-_SOURCES = [Path(__file__).resolve().parent / name
-            for name in ("training_gap.py", "analytic.py", "metrics.py", "data.py", "evaluation.py")]
+_SOURCES = cache.sources("studies/training_gap.py", "analytic.py", "measure/metrics.py", "data.py",
+                         "measure/evaluation.py")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ class OptimalCurves:
 def optimal_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequence[float]] = None,
                    noise_seed: int = NOISE_SEED) -> OptimalCurves:
     """The optimal denoiser of ``config``'s training split on the evaluation protocol of
-    :func:`diffgen_lib.evaluation.gap_curves` (the first ``n_eval`` train and val images, image j
+    :func:`diffgen_lib.measure.evaluation.gap_curves` (the first ``n_eval`` train and val images, image j
     of the train set with noise seed ``noise_seed + j``, of the val set ``noise_seed + n + j``).
     Needs no training: only the data split of the config. Conditional configs (``labels ==
     "class"``) get the class-conditional optimal denoiser. Cached on disk."""
@@ -134,7 +134,7 @@ def reconstructions(run: TrainedRun, sigma: float, n_images: int = 6,
                     noise_seed: int = NOISE_SEED, n_eval: int = 300,
                     steps: Optional[Sequence[int]] = None, denoisers: Optional[dict] = None) -> Reconstructions:
     """Reconstructions of the first ``n_images`` evaluation images of each set (with the noise
-    they get in :func:`diffgen_lib.evaluation.gap_curves` with the same ``n_eval``) at ``sigma``,
+    they get in :func:`diffgen_lib.measure.evaluation.gap_curves` with the same ``n_eval``) at ``sigma``,
     for every snapshot (or ``steps``). ``denoisers`` replaces the run's snapshots
     ({name: D(x, sigma[, labels])}, e.g. the optimal denoiser)."""
     tr, va = run.splits.train, run.splits.val

@@ -42,25 +42,25 @@ and ``copy_fraction``: the fraction of samples whose distance ratio to the neare
 nearest training image (pixels) is below 1/3 (Gu et al., Yoon et al.).
 
 Uncertainty: sample seeds times reference draws; :func:`summarize` gives the mean and the 90%
-percentile-bootstrap interval of :mod:`diffgen_lib.verdicts`.
+percentile-bootstrap interval of :mod:`diffgen_lib.measure.verdicts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from . import cache, diffusion, features, metrics
+from .. import cache, diffusion, features
+from ..runs import TrainedRun
+from . import inference, metrics
 from .verdicts import bootstrap_interval
 
 Tensor = torch.Tensor
-_HERE = Path(__file__).resolve().parent
-_SOURCES = [_HERE / name for name in ("calibration.py", "inference.py", "diffusion.py", "metrics.py",
-                                      "features.py", "verdicts.py")]
+_SOURCES = cache.sources("measure/calibration.py", "measure/inference.py", "diffusion.py", "measure/metrics.py",
+                         "features.py", "measure/verdicts.py")
 SET_NAMES = ("model", "null", "copier", "gaussian")
 STATISTICS = ("nn_gap", "fd_gap", "fd_diff", "nn_cos")
 MIN_NULL_POOL = 100          # val images kept out of the val reference for the null, at least
@@ -80,7 +80,7 @@ def heldout_pool(run, max_extra: Optional[int] = None):
     the run uses (the pool order continues past the training set; a larger training set of the same
     split seed would take them). Returns (images, labels); labels are the run's kind of label
     (cluster ids for a k-means run)."""
-    from . import data
+    from .. import data
 
     cfg = run.config
     val = run.splits.val
@@ -375,12 +375,51 @@ def index_draws(model, null, copier) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
+# The paper's protocol with fixed references (no null, no copier)
+
+
+class InferenceProtocol:
+    """FD(gen, val) against FD(gen, train_k), the paper's protocol as it is (uncalibrated), with
+    fixed references: the first ``n_ref`` val images and ``n_subsets`` train subsets of the same
+    size and class counts (the dataset's class labels, :func:`features.class_splits`; plain
+    random subsets when a class is too rare in the training set, the fallback of
+    :func:`metrics.matched_subsets`), in the spaces of :func:`features.feature_spaces`. The same
+    FD code (:class:`metrics.FDReference`) as :class:`Calibration`, which adds the null and the
+    copier and redraws the references."""
+
+    def __init__(self, config, n_ref: int, n_subsets: int, seed: int = 0, device="cpu",
+                 extra_features: Optional[features.PretrainedFeatures] = None):
+        splits = features.class_splits(config)
+        self.val_images = splits.val.images[:n_ref]
+        train_labels, val_labels = splits.train.labels.numpy(), splits.val.labels[:n_ref].numpy()
+        self.subsets = metrics.matched_subsets(train_labels, val_labels, n_subsets, seed, fallback=True)
+        self.train_images = splits.train.images
+        self.extractors = features.feature_spaces(config, extra_features, device)
+        self.ref = {name: metrics.FDReference(features.as_numpy_features(f, self.train_images),
+                                              features.as_numpy_features(f, self.val_images), self.subsets)
+                    for name, f in self.extractors.items()}
+
+    def __call__(self, samples: Tensor) -> Dict[str, metrics.InferenceGap]:
+        return {name: self.ref[name].gap(features.as_numpy_features(f, samples))
+                for name, f in self.extractors.items()}
+
+    def table(self, samples: Tensor) -> Dict[str, float]:
+        """``{"<space>/<field>": value}`` for the fields fd_val, fd_train, gap, fd_train_vs_val
+        and fd_train_vs_train of every space."""
+        out = {}
+        for name, g in self(samples).items():
+            for field_name in ("fd_val", "fd_train", "gap", "fd_train_vs_val", "fd_train_vs_train"):
+                out[f"{name}/{field_name}"] = float(getattr(g, field_name))
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
 # One snapshot of an unconditional run: final samples and partial inference (cached)
 
 
-def snapshot_calibration(config, step: int, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300,
+def snapshot_calibration(run: TrainedRun, step: int, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300,
                          n_steps: int = 18, n_ref: int = 300, partial: bool = False, ref_seed: int = 0,
-                         run=None, extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
+                         extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
     """Calibrated statistics of one snapshot of a run, cached.
 
     The model's samples are the sampler records of :func:`inference.sampler_record` (one per
@@ -391,17 +430,14 @@ def snapshot_calibration(config, step: int, seeds: Sequence[int], n_draws: int =
     where the null and the copier at step k are the snapshot's reconstructions of their images
     at sigma_k (:meth:`Calibration.reconstruction_statistics`).
     """
-    from . import inference
-    from .train import run_key, train
-
     seeds = [int(s) for s in seeds]
-    key = {"run": run_key(config), "step": int(step), "seeds": seeds, "n_draws": int(n_draws),
+    key = {"run": run.key, "step": int(step), "seeds": seeds, "n_draws": int(n_draws),
            "n_gen": int(n_gen), "n_steps": int(n_steps), "n_ref": int(n_ref), "partial": bool(partial),
            "ref_seed": int(ref_seed)}
     key = features.with_features_identity(key, extra_features)
 
     def compute():
-        r = run if run is not None else train(config, progress=False)
+        r = run
         net = r.snapshots[step]
         dev = next(net.parameters()).device
         held_images, held_labels = heldout_pool(r)
@@ -413,7 +449,7 @@ def snapshot_calibration(config, step: int, seeds: Sequence[int], n_draws: int =
         model, gaussian, partial_model, ratios_m, ratios_g = [], [], [], [], []
         rec = None
         for s in seeds:
-            rec = inference.sampler_record(config, step, n_gen, n_steps, s, run=r)
+            rec = inference.sampler_record(r, step, n_gen, n_steps, s)
             model.append(cal.model_statistics(rec["final"]))
             ratios_m.append(metrics.memorization_ratio(rec["final"], cal.train_images))
             g_img = gauss.sample(n_gen, s)
@@ -475,17 +511,18 @@ class RunCalibration:
         return (p["model"] - p["null"][None]) / (p["copier"] - p["null"])[None]
 
 
-def run_calibration(config, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_steps: int = 18,
+def run_calibration(run: TrainedRun, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_steps: int = 18,
                     n_ref: int = 300, partial_steps: Sequence[int] = (), steps: Optional[Sequence[int]] = None,
                     ref_seed: int = 0, progress: bool = True,
                     extra_features: Optional[features.PretrainedFeatures] = None) -> RunCalibration:
     """:func:`snapshot_calibration` for every snapshot (or ``steps``) of a run, with partial
     inference at the snapshots in ``partial_steps`` (the last of them is kept)."""
-    from .progress import progress_bar
+    from ..progress import progress_bar
 
+    config = run.config
     chosen = sorted(set(int(s) for s in (steps if steps is not None else
                                           list(config.snapshot_steps or ()) + [config.max_steps])))
-    rows = [snapshot_calibration(config, s, seeds, n_draws, n_gen, n_steps, n_ref, s in set(partial_steps),
+    rows = [snapshot_calibration(run, s, seeds, n_draws, n_gen, n_steps, n_ref, s in set(partial_steps),
                                  ref_seed, extra_features=extra_features)
             for s in progress_bar(chosen, desc=f"calibration n_train={config.n_train}", disable=not progress)]
     stats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in rows[0] if k.startswith("final/")})
@@ -500,24 +537,21 @@ def run_calibration(config, seeds: Sequence[int], n_draws: int = 5, n_gen: int =
         pstats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in p if k.startswith("partial/")})
         partial = {st: {name: p[f"partial/{st}/{name}"].numpy() for name in ("model", "null", "copier")}
                    for st in pstats}
-    exchange = run_exchange_null(config, n_gen, n_ref, ref_seed, extra_features)
+    exchange = run_exchange_null(run, n_gen, n_ref, ref_seed, extra_features)
     return RunCalibration(np.array(chosen), int(rows[0]["n_ref"]), int(rows[0]["n_heldout"]),
                           float(rows[0]["dilution"]), final, ratios,
                           partial, sigmas, exchange)
 
 
-def run_exchange_null(config, n_gen: int = 300, n_ref: int = 300, ref_seed: int = 0,
+def run_exchange_null(run: TrainedRun, n_gen: int = 300, n_ref: int = 300, ref_seed: int = 0,
                       extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, np.ndarray]:
     """:func:`exchange_null` of a run's data in the spaces of :func:`features.feature_spaces`,
     cached (it depends on the run only through its splits and its feature classifier)."""
-    from .train import run_key, train
-
-    key = {"run": run_key(config), "n_gen": int(n_gen), "n_ref": int(n_ref), "ref_seed": int(ref_seed),
+    key = {"run": run.key, "n_gen": int(n_gen), "n_ref": int(n_ref), "ref_seed": int(ref_seed),
            "n_draws": EXCHANGE_DRAWS}
     key = features.with_features_identity(key, extra_features)
 
     def compute():
-        run = train(config, progress=False)
         held_images, held_labels = heldout_pool(run)
         out = exchange_null(run.splits.train.labels, held_images, held_labels,
                             features.feature_spaces(run.config, extra_features), n_gen, n_ref, seed=ref_seed)
@@ -528,10 +562,10 @@ def run_exchange_null(config, n_gen: int = 300, n_ref: int = 300, ref_seed: int 
 
 
 # ----------------------------------------------------------------------------------------------
-# Guidance (chapter of the factors): the same statistics for guided samples (cached)
+# Guidance: the same statistics for guided samples (cached)
 
 
-def guidance_calibration(config, weights: Sequence[float], negative_step: int, seeds: Sequence[int],
+def guidance_calibration(run: TrainedRun, weights: Sequence[float], negative_step: int, seeds: Sequence[int],
                          n_draws: int = 5, n_gen: int = 300, n_steps: int = 18, n_ref: int = 300,
                          ref_seed: int = 0, progress: bool = True,
                          extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
@@ -539,26 +573,28 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
     dropout), for classifier-free guidance and autoguidance (D_neg: the snapshot at
     ``negative_step``) at each weight, over sample seeds and reference draws.
 
-    Samples follow :func:`factors.guidance_sweep` (labels: the val set's class prior in turn);
-    sample set ``s`` starts from per-sample noise seeded ``factors.SAMPLE_SEED + s * STRIDE + i``
-    (seed 0: the sweep's own samples). Returns tensors ``<kind>/<w>/<stat>`` (S, R) for
+    Samples follow :func:`inference.sample_set` (labels: the val set's class prior in turn);
+    sample set ``s`` starts from per-sample noise seeded ``inference.SAMPLE_SEED + s * STRIDE + i``
+    (seed 0: the default seeds of ``sample_set``). Returns tensors ``<kind>/<w>/<stat>`` (S, R) for
     kind in ("cfg", "auto") and each weight (w = 0 is shared), ``null/<stat>``, ``copier/<stat>``
     (R,), ``gaussian/<stat>`` (S, R), ``exchange/<stat>`` (the exchanged null, :func:`exchange_null`)
     and ``n_ref``.
     """
-    from . import factors
-    from .networks import resolve_device
-    from .progress import progress_bar
-    from .train import run_key, train
+    from ..networks import resolve_device
+    from ..progress import progress_bar
 
+    config = run.config
+    if not config.conditional or config.label_dropout <= 0:
+        raise ValueError("guidance needs a conditional run trained with label dropout")
+    if negative_step not in run.snapshots:
+        raise ValueError(f"no snapshot at step {negative_step}; the run has {sorted(run.snapshots)}")
     seeds, weights = [int(s) for s in seeds], [float(w) for w in weights]
-    key = {"run": run_key(config), "weights": weights, "negative_step": int(negative_step), "seeds": seeds,
+    key = {"run": run.key, "weights": weights, "negative_step": int(negative_step), "seeds": seeds,
            "n_draws": int(n_draws), "n_gen": int(n_gen), "n_steps": int(n_steps), "n_ref": int(n_ref),
            "ref_seed": int(ref_seed)}
     key = features.with_features_identity(key, extra_features)
 
     def compute():
-        run = train(config, progress=progress)
         device = resolve_device(config.device)
         pos, early = run.denoiser, run.snapshots[negative_step]
         sp = run.splits
@@ -570,14 +606,14 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
         gen_labels = sp.val.labels[torch.arange(n_gen) % len(sp.val.labels)]
         out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "n_heldout": torch.tensor(len(held_images))}
         rows: Dict[str, List[Dict[str, np.ndarray]]] = {}
-        jobs = [(kind, w, s) for kind in factors.GUIDANCE_KINDS for w in weights for s in seeds]
+        jobs = [(kind, w, s) for kind in diffusion.GUIDANCE_KINDS for w in weights for s in seeds]
         for kind, w, s in progress_bar(jobs, desc="guidance calibration", disable=not progress):
-            if w == 0 and kind != factors.GUIDANCE_KINDS[0]:  # D_0 = D_pos for every kind
-                rows.setdefault(f"{kind}/{w:g}", []).append(rows[f"{factors.GUIDANCE_KINDS[0]}/{w:g}"][seeds.index(s)])
+            if w == 0 and kind != diffusion.GUIDANCE_KINDS[0]:  # D_0 = D_pos for every kind
+                rows.setdefault(f"{kind}/{w:g}", []).append(rows[f"{diffusion.GUIDANCE_KINDS[0]}/{w:g}"][seeds.index(s)])
                 continue
             den = diffusion.guided(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
-            samples = factors.sample_set(den, n_gen, sp.image_shape, gen_labels, n_steps, device,
-                                         seed_base=factors.SAMPLE_SEED + s * SEED_STRIDE)
+            samples = inference.sample_set(den, n_gen, sp.image_shape, gen_labels, n_steps, device,
+                                           seed_base=inference.SAMPLE_SEED + s * SEED_STRIDE)
             rows.setdefault(f"{kind}/{w:g}", []).append(cal.model_statistics(samples))
         rows["gaussian"] = [cal.model_statistics(gauss.sample(n_gen, s)) for s in seeds]
         for name, rs in rows.items():
@@ -592,4 +628,4 @@ def guidance_calibration(config, weights: Sequence[float], negative_step: int, s
         return out
 
     return cache.cached_result("guidance-calibration", key, compute,
-                               _SOURCES + [_HERE / "factors.py", _HERE / "evaluation.py"])
+                               _SOURCES + cache.sources("measure/evaluation.py"))

@@ -1,28 +1,27 @@
-"""Sample sets of a trained run for the inference measurements, cached on disk, and the regime
-labels of the inference chapter's map. The statistics of the samples, next to fresh data (the
-null) and to copies of the training set (the copier), with intervals: :mod:`calibration`.
+"""Sample sets of a trained run, cached on disk, and the regime labels of a memorization index.
+The statistics of the samples, next to fresh data (the null) and to copies of the training set
+(the copier), with intervals: :mod:`calibration`.
 
 One sampler pass per snapshot records every step: the state x_k, the noise level sigma_k and the
 prediction D(x_k; sigma_k). The prediction at step k is exactly what early stopping at k returns
 (:func:`diffusion.sample` with ``early_stop=k`` runs the same steps before it), so one pass gives
-the final samples and every partial-inference set at once, and the trajectory chapter reads the
-states from the same cache entry.
+the final samples, every partial-inference set and the trajectories (:mod:`trajectories`) at once.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from . import cache, diffusion, features
-from .train import TrainConfig, TrainedRun, run_key, train
+from .. import cache, diffusion, features
+from ..runs import TrainedRun
 
 Tensor = torch.Tensor
-_HERE = Path(__file__).resolve().parent
-_SOURCES = [_HERE / name for name in ("inference.py", "diffusion.py")]
+_SOURCES = cache.sources("measure/inference.py", "diffusion.py")
 SEED_STRIDE = 1_000_003     # sample i of sample set ``seed`` uses noise seed seed * SEED_STRIDE + i
+SAMPLE_SEED = 1_000_000     # sample i of :func:`sample_set` starts from noise seeded SAMPLE_SEED + i
+SAMPLE_BATCH = 500          # images per sampler batch of :func:`sample_set`
 
 
 # ----------------------------------------------------------------------------------------------
@@ -67,25 +66,32 @@ def _label_cycle(run: TrainedRun, n: int) -> Optional[Tensor]:
     return labels[torch.arange(n) % len(labels)]
 
 
-def sampler_record(config: TrainConfig, step: int, n_samples: int = 300, n_steps: int = 18, seed: int = 0,
-                   run: Optional[TrainedRun] = None, progress: bool = False) -> Dict[str, Tensor]:
+def sampler_record(run: TrainedRun, step: int, n_samples: int = 300, n_steps: int = 18,
+                   seed: int = 0) -> Dict[str, Tensor]:
     """:func:`record_sampler` for one snapshot of a run, cached by the run's key and the settings.
 
     A conditional run's samples get the val split's labels in turn (the val set's class prior).
     """
-    key = {"run": run_key(config), "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
+    if step not in run.snapshots:
+        raise ValueError(f"run has no snapshot at step {step}; it has {sorted(run.snapshots)}")
+    key = {"run": run.key, "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
            "seed": int(seed)}
 
     def compute():
-        r = run if run is not None else train(config, progress=progress)
-        if step not in r.snapshots:
-            raise ValueError(f"run has no snapshot at step {step}; it has {sorted(r.snapshots)}")
-        net = r.snapshots[step]
+        net = run.snapshots[step]
         device = next(net.parameters()).device
-        return record_sampler(net, sample_seeds(n_samples, seed), r.splits.image_shape, n_steps, device,
-                              labels=_label_cycle(r, n_samples))
+        return record_sampler(net, sample_seeds(n_samples, seed), run.splits.image_shape, n_steps, device,
+                              labels=_label_cycle(run, n_samples))
 
     return cache.cached_result("sampler-record", key, compute, _SOURCES)
+
+
+def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18, device="cpu",
+               seed_base: int = SAMPLE_SEED) -> Tensor:
+    """n final samples of :func:`diffusion.generate` (batches of :data:`SAMPLE_BATCH`): sample i
+    starts from noise seeded ``seed_base + i`` and uses ``labels[i]`` (None: unconditional)."""
+    return diffusion.generate(denoise, range(seed_base, seed_base + n), shape, n_steps, device,
+                              batch_size=SAMPLE_BATCH, labels=labels)
 
 
 # ----------------------------------------------------------------------------------------------

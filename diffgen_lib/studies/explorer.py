@@ -26,7 +26,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import diffusion, summaries, toy
+from .. import diffusion, toy
+from ..measure import summaries
 
 NEG_OFFSET = 0.4        # autoguidance: delta_neg = delta + NEG_OFFSET
 GAP_SIGMA_STEPS = 40    # sigma grid of the explorer's gap curve (EDM schedule)

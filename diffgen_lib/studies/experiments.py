@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from . import evaluation, run_parameters
-from .train import TrainConfig, TrainedRun, train
+from ..measure import evaluation
+from . import run_parameters
+from ..train import TrainConfig, TrainedRun, train
 
 # Every run keeps this many evenly spaced snapshots, so all runs can be followed through training.
 N_SNAPSHOTS = 6
@@ -108,8 +109,8 @@ def trained_with_curves(configs: Dict[int, TrainConfig], n_eval: int = 200) -> T
     """The runs of ``configs`` with their training-gap curves (``n_eval`` train and val images,
     as in the training-gap chapter), trained or loaded from the cache: (configs, runs, curves),
     with the keys of ``configs``."""
-    return (configs, {n: train(c) for n, c in configs.items()},
-            {n: evaluation.gap_curves(c, n_eval=n_eval) for n, c in configs.items()})
+    runs = {n: train(c) for n, c in configs.items()}
+    return configs, runs, {n: evaluation.gap_curves(run, n_eval=n_eval) for n, run in runs.items()}
 
 
 def load_size_runs(n_trains: Sequence[int], n_eval: int = 200, **kwargs):

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from . import analytic, cache, diffusion, metrics, toy
+from .. import analytic, cache, diffusion, toy
+from ..runs import TrainedRun
+from . import metrics
 
 Tensor = torch.Tensor
-_HERE = Path(__file__).resolve().parent
-_SOURCES = [_HERE / name for name in ("trajectories.py", "analytic.py", "metrics.py", "diffusion.py", "toy.py")]
+_SOURCES = cache.sources("measure/trajectories.py", "analytic.py", "measure/metrics.py", "diffusion.py", "toy.py")
 NOISE_SEED = 424_242  # noisy reference sample j at step k uses seed NOISE_SEED + 100_003 k + j
 SETS = ("trajectory", "train", "val")
 
@@ -152,16 +152,15 @@ def toy_trajectories(train: np.ndarray, delta: float, n_samples: int, n_steps: i
     return {"states": states[:-1], "sigmas": sigmas, "final": states[-1]}
 
 
-def run_trajectory_stats(config, step: int, n_samples: int = 300, n_steps: int = 18, seed: int = 0,
+def run_trajectory_stats(run: TrainedRun, step: int, n_samples: int = 300, n_steps: int = 18, seed: int = 0,
                          n_ref: int = 300) -> TrajectoryStats:
-    """:func:`trajectory_stats` of one snapshot's sampler record (shared with the inference
-    chapter's cache entry), against the run's training and validation images."""
+    """:func:`trajectory_stats` of one snapshot's sampler record (:func:`inference.sampler_record`,
+    the same cache entry as the final and partial samples), against the run's training and
+    validation images."""
     from . import inference
-    from .train import run_key, train
 
-    rec = inference.sampler_record(config, step, n_samples, n_steps, seed)
-    run = train(config, progress=False)
-    key = {"run": run_key(config), "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
+    rec = inference.sampler_record(run, step, n_samples, n_steps, seed)
+    key = {"run": run.key, "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
            "seed": int(seed)}
     return cached_trajectory_stats(key, rec["states"], rec["sigmas"].numpy(), run.splits.train.images,
                                    run.splits.val.images, n_ref=n_ref, seed=seed)

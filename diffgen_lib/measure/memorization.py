@@ -1,6 +1,6 @@
 """Memorization by the optimal denoiser on real data (claim C1): the closed-form denoiser as an
 image denoiser, the concentration of its posterior over training images against sigma, and the
-summaries the chapter reports.
+summaries of the copies it makes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import analytic, diffusion, metrics
+from .. import analytic, diffusion
+from . import metrics
 
 Tensor = torch.Tensor
 

@@ -53,6 +53,10 @@ n_eval = 200               # run parameter: train and val images of the training
 size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the map (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: generated samples per snapshot and sample seed, and images of the null and the copier (> the feature dimension 64)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps (35 network evaluations at 18)
+scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (as in the training-gap chapter)
+scale2_n_train = 1000      # run parameter: training images of the second-scale run
+scale2_steps = 6000        # run parameter: training steps of the second-scale run
+scale2_sampler_steps = 32  # int in [2, 1000]: EDM Heun sampler steps at the second scale (several steps between its training-gap peak and the end)
 n_ref = 1000               # int in [10, 100000]: size of the train and of the val reference, at most (capped at the training set and at the held-out images less 100, kept for the null)
 seeds = [0, 1, 2]          # list of int in [0, 2**31-1]: seeds of the sample sets (per-sample noise), at least 3 for the intervals
 n_draws = 5                # int in [1, 100]: reference draws (val reference, train subset, null, copier) per sample seed
@@ -74,8 +78,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from diffgen_lib import features
-from diffgen_lib.measure import calibration, inference, metrics, summaries
+from diffgen_lib import features, train
+from diffgen_lib.measure import calibration, evaluation, inference, metrics, summaries
 from diffgen_lib.studies import experiments
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
 
@@ -355,44 +359,57 @@ plt.show()
 # training gap is $\sim$0.3–0.4 {cite:p}`kaiser2026diffusion`.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-partial", "caption": "Left: relative training gap against sigma, last snapshot of the main run; shaded: the band where it exceeds half its peak. Right: memorization index of partial inference (the sampler stopped at step k, output D(x_k; sigma_k)) against sigma_k, same snapshot, mean and 90% interval; the null and the copier at sigma_k are the network's reconstructions of fresh and of training images. The dotted line marks the peak of the training gap."}}
-gap_last = main_curves.gap[-1]
-band = main_curves.sigmas[gap_last > 0.5 * gap_last.max()]
-band_lo, band_hi = float(band.min()), float(band.max())
-fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 3.4), sharex=True)
-a0.semilogx(main_curves.sigmas, gap_last, "k-")
-a0.set_ylabel("relative training gap")
-for stat, label, c in ((HEADLINE, "NN gap, pixels", "C3"), ("classifier/fd_gap", "FD gap, classifier", "C0")):
-    pi = res.partial_index(stat)
-    sm = [calibration.summarize(pi[..., k]) for k in range(len(res.sigmas))]
-    a1.semilogx(res.sigmas, [v.mean for v in sm], "-o", color=c, ms=3, label=label)
-    a1.fill_between(res.sigmas, [v.lo for v in sm], [v.hi for v in sm], color=c, alpha=0.25)
-a1.set(ylabel="partial-inference index", ylim=(-0.5, 1.5))
-a1.axhline(1, color="k", ls="--", lw=1)
-a1.legend()
-for a in (a0, a1):
-    a.axvspan(band_lo, band_hi, color="0.9")
-    a.axvline(peak_sigma, color="0.5", ls=":")
-    a.axhline(0, color="0.6", lw=0.8)
-    a.set_xlabel("$\\sigma$ ($\\sigma_k$ for partial inference)")
-plt.show()
+def partial_figure(curves, rc):
+    """Training gap of the last snapshot beside the partial-inference index of the same snapshot."""
+    gap_last = curves.gap[-1]
+    lo, hi = summaries.half_peak_band(curves.sigmas, gap_last)
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 3.4), sharex=True)
+    a0.semilogx(curves.sigmas, gap_last, "k-")
+    a0.set_ylabel("relative training gap")
+    for stat, label, c in ((HEADLINE, "NN gap, pixels", "C3"), ("classifier/fd_gap", "FD gap, classifier", "C0")):
+        pi = rc.partial_index(stat)
+        sm = [calibration.summarize(pi[..., k]) for k in range(len(rc.sigmas))]
+        a1.semilogx(rc.sigmas, [v.mean for v in sm], "-o", color=c, ms=3, label=label)
+        a1.fill_between(rc.sigmas, [v.lo for v in sm], [v.hi for v in sm], color=c, alpha=0.25)
+    a1.set(ylabel="partial-inference index", ylim=(-0.5, 1.5))
+    a1.axhline(1, color="k", ls="--", lw=1)
+    a1.legend()
+    for a in (a0, a1):
+        a.axvspan(lo, hi, color="0.9")
+        a.axvline(curves.peak()["peak_sigma"], color="0.5", ls=":")
+        a.axhline(0, color="0.6", lw=0.8)
+        a.set_xlabel("$\\sigma$ ($\\sigma_k$ for partial inference)")
+    plt.show()
+
+
+partial_figure(main_curves, res)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-k_star = summaries.nearest_index(res.sigmas, peak_sigma)
-s_star = float(res.sigmas[k_star])
-train_gap_star = summaries.value_at_sigma(main_curves.sigmas, gap_last, s_star)
-band_steps = [k for k, sg in enumerate(res.sigmas) if band_lo <= sg <= band_hi]
-print(f"training-gap peak: {sig3(main_curves.peak()['peak_gap'])} at sigma = {sig3(peak_sigma)}; "
-      f"nearest sampler step k = {k_star}, sigma_k = {sig3(s_star)}, training gap there = {sig3(train_gap_star)}")
-print(f"band where the training gap exceeds half its peak: sigma in [{sig3(band_lo)}, {sig3(band_hi)}]; sampler steps "
-      f"in it: {', '.join(f'{k} (sigma {sig3(res.sigmas[k])})' for k in band_steps) or 'none'}")
-for s in spaces:
-    for k in ("nn_gap", "fd_gap"):
-        stat, p = f"{s}/{k}", res.partial[f"{s}/{k}"]
-        print(f"[{s}] {STATS[k]} at sigma_k = {sig3(s_star)}: model {calibration.summarize(p['model'][..., k_star]).text(sig3)}, "
-              f"null {calibration.summarize(p['null'][:, k_star]).text(sig3)}, "
-              f"copier {sig3(p['copier'][:, k_star].mean())}; "
-              f"index {calibration.summarize(res.partial_index(stat)[..., k_star]).text(sig3)}")
+def partial_summary(curves, rc):
+    """Print the training-gap peak, its band and the partial-inference statistics at the sampler
+    step nearest the peak; returns (k_star, s_star, band_lo, band_hi, band_steps)."""
+    gap_last, peak = curves.gap[-1], curves.peak()
+    k = summaries.nearest_index(rc.sigmas, peak["peak_sigma"])
+    s_k = float(rc.sigmas[k])
+    lo, hi = summaries.half_peak_band(curves.sigmas, gap_last)
+    in_band = summaries.steps_in(rc.sigmas, lo, hi)
+    print(f"training-gap peak: {sig3(peak['peak_gap'])} at sigma = {sig3(peak['peak_sigma'])}; "
+          f"nearest sampler step k = {k}, sigma_k = {sig3(s_k)}, training gap there = "
+          f"{sig3(summaries.value_at_sigma(curves.sigmas, gap_last, s_k))}")
+    print(f"band where the training gap exceeds half its peak: sigma in [{sig3(lo)}, {sig3(hi)}]; sampler steps "
+          f"in it: {', '.join(f'{j} (sigma {sig3(rc.sigmas[j])})' for j in in_band) or 'none'}")
+    for s in spaces:
+        for name in ("nn_gap", "fd_gap"):
+            stat, p = f"{s}/{name}", rc.partial[f"{s}/{name}"]
+            print(f"[{s}] {STATS[name]} at sigma_k = {sig3(s_k)}: model {calibration.summarize(p['model'][..., k]).text(sig3)}, "
+                  f"null {calibration.summarize(p['null'][:, k]).text(sig3)}, "
+                  f"copier {sig3(p['copier'][:, k].mean())}; "
+                  f"index {calibration.summarize(rc.partial_index(stat)[..., k]).text(sig3)}")
+    return k, s_k, lo, hi, in_band
+
+
+k_star, s_star, band_lo, band_hi, band_steps = partial_summary(main_curves, res)
 
 # %% [markdown]
 # ## Nearest-neighbour probe
@@ -514,12 +531,15 @@ for n in sizes:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for n in sizes:
-    rr = maps[n]
+def regime_labels(rr):
+    """The map's label of every snapshot of a RunCalibration (first sample seed)."""
     intervals = [(v.lo, v.hi) for v in (calibration.summarize(rr.index(HEADLINE, t)) for t in range(len(rr.steps)))]
-    labels = inference.map_index_regimes(intervals, rr.final["copy_fraction"]["model"].mean(axis=(1, 2)),
-                                         generalizes_below, copies_above, copy_criterion)
-    print(f"N = {n:>4}: {inference.describe_regimes(list(rr.steps), labels)}")
+    return inference.map_index_regimes(intervals, rr.final["copy_fraction"]["model"].mean(axis=(1, 2)),
+                                       generalizes_below, copies_above, copy_criterion)
+
+
+for n in sizes:
+    print(f"N = {n:>4}: {inference.describe_regimes(list(maps[n].steps), regime_labels(maps[n]))}")
 
 # %% [markdown]
 # How to read the map. Where the copy fraction stays at zero, the samples are new images, and
@@ -536,6 +556,99 @@ for n in sizes:
 # remove; and where the train reference is a subset of the training set (the largest size of the
 # map), a copier matches only part of it.
 #
+# ## The second scale
+#
+# At 8x8 the training gap peaks at a noise level the sampler reaches only in its last steps, where
+# the partial output is already close to the final sample, so partial inference has little room to
+# differ from the final samples. The training-gap chapter's second-scale run (14x14 MNIST digits,
+# {glue:text}`scale2_n_train` training images, {glue:text}`scale2_steps` steps) peaks at a larger
+# noise level relative to $\sigma_\text{data}$; with {glue:text}`scale2_sampler_steps` sampler steps
+# several of them fall between its peak and the end. The same calibrated measurement (sample seeds
+# x reference draws, null and copier) on its last snapshot gives {numref}`fig-partial-scale2`, read
+# as {numref}`fig-partial` above. Above $\sigma_k \approx 1$ the network's reconstructions of fresh
+# and of training images are nearly the same image, so the index divides by almost nothing there and
+# swings wildly: it means something only where the null and the copier differ, which includes the
+# band of the training gap.
+
+# %%
+scale2_run = train.train(experiments.second_scale_run(params, exclude=("seed",)))  # the training-gap chapter's run
+scale2_curves = evaluation.gap_curves(scale2_run, n_eval=n_eval)
+scale2_last = max(scale2_run.snapshots)
+res2 = calibration.run_calibration(scale2_run, seeds, n_draws, n_samples, scale2_sampler_steps, n_ref,
+                                   steps=[scale2_last], partial_steps=[scale2_last], extra_features=pretrained)
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-partial-scale2", "caption": "The second scale (14x14 MNIST digits), last snapshot. Left: relative training gap against sigma; shaded: the band where it exceeds half its peak. Right: memorization index of partial inference against sigma_k, mean and 90% interval, with the null and the copier as in the figure of the main run. The dotted line marks the peak of the training gap."}}
+partial_figure(scale2_curves, res2)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"second scale: N = {scale2_n_train}, step {scale2_last}, references {res2.n_ref} + {res2.n_ref} images, "
+      f"sigma_data = {sig3(scale2_run.sigma_data)}")
+for stat in (HEADLINE, "classifier/nn_gap", "classifier/fd_gap"):
+    sm = final_summary(res2, stat)
+    print(f"final samples, {stat_name(stat)}: model {sm['model'].text(sig3)}, null {sm['null'].text(sig3)}, "
+          f"copier {sig3(sm['copier'].mean)}; index {sm['index'].text(sig3)}")
+k2, s2, lo2, hi2, band2 = partial_summary(scale2_curves, res2)
+
+# %% tags=["hide-input"]
+pi2 = res2.partial_index(HEADLINE)
+idx2 = [calibration.summarize(pi2[..., k]) for k in range(len(res2.sigmas))]
+band_means = [idx2[k].mean for k in band2]
+display(Markdown(
+    f"At the second scale the training gap peaks at $\\sigma$ = {sig3(scale2_curves.peak()['peak_sigma'])} "
+    f"({sig3(scale2_curves.peak()['peak_sigma'] / scale2_run.sigma_data)} $\\sigma_\\mathrm{{data}}$; main run "
+    f"{sig3(peak_sigma / main.sigma_data)}), and {len(band2)} of the {len(res2.sigmas)} sampler steps fall in its "
+    f"half-peak band. The partial-inference index at the step nearest the peak is {idx2[k2].text(sig3)}, that of the "
+    f"final samples {final_summary(res2, HEADLINE)['index'].text(sig3)}"
+    + (f"; across the band its mean stays between {sig3(min(band_means))} and {sig3(max(band_means))}" if band_means else "")
+    + ". The claims below judge both scales."))
+
+# %% [markdown]
+# ## The regime map across scales
+#
+# The map above, for both scales at once: every snapshot of every run, labelled by the 90% interval
+# of its memorization index as above (first sample seed, every reference draw), against the
+# fraction of its training done ({numref}`fig-regime-scales`). For comparison, the paper's setting
+# lies far outside it: ImageNet-64 with $N$ = 1.28M images, whose training gap peaks at
+# $\sigma \approx 0.6$-$2$ ($1.2$-$4\,\sigma_\text{data}$ with $\sigma_\text{data} = 0.5$) while its
+# samples generalize (an FD gap of about 0.1 at most) {cite:p}`kaiser2026diffusion`: many more
+# images than these runs, each seen far fewer times.
+
+# %%
+maps2 = calibration.run_calibration(scale2_run, seeds[:1], n_draws, n_samples, scale2_sampler_steps, n_ref,
+                                    extra_features=pretrained)
+def image_size(run):
+    return "x".join(map(str, run.splits.image_shape[1:]))
+
+
+regime_rows = ([(f"{image_size(runs[n])}, N = {n}", n, maps[n]) for n in sizes]
+               + [(f"{image_size(scale2_run)}, N = {scale2_n_train}", scale2_n_train, maps2)])
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-regime-scales", "caption": "Regime of every snapshot of every run at both scales, against the fraction of its training done: generalizes (green), in between (grey), copies (red), from the 90% interval of the memorization index (nearest-neighbour gap, pixels; first sample seed, every reference draw) and the copy fraction; the number in each cell is the index's mean. Rows: image size and training-set size, with the steps and epochs of each run."}}
+REGIME_COLOURS = {"generalizes": "#7fc97f", "in between": "#d9d9d9", "copies": "#e41a1c"}
+fig, ax = plt.subplots(figsize=(7, 0.55 * len(regime_rows) + 1.2))
+for row, (label, _, rr) in enumerate(regime_rows):
+    for t, regime in enumerate(regime_labels(rr)):
+        ax.add_patch(plt.Rectangle((t, row), 1, 1, color=REGIME_COLOURS[regime], ec="white"))
+        ax.text(t + 0.5, row + 0.5, sig3(calibration.summarize(rr.index(HEADLINE, t)).mean), ha="center",
+                va="center", fontsize=8)
+run_info = [f"{label}\n{rr.steps[-1]} steps, {rr.steps[-1] * batch_size / n:.0f} epochs" for label, n, rr in regime_rows]
+ax.set(xlim=(0, max(len(rr.steps) for _, _, rr in regime_rows)), ylim=(len(regime_rows), 0),
+       yticks=np.arange(len(regime_rows)) + 0.5, xlabel="snapshot (fraction of the run's training)")
+ax.set_yticklabels(run_info, fontsize=8)
+n_snap = len(regime_rows[0][2].steps)
+ax.set_xticks(np.arange(n_snap) + 0.5)
+ax.set_xticklabels([f"{(t + 1) / n_snap:.2g}" for t in range(n_snap)])
+ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in REGIME_COLOURS.values()],
+          labels=list(REGIME_COLOURS), loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for label, _, rr in regime_rows:
+    print(f"{label}: {inference.describe_regimes(list(rr.steps), regime_labels(rr))}")
+
+# %% [markdown]
 # ## Running at larger scale
 #
 # On a GPU the same chapter runs the paper's protocol at a size where the statistics are less
@@ -557,31 +670,47 @@ for n in sizes:
 # {glue:text}`rank_criterion`. C4d (the mechanism): across the sampler steps in the band where the
 # training gap exceeds half its peak, the partial-inference index changes (largest minus smallest,
 # per draw) by less than {glue:text}`band_criterion`; with fewer than two sampler steps in the band
-# it cannot be judged and is INCONCLUSIVE.
+# it cannot be judged and is INCONCLUSIVE. The second scale is judged on C4a, C4b and C4d with the
+# same criteria, under its own SCALE line; C4c needs several training-set sizes and is judged at 8x8 only.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 scale(dataset, n_train, f"UNet {sum(p.numel() for p in main.denoiser.parameters()) / 1e6:.2f}M params",
       f"{steps} steps, {n_samples} samples x {sampler_steps} Heun steps, {len(seeds)} seeds x {n_draws} reference draws")
-claim_over_draws("C4a", f"memorization index (NN gap, pixels) of the final samples, last snapshot, main run "
-                 f"(FD gap index: classifier {sig3(stat_summary['classifier/fd_gap']['index'].mean)}, "
-                 f"pixels {sig3(stat_summary['pixels/fd_gap']['index'].mean)})",
-                 res.index(HEADLINE).ravel(), "<", index_criterion)
-partial_index = res.partial_index(HEADLINE)
-claim_over_draws("C4b", f"partial-inference index (NN gap, pixels) at sigma_k = {sig3(s_star)}, last snapshot",
-                 partial_index[..., k_star].ravel(), "<", partial_criterion)
+def claims_final_and_partial(rc, k, s_k, run_label):
+    """C4a and C4b of one run's last snapshot (RunCalibration ``rc`` with partial inference)."""
+    fd_index = {sp_: calibration.summarize(rc.index(f"{sp_}/fd_gap")).mean for sp_ in ("classifier", "pixels")}
+    claim_over_draws("C4a", f"memorization index (NN gap, pixels) of the final samples, last snapshot, {run_label} "
+                     f"(FD gap index: classifier {sig3(fd_index['classifier'])}, pixels {sig3(fd_index['pixels'])})",
+                     rc.index(HEADLINE).ravel(), "<", index_criterion)
+    claim_over_draws("C4b", f"partial-inference index (NN gap, pixels) at sigma_k = {sig3(s_k)}, last snapshot",
+                     rc.partial_index(HEADLINE)[..., k].ravel(), "<", partial_criterion)
+
+
+def claim_band(rc, lo, hi, in_band):
+    """C4d: the change of the partial-inference index across the training gap's half-peak band."""
+    partial = rc.partial_index(HEADLINE)
+    measured = (f"change of the partial-inference index across sigma_k in [{sig3(lo)}, {sig3(hi)}] "
+                f"({len(in_band)} sampler steps)")
+    if len(in_band) >= 2:
+        change = partial[..., in_band].max(-1) - partial[..., in_band].min(-1)
+        claim_over_draws("C4d", measured, change.ravel(), "<", band_criterion)
+    else:
+        claim("C4d", "INCONCLUSIVE", measured + ": fewer than 2 steps, not judged", "n/a",
+              f"< {band_criterion:g}", interval=("n/a", "n/a"))
+
+
+claims_final_and_partial(res, k_star, s_star, "main run")
 rank_draws = np.array([[metrics.rank_correlation(sizes, [results[n].index(HEADLINE)[i, j] for n in sizes])
                         for j in range(n_draws)] for i in range(len(seeds))])
 claim_over_draws("C4c", f"rank correlation of the final index with N = {', '.join(map(str, sizes))}",
                  np.round(rank_draws, 9).ravel(), "<=", rank_criterion)
-band_measured = (f"change of the partial-inference index across sigma_k in [{sig3(band_lo)}, {sig3(band_hi)}] "
-                 f"({len(band_steps)} sampler steps)")
-if len(band_steps) >= 2:
-    change = partial_index[..., band_steps].max(-1) - partial_index[..., band_steps].min(-1)
-    claim_over_draws("C4d", band_measured, change.ravel(), "<", band_criterion)
-else:
-    claim("C4d", "INCONCLUSIVE", band_measured + ": fewer than 2 steps, not judged", "n/a",
-          f"< {band_criterion:g}", interval=("n/a", "n/a"))
+claim_band(res, band_lo, band_hi, band_steps)
+scale(scale2_dataset, scale2_n_train, f"UNet {sum(p.numel() for p in scale2_run.denoiser.parameters()) / 1e6:.2f}M params",
+      f"{scale2_steps} steps, {n_samples} samples x {scale2_sampler_steps} Heun steps, {len(seeds)} seeds x {n_draws} "
+      "reference draws")
+claims_final_and_partial(res2, k2, s2, "second-scale run")
+claim_band(res2, lo2, hi2, band2)
 
 # %%
 print(f"chapter measurements took {t_measure:.1f} s, whole chapter {time.perf_counter() - t_start:.1f} s")

@@ -49,6 +49,10 @@ n_eval = 200               # run parameter: train and val images of the training
 size_map = [150, 300, 600] # list of int in [50, 100000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes (the shared size runs)
 n_samples = 300            # int in [70, 1000000]: trajectories per snapshot (the inference chapter's sample sets)
 sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps
+scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (as in the training-gap chapter)
+scale2_n_train = 1000      # run parameter: training images of the second-scale run
+scale2_steps = 6000        # run parameter: training steps of the second-scale run
+scale2_sampler_steps = 32  # int in [2, 1000]: EDM Heun sampler steps at the second scale (the inference chapter's sample sets)
 n_noisy = 300              # int in [10, 1000000]: noisy train and noisy val samples per noise level
 n_boot = 1000              # int in [100, 100000]: bootstrap resamples of the per-trajectory correlation
 toy_n_circle = 20          # int in [4, 400]: toy model: points on the circle, alternating train and val
@@ -67,7 +71,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from diffgen_lib import diffusion, toy
+from diffgen_lib import diffusion, toy, train
 from diffgen_lib.measure import inference, metrics, summaries, trajectories
 from diffgen_lib.studies import experiments
 from diffgen_lib.book import claim, claim_over_draws, glue_values, scale, setup_chapter, sig3
@@ -83,6 +87,7 @@ configs, runs, curves = experiments.load_size_runs(sorted(set(size_map) | {n_tra
                                                    **experiments.run_kwargs(params, exclude=("n_train", "seed")))
 sizes = sorted(configs)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
+scale2_run = train.train(experiments.second_scale_run(params, exclude=("seed",)))  # the training-gap chapter's run
 stats = {n: {s: trajectories.run_trajectory_stats(runs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}
 main_last = stats[n_train][snap_steps[n_train][-1]]
@@ -305,7 +310,8 @@ for n in sizes:
 # measuring: the trajectory states overlap with noisy training samples no more than the reference
 # set does, i.e. AUC(trajectories) $\ge$ AUC(reference) $-$ {glue:text}`overlap_margin`. C5a: the
 # main run; C5b: the smallest training set of the map; C5c: the largest, each at its last
-# snapshot against noisy validation images; C5d: the toy model at $\delta$ =
+# snapshot against noisy validation images (C5a also for the second-scale run of the training-gap
+# chapter, 14x14 MNIST digits, under its own SCALE line); C5d: the toy model at $\delta$ =
 # {glue:text}`toy_delta` against noisy points of the whole circle, at the sampler step nearest
 # the peak of its training gap.
 #
@@ -333,19 +339,24 @@ for n in sizes:
 claim_sizes = sorted({n_train, min(sizes), max(sizes)})
 net_draws = {n: [trajectories.run_trajectory_stats(runs[n], snap_steps[n][-1], n_samples, sampler_steps, s, n_noisy)
                  for s in draw_seeds] for n in claim_sizes}
+SCALE2 = "second scale"
+net_draws[SCALE2] = [trajectories.run_trajectory_stats(scale2_run, max(scale2_run.snapshots), n_samples,
+                                                       scale2_sampler_steps, s, n_noisy) for s in draw_seeds]
+run_label = {**{n: f"N = {n:>4}" for n in claim_sizes}, SCALE2: f"{scale2_dataset} N = {scale2_n_train}"}
 net_judged = {}
-for n in claim_sizes:
+for n in net_draws:
     band_k = trajectories.band_steps(np.mean([d.auc_val for d in net_draws[n]], 0), auc_band)
     net_judged[n] = trajectories.judge_steps(trajectories.excess_auc(net_draws[n], band_k), band_k,
                                              ">=", -overlap_margin)
 toy_draws = [toy_stats[toy_delta]] + [toy_draw(toy_delta, s)[1] for s in draw_seeds[1:]]
 toy_excess = trajectories.excess_auc(toy_draws, [k_toy])[:, 0]
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-band", "caption": "AUC(trajectory states) - AUC(noisy reference) against the noise level, mean over the draws with the band from the smallest to the largest draw: the U-Net runs at their last snapshot (reference: noisy validation images) and the toy model (reference: noisy points of the whole circle). Filled markers: the steps at which C5a-c are judged (noisy-validation AUC in the band) and, for the toy model, the step of its training-gap peak. Dashed: the criterion's bound."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-band", "caption": "AUC(trajectory states) - AUC(noisy reference) against the noise level, mean over the draws with the band from the smallest to the largest draw: the U-Net runs at their last snapshot, the 8x8 runs and the second-scale run on 14x14 digits (reference: noisy validation images) and the toy model (reference: noisy points of the whole circle). Filled markers: the steps at which C5a-c are judged (noisy-validation AUC in the band) and, for the toy model, the step of its training-gap peak. Dashed: the criterion's bound."}}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 rows = [(f"U-Net N = {n}", net_draws[n], net_judged[n].steps) for n in claim_sizes]
+rows.append((f"U-Net {scale2_dataset} N = {scale2_n_train}", net_draws[SCALE2], net_judged[SCALE2].steps))
 rows.append((f"toy $\\delta$ = {toy_delta:g}", toy_draws, np.array([k_toy])))
-for (label, draws, judged), color in zip(rows, ("C1", "k", "C2", "C4")):
+for (label, draws, judged), color in zip(rows, ("C1", "k", "C2", "C3", "C4")):
     ex = trajectories.excess_auc(draws)
     sg = draws[0].sigmas
     ax.semilogx(sg, ex.mean(0), "-", color=color, lw=1.3, label=label)
@@ -360,14 +371,14 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"steps judged for C5a-c (noisy-val AUC in [{auc_band[0]:g}, {auc_band[1]:g}]), {n_draws} draws:")
-for n in claim_sizes:
+for n in net_draws:
     v = net_judged[n]
     if not len(v.steps):
-        print(f"N = {n:>4}: no sampler step")
+        print(f"{run_label[n]}: no sampler step")
     for j, k in enumerate(v.steps):
         auc_v = np.mean([d.auc_val[k] for d in net_draws[n]])
         copier = np.mean([d.auc_copier[k] - d.auc_val[k] for d in net_draws[n]])
-        print(f"N = {n:>4}: sigma {sig3(net_draws[n][0].sigmas[k])}: AUC noisy val {sig3(auc_v)}, "
+        print(f"{run_label[n]}: sigma {sig3(net_draws[n][0].sigmas[k])}: AUC noisy val {sig3(auc_v)}, "
               f"excess {sig3(v.mean[j])} [90% CI {sig3(v.lo[j])}, {sig3(v.hi[j])}] {v.verdicts[j]} "
               f"(null 0, copier {sig3(copier)})")
 print(f"toy delta={toy_delta:g} at sigma {sig3(toy_draws[0].sigmas[k_toy])}: excess over noisy circle "
@@ -407,15 +418,20 @@ if n_draws > 1:
 else:
     claim("C5d", bool(toy_excess[0] >= -overlap_margin), f"{toy_what} (one draw)", sig3(toy_excess[0]),
           f">= -{overlap_margin:g}")
+scale(scale2_dataset, scale2_n_train,
+      f"UNet {sum(p.numel() for p in scale2_run.denoiser.parameters()) / 1e6:.2f}M params",
+      f"{scale2_steps} steps, {n_samples} trajectories x {scale2_sampler_steps} Heun steps, {n_draws} draws")
+c5("C5a", f"second-scale run N={scale2_n_train}", SCALE2)
 
 # %% tags=["hide-input"]
 def describe(n):
     v = net_judged[n]
+    who = f"N = {n}" if n != SCALE2 else f"the second-scale run ({scale2_dataset}, N = {scale2_n_train})"
     if not len(v.steps):
-        return f"for N = {n} no sampler step has a noisy-validation AUC in the band, so the claim is INCONCLUSIVE"
+        return f"for {who} no sampler step has a noisy-validation AUC in the band, so the claim is INCONCLUSIVE"
     worst = v.mean[v.deciding]
     n_k = len(v.steps)
-    return (f"for N = {n}, {n_k} sampler step{'s lie' if n_k > 1 else ' lies'} in the band, with a "
+    return (f"for {who}, {n_k} sampler step{'s lie' if n_k > 1 else ' lies'} in the band, with a "
             f"{'smallest ' if n_k > 1 else ''}mean excess of {worst:.3g} ({v.verdict})")
 
 
@@ -425,7 +441,7 @@ display(Markdown(
     f"saturated (main run: AUC {sig3(regimes[f'U-Net N={n_train}'][1])} for the trajectories, "
     f"{sig3(regimes[f'U-Net N={n_train}'][2])} for noisy validation images), which is why the "
     "claims read the band of informative noise levels instead: "
-    + "; ".join(describe(n) for n in claim_sizes) + ". "
+    + "; ".join(describe(n) for n in [*claim_sizes, SCALE2]) + ". "
     f"In the toy model at $\\delta$ = {toy_delta:g} the trajectory states at the gap's peak have an AUC "
     f"{toy_excess.mean():+.3g} (mean over the draws) from that of noisy points of the whole circle, "
     f"against {mid_excess:+.3g} from that of the validation midpoints (one draw): against the "

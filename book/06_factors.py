@@ -40,7 +40,7 @@ if importlib.util.find_spec("diffgen_lib") is None:
 
 # %% tags=["parameters"]
 dataset = "digits"       # run parameter: image dataset of the guidance and cluster runs
-n_train = 300            # run parameter, at most dataset_size(rf_dataset) - n_val - n_feature: training images of every run
+n_train = 300            # run parameter: training images of every run on the main dataset
 n_val = 500              # run parameter: val images held out of training (as in the training-gap chapter)
 n_feature = 500          # run parameter: feature-split images held out of train and val (as in the training-gap chapter)
 model = "small"          # run parameter: U-Net preset of every run (experiments.MODEL_PRESETS)
@@ -50,6 +50,9 @@ batch_size = 64          # run parameter: training images per step of every run
 precision = "fp32"       # run parameter: training arithmetic of every run (bf16: autocast with fp32 weights, for GPUs)
 compile = False          # run parameter: torch.compile the networks for training (GPU runs; minutes of compilation per run)
 n_eval = 200             # run parameter: train images and as many val images of the gap curves (as in the training-gap chapter)
+scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run, the receptive-field run here (the 8x8 digits are too small for windows)
+scale2_n_train = 1000    # run parameter: training images of the second-scale run
+scale2_steps = 6000      # run parameter: training steps of the second-scale run
 guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10], containing 0: guidance weights w (0: the unguided reference)
 autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes this snapshot (0: the earliest) of the class-conditional run as D_neg
 n_gen = 300              # int in [20, 50000]: generated samples per guidance setting and per cluster run
@@ -59,8 +62,6 @@ n_subsets = 4            # int in [2, 20]: train subsets of the FD protocol
 n_eval_guided = 200      # int in [20, 5000]: train and val images of the guided denoising errors
 n_eval_window = 100      # int in [20, 5000]: train and val images of the windowed denoising errors
 clusters = [0, 5, 10, 30]  # list of int in [0, 1000], sorted: numbers of k-means clusters used as labels (0: unconditional)
-rf_dataset = "mnist5k14"   # one of {"mnist5k14", "mnist5k", "mnist14", "mnist", "fashion_mnist14", "fashion_mnist", "cifar10"}: dataset of the receptive-field run (the 8x8 digits are too small for windows)
-rf_steps = 1000          # int in [50, 10000000]: training steps of the receptive-field run (if it equals steps and rf_dataset is dataset, the run is the main run itself)
 windows = [6, 8, 10, 14]   # list of int in [2, 64], sorted: sliding-window sizes in pixels (a window as large as the image is the full network)
 window_stride = 0        # int in [0, 64]: step between windows in pixels (0: half the window)
 toy_delta_pos = 1.8      # float in (0, 10]: toy model: model error of the guided model
@@ -100,8 +101,7 @@ run_settings = dict(n_val=n_val, n_feature=n_feature, model=model, batch_size=ba
 common = dict(dataset=dataset, n_train=n_train, steps=steps, seed=seed, device=device, **run_settings)
 main_config = experiments.gap_run(channels=channels, **common)
 class_config = experiments.gap_run(channels=channels, labels="class", **common)
-rf_config = experiments.gap_run(dataset=rf_dataset, n_train=n_train, channels=channels, steps=rf_steps,
-                                seed=seed, device=device, **run_settings)
+rf_config = experiments.second_scale_run(params)  # the training-gap chapter's second-scale run
 # the seed runs of C7c-e: every K and the class labels with n_seeds training seeds (K = 0 and the
 # unconditional runs are the training-gap chapter's main run and its seed runs)
 seed_list = [seed + j for j in range(n_seeds)]
@@ -455,8 +455,9 @@ print(f"{'10 digit classes':>16} {sig3(class_peak['peak_gap']):>9} {sig3(class_p
 # averaged per pixel: no output pixel depends on input pixels farther than one window away.
 #
 # The 8x8 digits are too small for this: with 3x3 kernels, one level of the book's U-Net already
-# sees 17x17 pixels. So this section trains the same U-Net on 14x14 MNIST digits ({glue:text}`rf_dataset`,
-# {glue:text}`n_train` images, {glue:text}`rf_steps` steps) and evaluates it with windows of several sizes, the largest
+# sees 17x17 pixels. So this section takes the same U-Net trained on 14x14 MNIST digits, the
+# training-gap chapter's second-scale run ({glue:text}`scale2_dataset`, {glue:text}`scale2_n_train`
+# images, {glue:text}`scale2_steps` steps), and evaluates it with windows of several sizes, the largest
 # being the whole image (the network itself).
 
 # %%
@@ -488,6 +489,14 @@ print(f"{'window':>7} {'windows/image':>14} {'peak gap':>9} {'at sigma':>9}")
 for i, w in enumerate(win):
     n_w = SlidingWindow(None, int(w), window_stride or None).n_windows(image_size, image_size)
     print(f"{w:>4}x{w:<2} {n_w:>14} {sig3(rf_peaks[i]):>9} {sig3(rf_peak_sigma[i]):>9}")
+
+# %% tags=["hide-input"]
+higher = {e: float(np.mean(rf[e][0] > rf[e][-1])) for e in ("train_error", "val_error")}
+glue_values({"rf_summary": (
+    f"Through windows of {win[0]}x{win[0]} pixels the {image_size}x{image_size} network's peak gap is "
+    f"{sig3(rf_peaks[0])}, against {sig3(rf_peaks[-1])} for the whole image; its train and val errors are higher "
+    f"than the whole network's at {higher['train_error']:.0%} and {higher['val_error']:.0%} of the noise levels "
+    f"(the right panel of the receptive-field figure), so part of the difference is the caveat above.")})
 
 # %% [markdown]
 # A caveat on this measurement: the network never saw a window during training, so a window's
@@ -558,7 +567,7 @@ rows = [
     ("guidance weight (relative FD gap, seed 0; claims: calibrated), autoguidance", "up (0.05 -> 0.21-0.23)",
      factors.direction(W, gi["auto"]), fmt_series(W, gi["auto"]), f"{dataset}, {n_gen} samples"),
     ("receptive field (window size)", "up: smaller window, smaller gap (0.107 -> 0.023)",
-     factors.direction(win, rf_peaks), fmt_series(win, rf_peaks), f"{rf_dataset}, N={n_train}, {rf_steps} steps"),
+     factors.direction(win, rf_peaks), fmt_series(win, rf_peaks), f"{scale2_dataset}, N={scale2_n_train}, {scale2_steps} steps"),
     ("toy model error delta", "down", factors.direction(toy_deltas, toy_delta_peaks),
      fmt_series(toy_deltas, toy_delta_peaks), "2-D circle, 10 + 10 points"),
 ]
@@ -595,13 +604,11 @@ display(Markdown("\n".join(table)))
 # measured on {glue:text}`n_eval_guided` images and every second grid $\sigma$, so it differs a
 # little from the class-conditional peak of the cluster table.)
 #
-# **Receptive field.** Through windows of 6x6 pixels the 14x14 network has almost no
-# gap left, against a clear one for the whole image; its train and val errors are both higher
-# (the right panel of {numref}`fig-window-gap`), so part of the drop is the caveat above.
+# **Receptive field.** {glue:text}`rf_summary`
 #
 # **Running at larger scale.** On a GPU, e.g.
-# `python -m diffgen_lib.book run 06_factors -p dataset mnist5k14 -p n_train 2000 -p steps 20000 -p rf_steps 20000 -p clusters "[0, 10, 50, 200]" -p n_gen 5000 -p n_ref 500 -p n_eval 500 -p n_eval_guided 500 -p n_eval_window 500 -p table_sizes "[1000, 2000, 4000]" -p device cuda`
-# (`rf_dataset mnist5k` with `-p windows "[8, 14, 20, 28]"` for 28x28 digits). The guidance and
+# `python -m diffgen_lib.book run 06_factors -p dataset mnist5k14 -p n_train 2000 -p steps 20000 -p scale2_steps 20000 -p clusters "[0, 10, 50, 200]" -p n_gen 5000 -p n_ref 500 -p n_eval 500 -p n_eval_guided 500 -p n_eval_window 500 -p table_sizes "[1000, 2000, 4000]" -p device cuda`
+# (`-p scale2_dataset mnist5k` with `-p windows "[8, 14, 20, 28]"` for 28x28 digits). The guidance and
 # cluster runs are the training-gap chapter's runs only when both chapters get the same
 # values of `-p dataset`, `-p n_train`, `-p channels`, `-p steps` and `-p seed`.
 
@@ -678,8 +685,8 @@ claim("C7d", c7_verdicts["C7d"],
 claim("C7e", c7_verdicts["C7e"],
       f"seed-mean peak gap class-conditional ({class_gaps.mean():.3g}) minus unconditional ({uncond_peak:.3g}), "
       f"{n_seeds} training seeds each", sig3(c7e[0]), "> 0", interval=(sig3(c7e[1]), sig3(c7e[2])))
-scale(rf_dataset, n_train, f"U-Net {count_parameters(rf_run.denoiser) / 1e6:.2f}M params, sliding windows",
-      f"{rf_steps} steps")
+scale(scale2_dataset, scale2_n_train, f"U-Net {count_parameters(rf_run.denoiser) / 1e6:.2f}M params, sliding windows",
+      f"{scale2_steps} steps")
 claim("C7f", verdict(ratio_lo, ratio_hi, "<", window_factor),
       f"peak gap with {win[small]}x{win[small]} windows / full {win[full]}x{win[full]} image "
       f"({rf_peaks[small]:.3g} / {rf_peaks[full]:.3g}; interval over the {rf['train_errors'].shape[-1]} train and "

@@ -473,8 +473,8 @@ def test_chapter_follows_the_conventions(stem):
     _check_what_a_reader_sees(stem, nb_cells)
     if stem not in book.AGGREGATE_PAGES:
         claims = book.claims_of_notebook(nb, stem)
-        ids = [c.id for c in claims]
-        assert len(ids) == len(set(ids)), f"one CLAIM line per claim id: {ids}"
+        ids = [(c.id, c.scale) for c in claims]
+        assert len(ids) == len(set(ids)), f"one CLAIM line per claim id and scale: {ids}"
         assert all(c.scale for c in claims), "print the SCALE line before the CLAIM lines"
 
 
@@ -622,3 +622,17 @@ def test_reproduce_commands_parse_through_the_cli_check(stem):
             assert got_stem == stem
             for name, value in parameters.items():
                 assert values[name] == value, (command, name)
+
+
+def test_the_same_claim_at_two_scales_is_not_a_duplicate():
+    from diffgen_lib.book.aggregate import Claim, claim_rows
+
+    def line(scale):
+        return Claim(id="C4a", verdict="PASS", measured="index", value="0.1", criterion="< 0.5",
+                     chapter="04_inference_gap", scale=scale)
+
+    paper = {"C4": dict(statement="s", paper_scale="p")}
+    rows = claim_rows(paper, [line("digits, N=300"), line("mnist5k14, N=1000")])
+    assert [r["duplicate"] for r in rows] == [False, False]
+    rows = claim_rows(paper, [line("digits, N=300"), line("digits, N=300")])
+    assert [r["duplicate"] for r in rows] == [True, True]

@@ -145,7 +145,7 @@ def test_checks_report_a_broken_page(driver, base_url, site, control, defect):
 EXPLORER_NOTEBOOK = {
     "cells": [{
         "cell_type": "code", "execution_count": None, "id": "explorer", "metadata": {}, "outputs": [],
-        "source": "from diffgen_lib import explorer\n"
+        "source": "from diffgen_lib.studies import explorer\n"
                   "live = explorer.Explorer(delta=1.6, sigma=1.0, n_train=5)\n"
                   "live.widget\n",
     }],

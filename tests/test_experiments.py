@@ -143,7 +143,7 @@ def test_gpu_profile_has_every_chapter_and_validates():
             assert values.get("device") == "cuda", stem
 
 
-@pytest.mark.parametrize("profile", [None, "gpu"])
+@pytest.mark.parametrize("profile", [None, "gpu", "long"])
 def test_run_defining_parameters_agree_across_chapters(profile):
     values = {stem: _values(stem, profile) for stem in RUN_CHAPTERS}
     for name in RUN_PARAMS:
@@ -154,6 +154,19 @@ def test_run_defining_parameters_agree_across_chapters(profile):
         assert v4["size_map"] == v5["size_map"] == v3["size_trains"] == v6["table_sizes"]
         assert v6["table_widths"] == v3["widths"]
         assert v4["n_samples"] == v5["n_samples"], "the trajectory chapter reads the inference chapter's samples"
+    v4, v5 = values["04_inference_gap"], values["05_trajectories"]
+    assert v4["scale2_sampler_steps"] == v5["scale2_sampler_steps"], "the same sampler records at the second scale"
+
+
+def test_long_profile_moves_the_second_scale_to_28x28():
+    profile = _profile("long")
+    assert sorted(profile) == sorted(RUN_CHAPTERS)
+    for stem in RUN_CHAPTERS:
+        specs = book.parse_spec(stem, ROOT / "book")
+        values = book.validate(stem, specs, book.load_profile("long", stem, specs, ROOT))
+        assert values["scale2_dataset"] == "mnist5k" and values["scale2_steps"] >= 10000
+        assert not set(values) & set(RUN_PARAMS) - {"scale2_dataset", "scale2_n_train", "scale2_steps"}, \
+            "the 8x8 runs stay the default ones"
 
 
 def _key(config: TrainConfig) -> TrainConfig:
@@ -168,7 +181,7 @@ def _run_kwargs(v: dict) -> dict:
                 precision=v["precision"], compile=v["compile"])
 
 
-@pytest.mark.parametrize("profile", [None, "gpu"])
+@pytest.mark.parametrize("profile", [None, "gpu", "long"])
 def test_later_chapters_reuse_the_training_gap_runs(profile):
     """The configs chapters 04-06 build (as their code builds them) are among chapter 03's."""
     v3, v4, v5, v6 = (_values(s, profile) for s in RUN_CHAPTERS)
@@ -179,11 +192,13 @@ def test_later_chapters_reuse_the_training_gap_runs(profile):
     ch03 |= {_key(c) for c in experiments.width_runs(v3["widths"], n_train=v3["n_train"], **common).values()}
     ch03 |= {_key(c) for c in experiments.size_runs(v3["size_trains"], channels=v3["channels"],
                                                         **common).values()}
+    ch03.add(_key(experiments.second_scale_run(v3)))
     for v in (v4, v5):  # the runs they load, as their code builds them
         configs = experiments.size_runs(sorted(set(v["size_map"]) | {v["n_train"]}),
                                         **experiments.run_kwargs(v, exclude=("n_train", "seed")))
         assert sorted(configs) == sorted(set(v["size_map"]) | {v["n_train"]})
         assert {_key(c) for c in configs.values()} <= ch03
+        assert _key(experiments.second_scale_run(v, exclude=("seed",))) in ch03
     common6 = dict(_run_kwargs(v6), n_train=v6["n_train"], seed=v6["seed"])
     main6 = experiments.gap_run(channels=v6["channels"], **common6)
     assert _key(main6) in ch03
@@ -192,11 +207,9 @@ def test_later_chapters_reuse_the_training_gap_runs(profile):
         experiments.size_runs(v6["table_sizes"], channels=v6["channels"],
                               **{k: x for k, x in common6.items() if k != "n_train"}).values())
     assert {_key(c) for c in table} <= ch03
-    if profile == "gpu":  # the receptive-field run is the main run itself
-        rf = experiments.gap_run(dataset=v6["rf_dataset"], n_train=v6["n_train"], channels=v6["channels"],
-                                 steps=v6["rf_steps"], seed=v6["seed"], device=v6["device"],
-                                 **{k: x for k, x in _run_kwargs(v6).items()
-                                    if k not in ("dataset", "steps", "device")})
+    rf = experiments.second_scale_run(v6)  # the receptive-field run is the second-scale run
+    assert _key(rf) in ch03
+    if profile == "gpu":  # where the second scale is the main run itself
         assert rf == main6
         assert max(v6["windows"]) == 32  # the whole CIFAR-10 image is the largest window
         # the kmeans runs fit their training sets, the FD references fit the main run
@@ -212,13 +225,14 @@ def test_shared_runs_are_the_training_gap_chapters_runs():
     specs = book.parse_spec("03_training_gap", ROOT / "book")
     values = {name: spec.default for name, spec in specs.items()}
     runs = experiments.shared_runs(values)
-    assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional",
+    assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional", "second scale",
                           "main, seed 1", "width 8, seed 1", "main, seed 2", "width 8, seed 2"]
     assert runs["width 8, seed 2"] == experiments.gap_run(channels=8, seed=2)  # width 32, seed 2 is "main, seed 2"
     assert runs["main"] == experiments.gap_run()
     assert runs["width 8"] == experiments.gap_run(channels=8)
     assert runs["N=600"] == experiments.gap_run(n_train=600)
     assert runs["class-conditional"].labels == "class"
+    assert runs["second scale"] == experiments.gap_run(dataset="mnist5k14", n_train=1000, steps=6000)
 
 
 def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, monkeypatch, capsys):
@@ -227,14 +241,15 @@ def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, 
 
     monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
     small = ["-p", "n_train", "60", "-p", "channels", "4", "-p", "steps", "50", "-p", "widths", "[4, 8]",
-             "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100", "-p", "n_seeds", "1"]
+             "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100", "-p", "n_seeds", "1",
+             "-p", "scale2_n_train", "60", "-p", "scale2_steps", "50"]
     assert main(["train", "training_gap", *small]) == 0
     out = capsys.readouterr().out
-    assert "[4/4] class-conditional" in out  # width 4 and N=60 are the main run
+    assert "[4/5] class-conditional" in out and "[5/5] second scale" in out  # width 4 and N=60 are the main run
     specs = book.parse_spec("03_training_gap", ROOT / "book")
     values = {name: spec.default for name, spec in specs.items()} | {
         "n_train": 60, "channels": 4, "steps": 50, "widths": [4, 8], "size_trains": [50, 60],
-        "n_val": 40, "n_feature": 100, "n_seeds": 1}
+        "n_val": 40, "n_feature": 100, "n_seeds": 1, "scale2_n_train": 60, "scale2_steps": 50}
     for config in experiments.shared_runs(values).values():
         assert load_cached(config) is not None
     assert main(["train", "inference_gap"]) == 2  # only the training-gap chapter defines the runs

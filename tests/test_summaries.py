@@ -45,3 +45,11 @@ def test_nearest_index_and_values_at_a_sigma():
     assert summaries.value_at_sigma(sigmas[::-1], curve[::-1], math.sqrt(0.1)) == pytest.approx(0.3)  # any order
     assert summaries.value_at_sigma(sigmas, curve, 100.0) == -0.02  # clamped to the grid's ends
     assert summaries.value_at_sigma(sigmas, [np.inf, 0.1, 0.5, -0.02], 0.01) == 0.1  # finite points only
+
+
+def test_half_peak_band_and_steps_in_it():
+    sigmas = np.array([0.01, 0.1, 1.0, 10.0, 100.0])
+    curve = np.array([0.0, 0.6, 1.0, 0.5, 0.1])  # exactly half the peak is not above it
+    assert summaries.half_peak_band(sigmas, curve) == (0.1, 1.0)
+    assert summaries.steps_in([80.0, 5.0, 1.0, 0.5, 0.02], 0.1, 1.0) == [2, 3]
+    assert summaries.steps_in([80.0, 5.0], 0.1, 1.0) == []

@@ -135,10 +135,11 @@ def claim_rows(paper: dict[str, dict], claims: list[Claim]) -> list[dict]:
     seen = set()
     for pid, info in paper.items():
         mine = [c for c in claims if c.base_id == pid]
-        dup = {c.id for c in mine if sum((d.id, d.chapter) == (c.id, c.chapter) for d in mine) > 1}
+        # one line per claim id, chapter and scale (the same id at two scales is not a duplicate)
+        where = [(c.id, c.chapter, c.scale) for c in mine]
         for c in mine:
             seen.add(id(c))
-            rows.append(dict(id=c.id, paper=info, claim=c, duplicate=c.id in dup))
+            rows.append(dict(id=c.id, paper=info, claim=c, duplicate=where.count((c.id, c.chapter, c.scale)) > 1))
         if not mine:
             rows.append(dict(id=pid, paper=info, claim=None, duplicate=False))
     for c in claims:

@@ -8,7 +8,7 @@ A curve is a sequence of values on a grid of noise levels ``sigmas`` (any order 
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -62,3 +62,15 @@ def end_ratio(curve: Sequence[float]) -> float:
 def interior(index: int, n: int, margin: int = 1) -> bool:
     """True when grid index ``index`` lies at least ``margin`` points inside a grid of ``n``."""
     return margin <= int(index) <= n - 1 - margin
+
+
+def half_peak_band(sigmas: Sequence[float], curve: Sequence[float]) -> Tuple[float, float]:
+    """(lowest, highest) sigma of the grid points where the curve exceeds half its peak."""
+    sigmas, curve = np.asarray(sigmas, dtype=np.float64), np.asarray(curve, dtype=np.float64)
+    band = sigmas[curve > 0.5 * np.nanmax(curve)]
+    return float(band.min()), float(band.max())
+
+
+def steps_in(sigmas: Sequence[float], low: float, high: float) -> list:
+    """Indices of the sampler steps (or grid points) whose sigma lies in [low, high]."""
+    return [k for k, s in enumerate(np.asarray(sigmas, dtype=np.float64)) if low <= s <= high]

@@ -101,7 +101,8 @@ def size_runs(n_trains: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
 
 # The chapters' parameters that define a run (:mod:`run_parameters` declares them once; n_eval
 # is an evaluation setting, and the training seed is each chapter's own).
-RUN_PARAMETERS = tuple(name for name in run_parameters.SPECS if name != "n_eval") + ("seed",)
+RUN_PARAMETERS = tuple(name for name in run_parameters.SPECS
+                       if name != "n_eval" and not name.startswith("scale2_")) + ("seed",)
 
 
 def trained_with_curves(configs: Dict[int, TrainConfig], n_eval: int = 200) -> Tuple[
@@ -124,6 +125,16 @@ def run_kwargs(values: Dict[str, Any], exclude: Sequence[str] = ()) -> Dict[str,
     return {k: values[k] for k in RUN_PARAMETERS if k not in exclude}
 
 
+def second_scale_run(params: Dict[str, Any], exclude: Sequence[str] = ()) -> TrainConfig:
+    """The second-scale run of a chapter's parameters ``params``: the main run's recipe (network,
+    batch, validation and feature splits, seed) on ``scale2_dataset`` with ``scale2_n_train``
+    training images and ``scale2_steps`` steps; ``exclude`` as in :func:`run_kwargs` (a chapter
+    whose ``seed`` seeds its sample sets excludes it: the run keeps the default training seed)."""
+    common = run_kwargs(params, exclude=("dataset", "n_train", "steps", *exclude))
+    return gap_run(dataset=params["scale2_dataset"], n_train=params["scale2_n_train"],
+                   steps=params["scale2_steps"], **common)
+
+
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
     """Every run the training-gap chapter trains for its parameters ``params`` (the main run,
     the model-size, dataset-size and class-conditional runs, which later chapters load, then the
@@ -138,6 +149,7 @@ def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
                                                      **common).items()})
     runs["class-conditional"] = gap_run(n_train=params["n_train"], channels=params["channels"],
                                         labels="class", **common)
+    runs["second scale"] = second_scale_run(params)
     for s in range(params["seed"] + 1, params["seed"] + int(params.get("n_seeds", 1))):
         seeded = {**common, "seed": s}
         runs[f"main, seed {s}"] = gap_run(n_train=params["n_train"], channels=params["channels"], **seeded)

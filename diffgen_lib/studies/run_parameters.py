@@ -24,6 +24,11 @@ SPECS = {
     "compile": "bool",
     "device": 'one of {"auto", "cpu", "cuda"}',
     "n_eval": "int in [20, 30000]",
+    # The second scale: one run of the same recipe on larger images, where single training
+    # images are told apart only at noise levels of the order of sigma_data.
+    "scale2_dataset": "one of {" + ", ".join(f'"{d}"' for d in DATASETS) + "}",
+    "scale2_n_train": "int in [50, 100000], at most dataset_size(scale2_dataset) - n_val - n_feature",
+    "scale2_steps": "int in [50, 10000000]",
 }
 MARKER = "run parameter"
 TRAINING_CHAPTER = "03_training_gap"  # trains the shared runs (``python -m diffgen_lib.book train`` runs its runs)

@@ -437,19 +437,18 @@ def snapshot_calibration(run: TrainedRun, step: int, seeds: Sequence[int], n_dra
     key = features.with_features_identity(key, extra_features)
 
     def compute():
-        r = run
-        net = r.snapshots[step]
+        net = run.snapshots[step]
         dev = next(net.parameters()).device
-        held_images, held_labels = heldout_pool(r)
-        cal = Calibration(r.splits.train.images, r.splits.train.labels, held_images, held_labels,
-                          features.feature_spaces(r.config, extra_features), n_gen, n_ref, n_draws, ref_seed)
-        gauss = GaussianFit(r.splits.train.images)
+        held_images, held_labels = heldout_pool(run)
+        cal = Calibration(run.splits.train.images, run.splits.train.labels, held_images, held_labels,
+                          features.feature_spaces(run.config, extra_features), n_gen, n_ref, n_draws, ref_seed)
+        gauss = GaussianFit(run.splits.train.images)
         out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution),
                                   "n_heldout": torch.tensor(len(held_images))}
         model, gaussian, partial_model, ratios_m, ratios_g = [], [], [], [], []
         rec = None
         for s in seeds:
-            rec = inference.sampler_record(r, step, n_gen, n_steps, s)
+            rec = inference.sampler_record(run, step, n_gen, n_steps, s)
             model.append(cal.model_statistics(rec["final"]))
             ratios_m.append(metrics.memorization_ratio(rec["final"], cal.train_images))
             g_img = gauss.sample(n_gen, s)

@@ -89,27 +89,23 @@ from IPython.display import Markdown, display
 from diffgen_lib import diffusion, features, toy, train
 from diffgen_lib.measure import calibration, evaluation, metrics, summaries
 from diffgen_lib.measure.windows import SlidingWindow
-from diffgen_lib.studies import experiments, factors
+from diffgen_lib.studies import book_runs, experiments, factors
 from diffgen_lib.book import claim, glue_values, scale, setup_chapter, sig3
 from diffgen_lib.measure.verdicts import bootstrap_interval, grouped_bootstrap, verdict, worst_verdict
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
 glue_values(params)
-run_settings = dict(n_val=n_val, n_feature=n_feature, model=model, batch_size=batch_size, precision=precision,
-                    compile=compile)
-common = dict(dataset=dataset, n_train=n_train, steps=steps, seed=seed, device=device, **run_settings)
-main_config = experiments.gap_run(channels=channels, **common)
-class_config = experiments.gap_run(channels=channels, labels="class", **common)
-rf_config = experiments.second_scale_run(params)  # the training-gap chapter's second-scale run
-# the seed runs of C7c-e: every K and the class labels with n_seeds training seeds (K = 0 and the
-# unconditional runs are the training-gap chapter's main run and its seed runs)
+# every run of this chapter (studies.factors.factor_runs): the main and class-conditional runs, the
+# receptive-field run (the training-gap chapter's second-scale run) and the seed runs of C7c-e:
+# every K and the class labels with n_seeds training seeds (K = 0 and the unconditional runs are
+# the training-gap chapter's main run and its seed runs)
+chapter_runs = factors.factor_runs(params)
+common = experiments.run_kwargs(params, exclude=("channels",))  # the run parameters but the width
+main_config, class_config, rf_config = chapter_runs.main, chapter_runs.class_conditional, chapter_runs.receptive_field
 seed_list = [seed + j for j in range(n_seeds)]
-cluster_configs = {(k, s): factors.kmeans_config(k, channels=channels, **{**common, "seed": s})
-                   for k in clusters for s in seed_list}
-class_seed_configs = {s: experiments.gap_run(channels=channels, labels="class", **{**common, "seed": s})
-                      for s in seed_list}
-uncond_seed_configs = {s: experiments.gap_run(channels=channels, **{**common, "seed": s}) for s in seed_list}
+cluster_configs, class_seed_configs = chapter_runs.clusters, chapter_runs.class_seeds
+uncond_seed_configs = chapter_runs.unconditional_seeds
 if sorted(clusters) != list(clusters) or sorted(windows) != list(windows):
     raise ValueError(f"clusters and windows must be increasing, got {clusters} and {windows}")
 if 0.0 not in guidance_weights:
@@ -190,9 +186,9 @@ print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 # either interval lies at or below 0, INCONCLUSIVE otherwise; the copy fraction is reported beside.
 
 # %%
-# every run of this chapter, the missing ones trained two at a time (train.train_many)
-train.train_many([rf_config, class_config, *cluster_configs.values(), *class_seed_configs.values(),
-                  *uncond_seed_configs.values()])  # the longest run first
+# every run of this chapter; the missing ones trained two at a time, longest first (`make book`
+# trains them before the chapters run, so here they are loaded)
+book_runs.train_together(chapter_runs.all())
 class_run = train.train(class_config)
 neg_step = sorted(class_run.snapshots)[autoguide_snapshot]
 guide = factors.guidance_sweep(class_config, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,

@@ -28,3 +28,17 @@ if str(ROOT) not in _paths:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def pytest_collection_finish(session):
+    """Before nbval runs the chapter notebooks, train the runs they train (with their default
+    parameters) side by side and longest first, as ``make book`` does before executing them; the
+    notebooks then load the runs from the cache. Nothing happens when no chapter was collected."""
+    book = ROOT / "book"
+    stems = sorted({Path(str(item.fspath)).stem for item in session.items
+                    if Path(str(item.fspath)).suffix == ".ipynb" and Path(str(item.fspath)).parent == book})
+    if not stems or session.config.option.collectonly:
+        return
+    from diffgen_lib.book.cli import train_chapter_runs
+
+    train_chapter_runs(ROOT, stems)  # a run that fails to train fails its chapter's cells as well

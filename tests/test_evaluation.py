@@ -66,6 +66,10 @@ def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatc
     assert np.allclose(manual, curves.val_error[-1])
     again = evaluation.gap_curves(run, n_eval=20, sigmas=sigmas)
     assert np.array_equal(again.val_error, curves.val_error)
+    # every image's error is kept beside the means (float32), for intervals over the images
+    assert curves.train_errors.shape == (len(config.snapshot_steps), 3, 20) == curves.val_errors.shape
+    assert np.allclose(curves.val_errors[-1].mean(-1), manual, rtol=1e-6)
+    assert np.allclose(curves.train_errors.mean(-1), curves.train_error, rtol=1e-6)
     assert curves.peak()["peak_sigma"] in sigmas
     with pytest.raises(ValueError, match="no snapshots"):
         evaluation.gap_curves(run, n_eval=20, sigmas=sigmas, steps=[5])
@@ -110,3 +114,22 @@ def test_load_size_runs_returns_matching_configs_runs_and_curves(tmp_path, monke
     assert configs[30] == experiments.gap_run(n_train=30, **kwargs)
     assert runs[40].config == configs[40] and len(runs[40].splits.train) == 40
     assert list(curves[30].steps) == list(configs[30].snapshot_steps)
+
+
+def test_image_bootstrap_value_interval_and_degenerate_images():
+    """The value is the statistic of the means over all images; the interval holds it; images that
+    are all alike give an interval of zero width; the train and val images are redrawn apart."""
+    rng = np.random.default_rng(0)
+    tr, va = rng.gamma(2.0, 1.0, (3, 50)), rng.gamma(2.0, 1.5, (3, 60))
+
+    def gap(t, v):
+        return float(np.max((v - t) / t))
+
+    value, lo, hi = evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=1)
+    assert value == pytest.approx(gap(tr.mean(-1), va.mean(-1)))
+    assert lo < value < hi
+    same = np.ones((3, 50))
+    assert evaluation.image_bootstrap(same, 2 * same, gap, n_boot=50) == (1.0, 1.0, 1.0)
+    # the same seed gives the same interval; another seed another one
+    assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=1) == (value, lo, hi)
+    assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=2) != (value, lo, hi)

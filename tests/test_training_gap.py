@@ -11,7 +11,7 @@ from diffgen_lib import analytic, cache, diffusion
 from diffgen_lib.measure import verdicts
 from diffgen_lib.studies import training_gap
 from diffgen_lib.data import load_splits
-from diffgen_lib.measure.evaluation import NOISE_SEED
+from diffgen_lib.measure.evaluation import NOISE_SEED, GapCurves
 from diffgen_lib.studies.experiments import gap_run
 from diffgen_lib.runs import TrainedRun
 
@@ -146,3 +146,24 @@ def test_c3_draw_and_seed_band():
     band = training_gap.seed_band([gap, 2 * gap, 3 * gap])
     assert np.allclose(band["mean"], 2 * gap)
     assert np.allclose(band["min"], np.minimum(gap, 3 * gap)) and np.allclose(band["max"], np.maximum(gap, 3 * gap))
+
+
+def test_run_claim_intervals_of_a_growing_interior_peak():
+    """A gap that grows with every snapshot and peaks inside the grid: rank correlation 1 in every
+    bootstrap draw, end ratio small; a gap that shrinks with training: rank correlation -1."""
+    rng = np.random.default_rng(0)
+    sigmas = np.geomspace(0.01, 10, 9)
+    bump = np.exp(-np.log(sigmas) ** 2)  # peak at sigma = 1, near 0 at the ends
+    steps = np.array([100, 200, 300])
+    train_errors = 1 + 0.01 * rng.random((3, 9, 40))
+    val_errors = train_errors * (1 + np.arange(1, 4)[:, None, None] * bump[None, :, None])
+
+    def curves_of(tr, va):
+        return GapCurves(sigmas, steps, tr.mean(-1), va.mean(-1), 40, tr, va)
+
+    out = training_gap.run_claim_intervals(curves_of(train_errors, val_errors), n_boot=200)
+    assert out["rank"] == (1.0, 1.0, 1.0)
+    value, lo, hi = out["end_ratio"]
+    assert lo <= value <= hi < 0.05
+    shrinking = training_gap.run_claim_intervals(curves_of(train_errors, val_errors[::-1]), n_boot=50)
+    assert shrinking["rank"][2] == -1.0

@@ -32,6 +32,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         stems = [s for s in stems if s in wanted]
     for stem in sorted(set(all_chapters(root / "book")) - set(toc_chapters(root))):
         print(f"note: book/{stem}.py is not in _toc.yml, so it is neither executed nor built", flush=True)
+    stale = [s for s in stems if s not in AGGREGATE_PAGES and (args.force or not is_up_to_date(s, {}, root))]
+    if train_chapter_runs(root, stale) != 0:
+        return 1
     failed = []
     for i, stem in enumerate(stems, 1):
         tag = f"[{i}/{len(stems)}] {stem}"
@@ -68,6 +71,36 @@ def cmd_build(args: argparse.Namespace) -> int:
             return rc
         print(f"html: done in {time.monotonic() - t0:.1f} s -> {_rel(root / '_build' / 'html' / 'index.html', root)}")
     print(f"book: done in {time.monotonic() - t_start:.1f} s", flush=True)
+    return 0
+
+
+def train_chapter_runs(root: Path, stems: list[str]) -> int:
+    """Train the runs of the chapters ``stems`` with their default parameters before any of them
+    executes, all side by side and longest first (:mod:`diffgen_lib.studies.book_runs`); the
+    chapters then load them. Returns 0, or 1 when a run fails to train."""
+    from ..studies import book_runs
+
+    values_of = {}
+    for stem in stems:
+        if stem in book_runs.CHAPTER_RUNS:
+            specs = parse_spec(stem, root / "book")
+            values_of[stem] = {name: spec.default for name, spec in specs.items()}
+    if not values_of:
+        return 0
+    from .. import train
+    from .chapter import pin_threads
+
+    pin_threads()  # DIFFGEN_THREADS, as in the chapters: the thread count is part of a run's key
+    t0 = time.monotonic()
+    configs = book_runs.runs_of_chapters(values_of)
+    try:
+        todo = book_runs.train_together(configs)
+    except Exception as exc:  # a run that fails here fails in its chapter too; say which
+        print(f"runs: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    if todo:
+        print(f"runs: trained {len(todo)} of the {len(configs)} runs of {', '.join(values_of)} "
+              f"side by side in {time.monotonic() - t0:.1f} s", flush=True)
     return 0
 
 

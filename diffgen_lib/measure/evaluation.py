@@ -30,6 +30,8 @@ class GapCurves:
     train_error: np.ndarray  # (T, S)
     val_error: np.ndarray    # (T, S)
     n_eval: int
+    train_errors: Optional[np.ndarray] = None  # (T, S, n): every image's error (float32)
+    val_errors: Optional[np.ndarray] = None    # (T, S, n)
 
     @property
     def gap(self) -> np.ndarray:
@@ -44,6 +46,13 @@ class GapCurves:
     def peak(self, snapshot: int = -1) -> dict:
         """Peak gap and its sigma for one snapshot (default: the last)."""
         return summaries.peak(self.sigmas, self.gap[snapshot])
+
+    def image_interval(self, statistic: Callable[[np.ndarray, np.ndarray], float], level: float = 0.9,
+                       n_boot: int = 1000, seed: int = 0) -> Tuple[float, float, float]:
+        """``statistic(train_error, val_error)`` of the curves (mean errors (T, S)) with its
+        percentile-bootstrap interval over the evaluation images (:func:`image_bootstrap`): the
+        spread that comes from which images were evaluated, for one trained run."""
+        return image_bootstrap(self.train_errors, self.val_errors, statistic, level, n_boot, seed)
 
 
 def evaluation_sets(run: TrainedRun, n_eval: int):
@@ -99,15 +108,17 @@ def gap_curves(run: TrainedRun, n_eval: int = 200, sigmas: Optional[Sequence[flo
         for step in chosen:  # metrics.denoising_errors runs without gradients
             den = run.snapshots[step] if weights == "raw" else run.ema_snapshot(step)
             tr, va = train_val_errors(den, images, sigmas, noise_seed)
-            tr_err.append(tr.mean(1))
-            va_err.append(va.mean(1))
+            tr_err.append(tr)
+            va_err.append(va)
+        tr_err, va_err = np.stack(tr_err), np.stack(va_err)  # (T, S, n)
         return {"sigmas": torch.from_numpy(sigmas), "steps": torch.tensor(chosen),
-                "train_error": torch.from_numpy(np.stack(tr_err)), "val_error": torch.from_numpy(np.stack(va_err)),
-                "n_eval": len(images[0])}
+                "train_error": torch.from_numpy(tr_err.mean(2)), "val_error": torch.from_numpy(va_err.mean(2)),
+                "train_errors": torch.from_numpy(tr_err.astype(np.float32)),
+                "val_errors": torch.from_numpy(va_err.astype(np.float32)), "n_eval": len(images[0])}
 
     r = cache.cached_result("gap-curves", key, compute, _SOURCES)
     return GapCurves(r["sigmas"].numpy(), r["steps"].numpy(), r["train_error"].numpy(),
-                     r["val_error"].numpy(), int(r["n_eval"]))
+                     r["val_error"].numpy(), int(r["n_eval"]), r["train_errors"].numpy(), r["val_errors"].numpy())
 
 
 def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, device,
@@ -123,22 +134,33 @@ def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, devic
     return out
 
 
+def image_bootstrap(train_errors: np.ndarray, val_errors: np.ndarray,
+                    statistic: Callable[[np.ndarray, np.ndarray], float], level: float = 0.9,
+                    n_boot: int = 1000, seed: int = 0) -> Tuple[float, float, float]:
+    """``statistic(mean train errors, mean val errors)`` of per-image errors (..., n) (the mean is
+    over the last axis) and its percentile-bootstrap interval over the evaluation images: each
+    bootstrap sample redraws the train and the val images with replacement, the same images in
+    every row (snapshot, denoiser, sigma). Returns (value on all images, low, high)."""
+    tr, va = np.asarray(train_errors, np.float64), np.asarray(val_errors, np.float64)
+
+    def value(i_tr, i_va):
+        return statistic(tr[..., i_tr].mean(-1), va[..., i_va].mean(-1))
+
+    rng = np.random.default_rng(seed)
+    n_tr, n_va = tr.shape[-1], va.shape[-1]
+    values = np.array([value(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return float(value(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)
+
+
 def peak_ratio_interval(train_errors: np.ndarray, val_errors: np.ndarray, num: int, den: int,
                         level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> Tuple[float, float, float]:
     """Ratio of the peak relative gaps of two denoisers evaluated on the same images (rows ``num``
     and ``den`` of per-image errors (D, S, n), e.g. two window sizes) and its percentile-bootstrap
-    interval over the evaluation images: each bootstrap sample redraws the train and the val
-    images with replacement (the same images for both denoisers)."""
-    tr, va = np.asarray(train_errors, np.float64), np.asarray(val_errors, np.float64)
-
-    def ratio(i_tr, i_va):
-        t, v = tr[..., i_tr].mean(-1), va[..., i_va].mean(-1)  # (D, S)
-        peaks = np.nanmax(metrics.relative_gap(v, t), axis=-1)
+    interval over the evaluation images (:func:`image_bootstrap`, the same images for both)."""
+    def ratio(train_error, val_error):
+        peaks = np.nanmax(metrics.relative_gap(val_error, train_error), axis=-1)
         return peaks[num] / peaks[den]
 
-    rng = np.random.default_rng(seed)
-    n_tr, n_va = tr.shape[-1], va.shape[-1]
-    values = np.array([ratio(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(values, [tail, 1 - tail])
-    return float(ratio(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)
+    return image_bootstrap(train_errors, val_errors, ratio, level, n_boot, seed)

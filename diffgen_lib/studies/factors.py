@@ -19,7 +19,8 @@ the settings; sources: this module and the modules whose code decides the number
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -51,6 +52,42 @@ def kmeans_config(k: int, **kwargs) -> TrainConfig:
         raise ValueError(f"number of clusters must be >= 0, got {k}")
     return experiments.gap_run(**kwargs) if k == 0 else \
         experiments.gap_run(labels="kmeans", n_clusters=int(k), **kwargs)
+
+
+@dataclass(frozen=True)
+class FactorRuns:
+    """The runs of the factors chapter: the main and class-conditional runs, the receptive-field
+    run (the second-scale run), and the seed runs of the condition-granularity claims: per
+    (K, seed) a k-means run (K = 0: the unconditional run), per seed a class-conditional and an
+    unconditional run."""
+
+    main: TrainConfig
+    class_conditional: TrainConfig
+    receptive_field: TrainConfig
+    clusters: Dict[Tuple[int, int], TrainConfig]
+    class_seeds: Dict[int, TrainConfig]
+    unconditional_seeds: Dict[int, TrainConfig]
+
+    def all(self) -> List[TrainConfig]:
+        """Every config above, each once."""
+        configs = [self.main, self.class_conditional, self.receptive_field, *self.clusters.values(),
+                   *self.class_seeds.values(), *self.unconditional_seeds.values()]
+        return [c for i, c in enumerate(configs) if c not in configs[:i]]
+
+
+def factor_runs(params: Dict[str, Any]) -> FactorRuns:
+    """The factors chapter's runs for its parameter values ``params`` (the run parameters,
+    ``clusters``, ``seed`` and ``n_seeds``)."""
+    common = experiments.run_kwargs(params, exclude=("channels", "seed"))
+    channels, seeds = params["channels"], [params["seed"] + j for j in range(int(params["n_seeds"]))]
+    return FactorRuns(
+        main=experiments.gap_run(channels=channels, seed=params["seed"], **common),
+        class_conditional=experiments.gap_run(channels=channels, labels="class", seed=params["seed"], **common),
+        receptive_field=experiments.second_scale_run(params),
+        clusters={(k, s): kmeans_config(k, channels=channels, seed=s, **common)
+                  for k in params["clusters"] for s in seeds},
+        class_seeds={s: experiments.gap_run(channels=channels, labels="class", seed=s, **common) for s in seeds},
+        unconditional_seeds={s: experiments.gap_run(channels=channels, seed=s, **common) for s in seeds})
 
 
 def eval_sigmas(low: float, high: float, every: int = 1) -> np.ndarray:

@@ -9,6 +9,8 @@
 - :func:`spacing`: nearest-neighbour distances between training images and from validation
   images to the training set, and the noise levels they translate into.
 - :func:`c3_draw`: C3's statistics of one curve (peaks, ends: :mod:`summaries`).
+- :func:`run_claim_intervals`: C2a's and C3's statistics of one run with intervals over its
+  evaluation images (a scale trained with one seed).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from .. import analytic, cache, diffusion
 from ..measure import metrics, summaries
 from ..data import load_splits
-from ..measure.evaluation import NOISE_SEED, train_val_errors
+from ..measure.evaluation import NOISE_SEED, GapCurves, train_val_errors
 from ..runs import TrainConfig, TrainedRun
 
 Tensor = torch.Tensor
@@ -230,6 +232,24 @@ def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:
             "inside": summaries.interior(k, len(gap), margin), "end_ratio": summaries.end_ratio(gap),
             "low_end": abs(gap[0]) / gap[k] if gap[k] > 0 else math.inf,
             "high_end": abs(gap[-1]) / gap[k] if gap[k] > 0 else math.inf}
+
+
+def run_claim_intervals(curves: GapCurves, n_boot: int = 1000, seed: int = 0) -> Dict[str, tuple]:
+    """C2a's and C3's statistics of one run, each as (value, low, high) with its 90%
+    percentile-bootstrap interval over the evaluation images
+    (:meth:`~diffgen_lib.measure.evaluation.GapCurves.image_interval`): ``rank``, the rank
+    correlation of the peak gap with the training step over the snapshots, and ``end_ratio``, the
+    last snapshot's gap at the ends of the sigma grid relative to its peak. The interval says how
+    much the images that were evaluated move the statistic, not how much a training seed would."""
+    def rank(train_error, val_error):
+        gaps = metrics.relative_gap(val_error, train_error)
+        return metrics.rank_correlation(curves.steps, summaries.peaks(curves.sigmas, gaps)["peak_gap"])
+
+    def end(train_error, val_error):
+        return summaries.end_ratio(metrics.relative_gap(val_error[-1], train_error[-1]))
+
+    return {"rank": curves.image_interval(rank, n_boot=n_boot, seed=seed),
+            "end_ratio": curves.image_interval(end, n_boot=n_boot, seed=seed)}
 
 
 def seed_band(gaps) -> Dict[str, np.ndarray]:

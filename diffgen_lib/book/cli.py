@@ -87,7 +87,6 @@ def train_chapter_runs(root: Path, stems: list[str]) -> int:
             values_of[stem] = {name: spec.default for name, spec in specs.items()}
     if not values_of:
         return 0
-    from .. import train
     from .chapter import pin_threads
 
     pin_threads()  # DIFFGEN_THREADS, as in the chapters: the thread count is part of a run's key

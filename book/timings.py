@@ -21,8 +21,12 @@
 # depend on the machine that last executed a chapter; the threads are pinned
 # (`DIFFGEN_THREADS`, default 2). They also depend on the cache: a chapter whose networks and
 # measurements were already cached (`.cache/diffgen`) only loads them, so these can be much
-# shorter than a first run from an empty cache. The project's README lists the cold-cache times
-# of the whole book measured on two CPU cores.
+# shorter than a first run from an empty cache. `make book` also trains the networks of the
+# chapters it is about to execute before it executes any of them, all side by side and the
+# longest first, so the chapters that train (03 and 06) mostly load their networks and their
+# times below are those of their measurements; the build prints the training time on its own
+# (`runs: trained ...`). The project's README lists the cold-cache times of the whole book,
+# training included, measured on two CPU cores.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display

@@ -133,3 +133,6 @@ def test_image_bootstrap_value_interval_and_degenerate_images():
     # the same seed gives the same interval; another seed another one
     assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=1) == (value, lo, hi)
     assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=2) != (value, lo, hi)
+    # a statistic that is infinite in some draws gives an interval with inf, never nan
+    value, lo, hi = evaluation.image_bootstrap(tr, va, lambda t, v: np.inf if v[0] > 3.2 else 1.0, n_boot=300)
+    assert not np.isnan([lo, hi]).any() and (lo, hi) == (1.0, np.inf)

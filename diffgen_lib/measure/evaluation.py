@@ -150,7 +150,10 @@ def image_bootstrap(train_errors: np.ndarray, val_errors: np.ndarray,
     n_tr, n_va = tr.shape[-1], va.shape[-1]
     values = np.array([value(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
     tail = (1 - level) / 2
-    lo, hi = np.quantile(values, [tail, 1 - tail])
+    if np.isfinite(values).all():
+        lo, hi = np.quantile(values, [tail, 1 - tail])
+    else:  # e.g. a ratio to a peak that is not positive in some draws: no interpolation with inf
+        lo, hi = np.quantile(values, tail, method="lower"), np.quantile(values, 1 - tail, method="higher")
     return float(value(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)
 
 

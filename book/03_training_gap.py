@@ -57,6 +57,7 @@ n_eval = 200             # run parameter: train images and as many val images of
 scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (5000 MNIST digits at 14x14, 196 dimensions)
 scale2_n_train = 1000    # run parameter: training images of the second-scale run
 scale2_steps = 6000      # run parameter: training steps of the second-scale run (6 evenly spaced snapshots)
+scale2_threads = 0       # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
 widths = [8, 16, 32]     # list of int in [4, 512]: U-Net base widths of the model-size runs (equal steps; 32 is the main run)
 size_trains = [150, 300, 600]  # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size runs (equal steps)
 n_recon = 6              # int in [1, 32]: train images and as many val images in the reconstruction grid

@@ -56,6 +56,7 @@ sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps (35 networ
 scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (as in the training-gap chapter)
 scale2_n_train = 1000      # run parameter: training images of the second-scale run
 scale2_steps = 6000        # run parameter: training steps of the second-scale run
+scale2_threads = 0         # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
 scale2_sampler_steps = 32  # int in [2, 1000]: EDM Heun sampler steps at the second scale (several steps between its training-gap peak and the end)
 n_ref = 1000               # int in [10, 100000]: size of the train and of the val reference, at most (capped at the training set and at the held-out images less 100, kept for the null)
 seeds = [0, 1, 2]          # list of int in [0, 2**31-1]: seeds of the sample sets (per-sample noise), at least 3 for the intervals

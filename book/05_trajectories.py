@@ -52,6 +52,7 @@ sampler_steps = 18         # int in [2, 1000]: EDM Heun sampler steps
 scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (as in the training-gap chapter)
 scale2_n_train = 1000      # run parameter: training images of the second-scale run
 scale2_steps = 6000        # run parameter: training steps of the second-scale run
+scale2_threads = 0         # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
 scale2_sampler_steps = 32  # int in [2, 1000]: EDM Heun sampler steps at the second scale (the inference chapter's sample sets)
 n_noisy = 300              # int in [10, 1000000]: noisy train and noisy val samples per noise level
 n_boot = 1000              # int in [100, 100000]: bootstrap resamples of the per-trajectory correlation

@@ -53,6 +53,7 @@ n_eval = 200             # run parameter: train images and as many val images of
 scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run, the receptive-field run here (the 8x8 digits are too small for windows)
 scale2_n_train = 1000    # run parameter: training images of the second-scale run
 scale2_steps = 6000      # run parameter: training steps of the second-scale run
+scale2_threads = 0       # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
 guidance_weights = [0.0, 0.5, 1.0, 1.5, 2.0]  # list of float in [0, 10], containing 0: guidance weights w (0: the unguided reference)
 autoguide_snapshot = 0   # int in [0, 4]: autoguidance takes this snapshot (0: the earliest) of the class-conditional run as D_neg
 n_gen = 300              # int in [20, 50000]: generated samples per guidance setting and per cluster run

@@ -18,15 +18,17 @@
 #
 # How long each chapter took when its committed notebook was executed (with its default
 # parameters, by `make book`), read from the papermill metadata of the notebooks. The times
-# depend on the machine that last executed a chapter; the threads are pinned
-# (`DIFFGEN_THREADS`, default 2). They also depend on the cache: a chapter whose networks and
-# measurements were already cached (`.cache/diffgen`) only loads them, so these can be much
-# shorter than a first run from an empty cache. `make book` also trains the networks of the
-# chapters it is about to execute before it executes any of them, all side by side and the
-# longest first, so the chapters that train (03 and 06) mostly load their networks and their
-# times below are those of their measurements; the build prints the training time on its own
-# (`runs: trained ...`). The project's README lists the cold-cache times of the whole book,
-# training included, measured on two CPU cores.
+# depend on the machine that last executed a chapter and on its threads: `make book` first
+# trains the networks of the chapters it is about to execute, all side by side and the longest
+# first (it prints that time on its own, `runs: trained ...`), then executes the chapters side
+# by side, sharing the threads (`DIFFGEN_THREADS`, default 2) between them: with two threads,
+# two chapters at a time with one thread each, so the times below are those of a chapter
+# computing on one thread beside another, and they add up to more than the build took. The
+# numbers the chapters print are the same with one thread as with two (the tests check the
+# measurements at both). The times also depend on the cache: a chapter whose networks and
+# measurements were already cached (`.cache/diffgen`) only loads them, so the chapters that
+# train (03 and 06) show the time of their measurements. The project's README lists the
+# cold-cache times of the whole book, training included, measured on two CPU cores.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
@@ -35,8 +37,8 @@ from diffgen_lib import book
 
 rows = book.collect_timings()
 lines = [
-    "| Chapter | Execution time | Code cells | Slowest cell | Finished (UTC) | Parameters |",
-    "|---|---:|---:|---:|---|---|",
+    "| Chapter | Execution time | Threads | Code cells | Slowest cell | Finished (UTC) | Parameters |",
+    "|---|---:|---:|---:|---:|---|---|",
 ]
 for r in rows:
     seconds = f"{r['duration']:.1f} s" if r["duration"] is not None else "?"
@@ -44,7 +46,8 @@ for r in rows:
     # non-breaking hyphen and space: a narrow column must not wrap a date mid-string
     finished = (r["end_time"] or "?")[:16].replace("-", "\u2011").replace("T", "\u00a0")
     params = ", ".join(f"`{k}={v}`" for k, v in r["parameters"].items()) or "defaults"
-    lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {r['n_cells']} | {slowest} | {finished} | {params} |")
+    threads = r["threads"] if r["threads"] is not None else "?"
+    lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {threads} | {r['n_cells']} | {slowest} | {finished} | {params} |")
 total = sum(r["duration"] or 0.0 for r in rows)
-lines.append(f"| **all chapters** | **{total:.1f} s** ({total / 60:.1f} min) | | | | |")
+lines.append(f"| **sum of the chapters** | **{total:.1f} s** ({total / 60:.1f} min) | | | | | |")
 display(Markdown("\n".join(lines)))

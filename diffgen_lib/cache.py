@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -141,14 +142,47 @@ def cached_result(kind: str, key: Any, compute, sources: Iterable[os.PathLike] =
     digest = stable_hash({"kind": kind, "key": key, "version": __version__,
                           "source": source_hash(sources)})
     path = cache_dir() / "results" / f"{kind}-{digest[:24]}.pt"
-    if path.exists():
-        try:
-            return read_checked(path)
-        except CorruptCacheEntry as exc:
-            import warnings
-
-            warnings.warn(f"recomputing a corrupt cache entry: {exc}", RuntimeWarning, stacklevel=2)
-            path.unlink(missing_ok=True)
-    value = compute()
-    write_checked(path, value)
+    value = _read_or_none(path)
+    if value is not None:
+        return value
+    with computed_once(path):  # another process may have computed it while this one waited
+        value = _read_or_none(path)
+        if value is None:
+            value = compute()
+            write_checked(path, value)
     return value
+
+
+def _read_or_none(path: Path) -> Any:
+    """The entry at ``path``, or None when there is none (a corrupt one is reported and removed)."""
+    if not path.exists():
+        return None
+    try:
+        return read_checked(path)
+    except CorruptCacheEntry as exc:
+        import warnings
+
+        warnings.warn(f"recomputing a corrupt cache entry: {exc}", RuntimeWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
+
+
+@contextmanager
+def computed_once(path: os.PathLike):
+    """Hold an exclusive lock for the cache entry ``path`` while it is computed, so that processes
+    working side by side (the book's chapters) compute a shared entry once: the others wait, then
+    read it. Inside, check again whether the entry exists. The lock files stay in ``locks/`` of the
+    cache folder (removing them would race); where ``fcntl`` is missing (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: each process computes for itself
+        yield
+        return
+    lock = cache_dir() / "locks" / (Path(path).name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

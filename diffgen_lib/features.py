@@ -125,13 +125,25 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Cla
                              "n_classes": n_classes, "version": __version__,
                              "source": cache.source_hash([Path(__file__)])})
     path = cache.cache_dir() / f"classifier-{key[:20]}.pt"
-    if use_cache and path.exists():
-        try:
-            state = cache.read_checked(path)
-            net.load_state_dict(state["weights"])
-            return ClassifierFeatures(net.to(device), state["train_accuracy"])
-        except cache.CorruptCacheEntry:
-            path.unlink()
+    if not use_cache:
+        return _fit_classifier(images, labels, n_classes, config, device)
+    with cache.computed_once(path):  # chapters side by side train it once
+        if path.exists():
+            try:
+                state = cache.read_checked(path)
+                net.load_state_dict(state["weights"])
+                return ClassifierFeatures(net.to(device), state["train_accuracy"])
+            except cache.CorruptCacheEntry:
+                path.unlink()
+        features = _fit_classifier(images, labels, n_classes, config, device)
+        cache.write_checked(path, {"weights": features.net.cpu().state_dict(), "train_accuracy": features.train_accuracy})
+        features.net.to(device)
+        return features
+
+
+def _fit_classifier(images: Tensor, labels: Tensor, n_classes: int, config: ClassifierConfig,
+                    device: str) -> ClassifierFeatures:
+    """Train the feature classifier (:func:`train_classifier` without the cache)."""
     torch.manual_seed(config.seed)
     net = SmallClassifier(images.shape[1], n_classes, config.width, config.feature_dim).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -147,8 +159,6 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Cla
             opt.step()
     features = ClassifierFeatures(net.cpu(), 0.0)
     features.train_accuracy = features.accuracy(images, labels)
-    if use_cache:
-        cache.write_checked(path, {"weights": net.state_dict(), "train_accuracy": features.train_accuracy})
     features.net.to(device)
     return features
 

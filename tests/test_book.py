@@ -251,6 +251,50 @@ def test_cli_list(tmp_path):
     assert 'name = "a"' in res.stdout
 
 
+THREADS_CHAPTER = HEADER + '''
+# %% tags=["parameters"]
+seed = 0              # int in [0, 2**31-1]: master seed
+
+# %%
+import torch
+
+from diffgen_lib.book import setup_chapter
+
+params = setup_chapter("{stem}", globals())
+print(f"computing with {{torch.get_num_threads()}} threads")
+{body}
+'''
+
+
+def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path):
+    """Two chapters, two threads: side by side with one thread each, each stamped when it
+    succeeds; a failing one is reported with its error and fails the build; --jobs 1 gives each
+    chapter both threads."""
+    root = make_root(tmp_path)
+    (root / "book" / "t_chapter.py").write_text(THREADS_CHAPTER.format(stem="t_chapter", body=""))
+    (root / "book" / "t_fails.py").write_text(
+        THREADS_CHAPTER.format(stem="t_fails", body='raise RuntimeError("a cell went wrong")'))
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/t_chapter\n  - file: book/t_fails\n")
+    res = cli("build", "--no-html", "--keep-going", root=root)
+    assert res.returncode == 1
+    assert "2 side by side with 1 thread each" in res.stdout, res.stdout
+    assert re.search(r"\] t_fails: FAILED after .*RuntimeError: a cell went wrong", res.stdout, re.S), res.stdout
+    assert re.search(r"\] t_chapter: done in", res.stdout) and "FAILED chapters: t_fails" in res.stderr
+    nb = json.loads((root / "book" / "t_chapter.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "computing with 1 threads" in printed and nb["metadata"]["diffgen"] == {"threads": 1}
+    assert book.is_up_to_date("t_chapter", {}, root) and not book.is_up_to_date("t_fails", {}, root)
+    (root / "book" / "t_fails.py").write_text(THREADS_CHAPTER.format(stem="t_fails", body=""))
+    res = cli("build", "--no-html", "--jobs", "1", root=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[t_chapter]: up to date, skipped" in res.stdout and "side by side" not in res.stdout
+    nb = json.loads((root / "book" / "t_fails.ipynb").read_text())
+    assert nb["metadata"]["diffgen"] == {"threads": 2}
+    res = cli("build", "--no-html", "--jobs", "0", root=root)
+    assert res.returncode == 2 and "--jobs must be at least 1, got 0" in res.stderr
+
+
 def test_resolve_chapter_by_short_name(tmp_path):
     root = make_root(tmp_path)
     (root / "book" / "t_chapter.py").rename(root / "book" / "03_training_gap.py")

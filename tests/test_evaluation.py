@@ -1,5 +1,10 @@
 """Shared runs, the cached training-gap evaluation, cached results and progress bars."""
 
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -48,6 +53,26 @@ def test_cached_result_computes_once_and_recovers_from_corruption(tmp_path, monk
     with pytest.warns(RuntimeWarning, match="corrupt"):
         c = cache.cached_result("thing", {"n": 3}, compute)
     assert len(calls) == 3 and torch.equal(c["x"], a["x"])
+
+
+def _compute_slowly(log: str, folder: str) -> list:
+    """A process computing a cached entry that takes a second (counted in ``log``)."""
+    os.environ["DIFFGEN_CACHE"] = folder
+
+    def compute():
+        with open(log, "a") as handle:
+            handle.write("x")
+        time.sleep(1.0)
+        return {"v": torch.arange(4)}
+
+    return cache.cached_result("slow", {"k": 1}, compute)["v"].tolist()
+
+
+def test_processes_side_by_side_compute_a_shared_entry_once(tmp_path):
+    log = tmp_path / "computed.log"
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        values = list(pool.map(_compute_slowly, [str(log)] * 2, [str(tmp_path)] * 2))
+    assert values == [[0, 1, 2, 3]] * 2 and log.read_text() == "x"
 
 
 def test_gap_curves_of_a_tiny_run_are_cached_and_consistent(tmp_path, monkeypatch):

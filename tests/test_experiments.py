@@ -165,7 +165,7 @@ def test_long_profile_moves_the_second_scale_to_28x28():
         specs = book.parse_spec(stem, ROOT / "book")
         values = book.validate(stem, specs, book.load_profile("long", stem, specs, ROOT))
         assert values["scale2_dataset"] == "mnist5k" and values["scale2_steps"] >= 10000
-        assert not set(values) & set(RUN_PARAMS) - {"scale2_dataset", "scale2_n_train", "scale2_steps"}, \
+        assert not set(values) & set(RUN_PARAMS) - {"scale2_dataset", "scale2_n_train", "scale2_steps", "scale2_threads"}, \
             "the 8x8 runs stay the default ones"
 
 

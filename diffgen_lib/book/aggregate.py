@@ -251,6 +251,7 @@ def collect_timings(root: Path = ROOT) -> list[dict]:
         slow_i, slow_s = max(cells, key=lambda t: t[1]) if cells else (None, 0.0)
         rows.append(dict(
             chapter=stem, duration=pm.get("duration"), end_time=pm.get("end_time"),
+            threads=(nb.get("metadata", {}).get("diffgen") or {}).get("threads"),
             parameters=pm.get("parameters") or {}, n_cells=len(cells),
             slowest_cell=slow_i, slowest_s=slow_s,
         ))

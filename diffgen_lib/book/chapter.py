@@ -57,9 +57,11 @@ def _injected_names(namespace: dict) -> dict[str, str]:
 
 
 def pin_threads(n: int | None = None) -> int:
-    """Limit torch, OpenMP and BLAS to ``n`` threads (env DIFFGEN_THREADS, default 2)."""
+    """Limit torch, OpenMP and BLAS to ``n`` threads: by default the chapter's share of the
+    machine, ``DIFFGEN_CHAPTER_THREADS`` (set when the build executes chapters side by side), else
+    ``DIFFGEN_THREADS`` (default 2)."""
     if n is None:
-        n = int(os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
+        n = int(os.environ.get("DIFFGEN_CHAPTER_THREADS") or os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n)
     try:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..studies import run_parameters
-from .layout import AGGREGATE_PAGES, ROOT, _rel
+from .layout import AGGREGATE_PAGES, DEFAULT_THREADS, ROOT, _rel
 from .params import ParamError, ParamSpec, SpecError, _fmt, parse_spec, resolve_cli_value, validate
-from .runner import _jupyter_book, build_html, execute_chapter
+from .runner import _jupyter_book, build_html, execute_chapter, execute_side_by_side, recorded_seconds
 from .stamps import is_up_to_date, write_stamp
 from .toc import all_chapters, resolve_chapter, toc_chapters
 
@@ -26,6 +26,7 @@ from .toc import all_chapters, resolve_chapter, toc_chapters
 def cmd_build(args: argparse.Namespace) -> int:
     root = Path(args.root)
     t_start = time.monotonic()
+    chapter_jobs(args.jobs, 1)  # a bad --jobs stops here, before anything runs
     stems = toc_chapters(root)
     if args.chapters:
         wanted = {resolve_chapter(c, root / "book") for c in args.chapters}
@@ -33,32 +34,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     for stem in sorted(set(all_chapters(root / "book")) - set(toc_chapters(root))):
         print(f"note: book/{stem}.py is not in _toc.yml, so it is neither executed nor built", flush=True)
     stale = [s for s in stems if s not in AGGREGATE_PAGES and (args.force or not is_up_to_date(s, {}, root))]
+    for stem in stems:
+        if stem not in AGGREGATE_PAGES and stem not in stale:
+            print(f"[{stem}]: up to date, skipped", flush=True)
     if train_chapter_runs(root, stale) != 0:
         return 1
-    failed = []
-    for i, stem in enumerate(stems, 1):
-        tag = f"[{i}/{len(stems)}] {stem}"
-        if stem in AGGREGATE_PAGES and failed:
+    failed = execute_chapters(root, stale, args.jobs, args.keep_going)
+    for stem in [s for s in stems if s in AGGREGATE_PAGES]:  # they read the chapters' notebooks: last
+        tag = f"[{stem}]"
+        if failed:
             print(f"{tag}: not executed (a chapter failed)", flush=True)
-            continue
-        if not args.force and is_up_to_date(stem, {}, root):
+        elif not args.force and is_up_to_date(stem, {}, root):
             print(f"{tag}: up to date, skipped", flush=True)
-            continue
-        print(f"{tag}: executing ...", flush=True)
-        t0 = time.monotonic()
-        try:
-            execute_chapter(stem, root / "book" / f"{stem}.ipynb", None, root, label=stem)
-        except Exception as exc:  # papermill's execution error carries the cell's traceback
+        elif not _execute_one(root, stem, tag):
             failed.append(stem)
-            first = str(exc).strip().splitlines()
-            print(f"{tag}: FAILED after {time.monotonic() - t0:.1f} s", flush=True)
-            print("      " + "\n      ".join(first[-8:]), flush=True)
-            print(f"      the failed notebook: {_rel(root / '_build' / 'exec' / f'{stem}.ipynb', root)}")
-            if not args.keep_going:
-                break
-            continue
-        write_stamp(stem, {}, root)
-        print(f"{tag}: done in {time.monotonic() - t0:.1f} s", flush=True)
     if failed:
         print(f"book: FAILED chapters: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -72,6 +61,70 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"html: done in {time.monotonic() - t0:.1f} s -> {_rel(root / '_build' / 'html' / 'index.html', root)}")
     print(f"book: done in {time.monotonic() - t_start:.1f} s", flush=True)
     return 0
+
+
+def _report_failure(root: Path, stem: str, tag: str, seconds: float, error: str) -> None:
+    first = error.strip().splitlines()
+    print(f"{tag}: FAILED after {seconds:.1f} s", flush=True)
+    print("      " + "\n      ".join(first[-8:]), flush=True)
+    print(f"      the failed notebook: {_rel(root / '_build' / 'exec' / f'{stem}.ipynb', root)}", flush=True)
+
+
+def _execute_one(root: Path, stem: str, tag: str, threads: int | None = None) -> bool:
+    """Execute one chapter in this process and stamp it; False when it failed (reported)."""
+    print(f"{tag}: executing ...", flush=True)
+    t0 = time.monotonic()
+    try:
+        execute_chapter(stem, root / "book" / f"{stem}.ipynb", None, root, label=stem, threads=threads)
+    except Exception as exc:  # papermill's execution error carries the cell's traceback
+        _report_failure(root, stem, tag, time.monotonic() - t0, str(exc))
+        return False
+    write_stamp(stem, {}, root)
+    print(f"{tag}: done in {time.monotonic() - t0:.1f} s", flush=True)
+    return True
+
+
+def chapter_jobs(requested: int | None, n_chapters: int) -> tuple[int, int]:
+    """(chapters side by side, threads of each) for ``n_chapters`` to execute: ``requested``
+    (default: one chapter per thread of ``DIFFGEN_THREADS``), at most ``n_chapters``; the threads
+    are shared out evenly (at least one each)."""
+    import os
+
+    total = int(os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
+    if requested is not None and requested < 1:
+        raise ParamError(f"--jobs must be at least 1, got {requested}")
+    jobs = max(1, min(requested or total, n_chapters))
+    return jobs, max(1, total // jobs)
+
+
+def execute_chapters(root: Path, stems: list[str], jobs: int | None, keep_going: bool) -> list[str]:
+    """Execute ``stems`` (stamping each that succeeds), side by side when more than one job fits
+    (:func:`chapter_jobs`), the longest (as last recorded) first; returns the failed stems."""
+    if not stems:
+        return []
+    jobs, threads = chapter_jobs(jobs, len(stems))
+    if jobs == 1:
+        failed = []
+        for i, stem in enumerate(stems, 1):
+            if not _execute_one(root, stem, f"[{i}/{len(stems)}] {stem}"):
+                failed.append(stem)
+                if not keep_going:
+                    break
+        return failed
+    order = sorted(stems, key=lambda s: recorded_seconds(s, root), reverse=True)
+    print(f"chapters: executing {len(order)} ({', '.join(order)}), {jobs} side by side with "
+          f"{threads} thread{'s' if threads > 1 else ''} each", flush=True)
+    failed = []
+    results = execute_side_by_side(order, root, jobs, threads, stop_on_failure=not keep_going)
+    for i, (stem, seconds, error) in enumerate(results, 1):
+        tag = f"[{i}/{len(order)}] {stem}"
+        if error is not None:
+            failed.append(stem)
+            _report_failure(root, stem, tag, seconds, error)
+            continue
+        write_stamp(stem, {}, root)
+        print(f"{tag}: done in {seconds:.1f} s", flush=True)
+    return failed
 
 
 def train_chapter_runs(root: Path, stems: list[str]) -> int:
@@ -383,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_build.add_argument("--force", action="store_true", help="execute even if the stamp matches")
     p_build.add_argument("--no-html", action="store_true", help="skip the Jupyter Book build")
     p_build.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
+    p_build.add_argument("--jobs", type=int, default=None,
+                         help="chapters executed side by side, sharing DIFFGEN_THREADS between them "
+                              "(default: one per thread; 1: one after the other with all threads)")
     p_build.set_defaults(func=cmd_build)
     p_run = sub.add_parser("run", help="execute one chapter with other parameters into _build/runs/")
     _chapter_arguments(p_run, "03_training_gap or training_gap")

@@ -80,15 +80,22 @@ def _kernel_config(ipc_dir: Path):
 
 
 def execute_chapter(
-    stem: str, output: Path, parameters: dict | None = None, root: Path = ROOT, *, label: str = ""
+    stem: str, output: Path, parameters: dict | None = None, root: Path = ROOT, *, label: str = "",
+    threads: int | None = None,
 ) -> None:
-    """Execute ``book/<stem>.py`` with papermill into ``output`` (inputs from the .py source)."""
+    """Execute ``book/<stem>.py`` with papermill into ``output`` (inputs from the .py source).
+    ``threads``: the threads its kernel computes with (``DIFFGEN_CHAPTER_THREADS``; default
+    ``DIFFGEN_THREADS``), recorded in the notebook's metadata."""
     import jupytext
     import nbformat
     import papermill
 
     root = Path(root)
     kernel_environment()
+    if threads is not None:  # this process's environment is the kernel's
+        os.environ["DIFFGEN_CHAPTER_THREADS"] = str(threads)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(threads)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     work = root / "_build" / "exec"
@@ -131,6 +138,7 @@ def execute_chapter(
     pm = nb.metadata.setdefault("papermill", {})
     pm["input_path"] = f"book/{stem}.py"
     pm["output_path"] = _rel(output, root)
+    nb.metadata["diffgen"] = {"threads": int(os.environ.get("DIFFGEN_CHAPTER_THREADS") or os.environ["DIFFGEN_THREADS"])}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     nb.metadata["jupytext"].pop("text_representation", None)
     jupytext.write(nb, output, fmt="ipynb")
@@ -138,6 +146,49 @@ def execute_chapter(
         os.utime(root / "book" / f"{stem}.py")  # the pair's text file stays the newer one
     if str(root.resolve()) in output.read_text(encoding="utf-8"):
         print(f"      warning: {_rel(output, root)} contains this machine's path {root.resolve()}")
+
+
+def recorded_seconds(stem: str, root: Path = ROOT) -> float:
+    """How long ``book/<stem>.ipynb`` took when it was last executed (papermill's metadata), or
+    infinity when unknown."""
+    try:
+        nb = json.loads((Path(root) / "book" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+        return float(nb["metadata"]["papermill"]["duration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("inf")
+
+
+def _execute_in_worker(stem: str, root: str, threads: int) -> tuple[float, str | None]:
+    """One chapter in a worker process of :func:`execute_side_by_side`: (seconds, None), or
+    (seconds, the error's text) when it failed."""
+    t0 = time.monotonic()
+    try:
+        execute_chapter(stem, Path(root) / "book" / f"{stem}.ipynb", None, Path(root), label=stem, threads=threads)
+    except Exception as exc:  # papermill's execution error carries the cell's traceback
+        return time.monotonic() - t0, str(exc)
+    return time.monotonic() - t0, None
+
+
+def execute_side_by_side(stems: list[str], root: Path, jobs: int, threads: int, stop_on_failure: bool = True):
+    """Execute the chapters ``stems`` ``jobs`` at a time in worker processes, each kernel with
+    ``threads`` threads, in the order given (longest first finishes soonest); yields (stem,
+    seconds, error text or None) as each finishes. After a failure with ``stop_on_failure`` the
+    chapters not yet started are not executed. The numbers do not depend on the thread count
+    (tests/test_thread_invariance.py), so side by side they are those of one after the other."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(_execute_in_worker, stem, str(root), threads): stem for stem in stems}
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            seconds, error = future.result()
+            if error is not None and stop_on_failure:
+                for other in futures:
+                    other.cancel()
+            yield futures[future], seconds, error
 
 
 #: a PNG wider than the page's text column (px at the book's 100 dpi) is shrunk to fit it, and

@@ -12,6 +12,8 @@ DDPM++-sized network for 32x32 images on a GPU.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import replace
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -81,12 +83,14 @@ def gap_run(dataset: str = "digits", n_train: int = 300, channels: int = 32, ste
 
 
 def run_threads() -> int:
-    """Threads per CPU training run: half of this process's torch threads (at least one), so that
-    :func:`train.train_many` trains two runs side by side (the book's chapters train several
-    independent runs each)."""
+    """Threads per CPU training run: half of the book's threads (``DIFFGEN_THREADS``, else this
+    process's torch threads; at least one), so that :func:`train.train_many` trains two runs side
+    by side (the book's chapters train several independent runs each). A chapter executed beside
+    another computes with fewer threads but names its runs with the same count."""
     import torch
 
-    return max(1, torch.get_num_threads() // 2)
+    threads = os.environ.get("DIFFGEN_THREADS")
+    return max(1, (int(threads) if threads else torch.get_num_threads()) // 2)
 
 
 def width_runs(widths: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
@@ -129,10 +133,12 @@ def second_scale_run(params: Dict[str, Any], exclude: Sequence[str] = ()) -> Tra
     """The second-scale run of a chapter's parameters ``params``: the main run's recipe (network,
     batch, validation and feature splits, seed) on ``scale2_dataset`` with ``scale2_n_train``
     training images and ``scale2_steps`` steps; ``exclude`` as in :func:`run_kwargs` (a chapter
-    whose ``seed`` seeds its sample sets excludes it: the run keeps the default training seed)."""
+    whose ``seed`` seeds its sample sets excludes it: the run keeps the default training seed).
+    ``scale2_threads`` (0 or absent: :func:`run_threads`) is the CPU threads it trains with: all of
+    them when it is the only run left to train, as in the ``long`` profile."""
     common = run_kwargs(params, exclude=("dataset", "n_train", "steps", *exclude))
     return gap_run(dataset=params["scale2_dataset"], n_train=params["scale2_n_train"],
-                   steps=params["scale2_steps"], **common)
+                   steps=params["scale2_steps"], threads=params.get("scale2_threads") or None, **common)
 
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:

@@ -29,6 +29,7 @@ SPECS = {
     "scale2_dataset": "one of {" + ", ".join(f'"{d}"' for d in DATASETS) + "}",
     "scale2_n_train": "int in [50, 100000], at most dataset_size(scale2_dataset) - n_val - n_feature",
     "scale2_steps": "int in [50, 10000000]",
+    "scale2_threads": "int in [0, 256]",
 }
 MARKER = "run parameter"
 TRAINING_CHAPTER = "03_training_gap"  # trains the shared runs (``python -m diffgen_lib.book train`` runs its runs)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import shutil
 import subprocess
 import sys
@@ -274,18 +275,22 @@ def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path):
     (root / "book" / "t_chapter.py").write_text(THREADS_CHAPTER.format(stem="t_chapter", body=""))
     (root / "book" / "t_fails.py").write_text(
         THREADS_CHAPTER.format(stem="t_fails", body='raise RuntimeError("a cell went wrong")'))
-    (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/t_chapter\n  - file: book/t_fails\n")
+    (root / "book" / "t_killed.py").write_text(  # its process dies (say, out of memory)
+        THREADS_CHAPTER.format(stem="t_killed", body="import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"))
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/t_chapter\n"
+                                   "  - file: book/t_fails\n  - file: book/t_killed\n")
     res = cli("build", "--no-html", "--keep-going", root=root)
     assert res.returncode == 1
-    assert "2 side by side with 1 thread each" in res.stdout, res.stdout
+    assert re.search(r"\] t_killed: FAILED after nan s\n.*exited with code -9", res.stdout), res.stdout
+    assert "3 (t_chapter, t_fails, t_killed), 2 side by side with 1 thread each" in res.stdout, res.stdout
     assert re.search(r"\] t_fails: FAILED after .*RuntimeError: a cell went wrong", res.stdout, re.S), res.stdout
-    assert re.search(r"\] t_chapter: done in", res.stdout) and "FAILED chapters: t_fails" in res.stderr
+    assert re.search(r"\] t_chapter: done in", res.stdout) and re.search(r"FAILED chapters: (t_fails, t_killed|t_killed, t_fails)\n", res.stderr)
     nb = json.loads((root / "book" / "t_chapter.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "computing with 1 threads" in printed and nb["metadata"]["diffgen"] == {"threads": 1}
     assert book.is_up_to_date("t_chapter", {}, root) and not book.is_up_to_date("t_fails", {}, root)
-    (root / "book" / "t_fails.py").write_text(THREADS_CHAPTER.format(stem="t_fails", body=""))
+    for stem in ("t_fails", "t_killed"):
+        (root / "book" / f"{stem}.py").write_text(THREADS_CHAPTER.format(stem=stem, body=""))
     res = cli("build", "--no-html", "--jobs", "1", root=root)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[t_chapter]: up to date, skipped" in res.stdout and "side by side" not in res.stdout
@@ -293,6 +298,30 @@ def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path):
     assert nb["metadata"]["diffgen"] == {"threads": 2}
     res = cli("build", "--no-html", "--jobs", "0", root=root)
     assert res.returncode == 2 and "--jobs must be at least 1, got 0" in res.stderr
+
+
+def test_ctrl_c_stops_a_side_by_side_build(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while two chapters execute side by side:
+    the build exits 130 in one line and the third chapter never starts."""
+    root = make_root(tmp_path)
+    body = 'import time\nfrom pathlib import Path\nPath("started-{stem}").write_text("")\ntime.sleep(120)'
+    stems = ("t_a", "t_b", "t_c")
+    for stem in stems:
+        (root / "book" / f"{stem}.py").write_text(THREADS_CHAPTER.format(stem=stem, body=body.format(stem=stem)))
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                   + "".join(f"  - file: book/{stem}\n" for stem in stems))
+    proc = subprocess.Popen([sys.executable, "-m", "diffgen_lib.book", "--root", str(root), "build", "--no-html"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while len(list((root / "book").glob("started-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(list((root / "book").glob("started-*"))) == 2, "two chapters side by side"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted (Ctrl-C)\n" in err, (out, err)
+    time.sleep(1)
+    assert len(list((root / "book").glob("started-*"))) == 2, "no chapter starts after Ctrl-C"
 
 
 def test_resolve_chapter_by_short_name(tmp_path):

@@ -158,37 +158,62 @@ def recorded_seconds(stem: str, root: Path = ROOT) -> float:
         return float("inf")
 
 
-def _execute_in_worker(stem: str, root: str, threads: int) -> tuple[float, str | None]:
-    """One chapter in a worker process of :func:`execute_side_by_side`: (seconds, None), or
-    (seconds, the error's text) when it failed."""
+def _execute_in_worker(stem: str, root: str, threads: int, results) -> None:
+    """One chapter in a worker process of :func:`execute_side_by_side`; sends (seconds, None), or
+    (seconds, the error's text) when it failed, through the pipe ``results``. Ctrl-C is the
+    parent's to handle (it stops the workers)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     t0 = time.monotonic()
     try:
         execute_chapter(stem, Path(root) / "book" / f"{stem}.ipynb", None, Path(root), label=stem, threads=threads)
     except Exception as exc:  # papermill's execution error carries the cell's traceback
-        return time.monotonic() - t0, str(exc)
-    return time.monotonic() - t0, None
+        results.send((time.monotonic() - t0, str(exc)))
+    else:
+        results.send((time.monotonic() - t0, None))
+    results.close()
 
 
 def execute_side_by_side(stems: list[str], root: Path, jobs: int, threads: int, stop_on_failure: bool = True):
-    """Execute the chapters ``stems`` ``jobs`` at a time in worker processes, each kernel with
-    ``threads`` threads, in the order given (longest first finishes soonest); yields (stem,
-    seconds, error text or None) as each finishes. After a failure with ``stop_on_failure`` the
-    chapters not yet started are not executed. The numbers do not depend on the thread count
+    """Execute the chapters ``stems`` ``jobs`` at a time, each in its own process with a kernel
+    on ``threads`` threads, starting them in the order given (longest first finishes soonest);
+    yields (stem, seconds, error text or None) as each finishes. After a failure with
+    ``stop_on_failure`` no further chapter starts; on Ctrl-C (or when the caller stops early) the
+    running ones are stopped. The numbers do not depend on the thread count
     (tests/test_thread_invariance.py), so side by side they are those of one after the other."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(_execute_in_worker, stem, str(root), threads): stem for stem in stems}
-        for future in as_completed(futures):
-            if future.cancelled():
-                continue
-            seconds, error = future.result()
-            if error is not None and stop_on_failure:
-                for other in futures:
-                    other.cancel()
-            yield futures[future], seconds, error
+    pending, running = list(stems), {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                stem = pending.pop(0)
+                receiver, sender = context.Pipe(duplex=False)
+                worker = context.Process(target=_execute_in_worker, args=(stem, str(root), threads, sender),
+                                         name=f"chapter {stem}")
+                worker.start()
+                sender.close()  # the worker holds the other end: EOF here when it exits
+                running[stem] = (worker, receiver)
+            ready = wait([receiver for _, receiver in running.values()])
+            for stem in [s for s, (_, receiver) in running.items() if receiver in ready]:
+                worker, receiver = running.pop(stem)
+                try:
+                    seconds, error = receiver.recv()
+                except EOFError:  # it died before it could say (killed, out of memory)
+                    worker.join()
+                    seconds, error = float("nan"), f"the process executing it exited with code {worker.exitcode}"
+                worker.join()
+                if error is not None and stop_on_failure:
+                    pending.clear()
+                yield stem, seconds, error
+    finally:
+        for worker, _ in running.values():
+            worker.terminate()  # its kernel notices that its parent is gone and exits
+        for worker, _ in running.values():
+            worker.join()
 
 
 #: a PNG wider than the page's text column (px at the book's 100 dpi) is shrunk to fit it, and

@@ -37,17 +37,19 @@ from diffgen_lib import book
 
 rows = book.collect_timings()
 lines = [
-    "| Chapter | Execution time | Threads | Code cells | Slowest cell | Finished (UTC) | Parameters |",
-    "|---|---:|---:|---:|---:|---|---|",
+    "| Chapter | Execution time | Slowest of its code cells | Finished (UTC) | Parameters |",
+    "|---|---:|---:|---|---|",
 ]
 for r in rows:
-    seconds = f"{r['duration']:.1f} s" if r["duration"] is not None else "?"
-    slowest = f"#{r['slowest_cell']}: {r['slowest_s']:.1f} s" if r["slowest_cell"] is not None else ""
+    seconds = f"{r['duration']:.1f}\u00a0s" if r["duration"] is not None else "?"
+    if r["threads"] is not None:  # non-breaking spaces: "173.2 s" and "1 thread" stay whole
+        seconds += f", {r['threads']}\u00a0thread{'s' if r['threads'] > 1 else ''}"
+    slowest = (f"#{r['slowest_cell']} of {r['n_cells']}: {r['slowest_s']:.1f}\u00a0s"
+               if r["slowest_cell"] is not None else "")
     # non-breaking hyphen and space: a narrow column must not wrap a date mid-string
     finished = (r["end_time"] or "?")[:16].replace("-", "\u2011").replace("T", "\u00a0")
     params = ", ".join(f"`{k}={v}`" for k, v in r["parameters"].items()) or "defaults"
-    threads = r["threads"] if r["threads"] is not None else "?"
-    lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {threads} | {r['n_cells']} | {slowest} | {finished} | {params} |")
+    lines.append(f"| {{doc}}`{r['chapter']}` | {seconds} | {slowest} | {finished} | {params} |")
 total = sum(r["duration"] or 0.0 for r in rows)
-lines.append(f"| **sum of the chapters** | **{total:.1f} s** ({total / 60:.1f} min) | | | | | |")
+lines.append(f"| **sum of the chapters** | **{total:.1f}\u00a0s** ({total / 60:.1f} min) | | | |")
 display(Markdown("\n".join(lines)))

@@ -284,6 +284,7 @@ def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path):
     assert re.search(r"\] t_killed: FAILED after nan s\n.*exited with code -9", res.stdout), res.stdout
     assert "3 (t_chapter, t_fails, t_killed), 2 side by side with 1 thread each" in res.stdout, res.stdout
     assert re.search(r"\] t_fails: FAILED after .*RuntimeError: a cell went wrong", res.stdout, re.S), res.stdout
+    assert "chapters: 1 of 3 executed in " in res.stdout
     assert re.search(r"\] t_chapter: done in", res.stdout) and re.search(r"FAILED chapters: (t_fails, t_killed|t_killed, t_fails)\n", res.stderr)
     nb = json.loads((root / "book" / "t_chapter.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))

@@ -114,7 +114,7 @@ def execute_chapters(root: Path, stems: list[str], jobs: int | None, keep_going:
     order = sorted(stems, key=lambda s: recorded_seconds(s, root), reverse=True)
     print(f"chapters: executing {len(order)} ({', '.join(order)}), {jobs} side by side with "
           f"{threads} thread{'s' if threads > 1 else ''} each", flush=True)
-    failed = []
+    failed, t0 = [], time.monotonic()
     results = execute_side_by_side(order, root, jobs, threads, stop_on_failure=not keep_going)
     for i, (stem, seconds, error) in enumerate(results, 1):
         tag = f"[{i}/{len(order)}] {stem}"
@@ -124,6 +124,7 @@ def execute_chapters(root: Path, stems: list[str], jobs: int | None, keep_going:
             continue
         write_stamp(stem, {}, root)
         print(f"{tag}: done in {seconds:.1f} s", flush=True)
+    print(f"chapters: {len(order) - len(failed)} of {len(order)} executed in {time.monotonic() - t0:.1f} s", flush=True)
     return failed
 
 

@@ -70,12 +70,12 @@ def _report_failure(root: Path, stem: str, tag: str, seconds: float, error: str)
     print(f"      the failed notebook: {_rel(root / '_build' / 'exec' / f'{stem}.ipynb', root)}", flush=True)
 
 
-def _execute_one(root: Path, stem: str, tag: str, threads: int | None = None) -> bool:
+def _execute_one(root: Path, stem: str, tag: str) -> bool:
     """Execute one chapter in this process and stamp it; False when it failed (reported)."""
     print(f"{tag}: executing ...", flush=True)
     t0 = time.monotonic()
     try:
-        execute_chapter(stem, root / "book" / f"{stem}.ipynb", None, root, label=stem, threads=threads)
+        execute_chapter(stem, root / "book" / f"{stem}.ipynb", None, root, label=stem)
     except Exception as exc:  # papermill's execution error carries the cell's traceback
         _report_failure(root, stem, tag, time.monotonic() - t0, str(exc))
         return False

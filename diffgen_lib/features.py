@@ -126,7 +126,9 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Cla
                              "source": cache.source_hash([Path(__file__)])})
     path = cache.cache_dir() / f"classifier-{key[:20]}.pt"
     if not use_cache:
-        return _fit_classifier(images, labels, n_classes, config, device)
+        features = _fit_classifier(images, labels, n_classes, config, device)
+        features.net.to(device)
+        return features
     with cache.computed_once(path):  # chapters side by side train it once
         if path.exists():
             try:
@@ -136,14 +138,15 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Cla
             except cache.CorruptCacheEntry:
                 path.unlink()
         features = _fit_classifier(images, labels, n_classes, config, device)
-        cache.write_checked(path, {"weights": features.net.cpu().state_dict(), "train_accuracy": features.train_accuracy})
+        cache.write_checked(path, {"weights": features.net.state_dict(), "train_accuracy": features.train_accuracy})
         features.net.to(device)
         return features
 
 
 def _fit_classifier(images: Tensor, labels: Tensor, n_classes: int, config: ClassifierConfig,
                     device: str) -> ClassifierFeatures:
-    """Train the feature classifier (:func:`train_classifier` without the cache)."""
+    """Train the feature classifier on ``device`` (:func:`train_classifier` without the cache);
+    returns it on the CPU."""
     torch.manual_seed(config.seed)
     net = SmallClassifier(images.shape[1], n_classes, config.width, config.feature_dim).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -159,7 +162,6 @@ def _fit_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Clas
             opt.step()
     features = ClassifierFeatures(net.cpu(), 0.0)
     features.train_accuracy = features.accuracy(images, labels)
-    features.net.to(device)
     return features
 
 

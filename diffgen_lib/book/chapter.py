@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import format_claim, format_scale
-from .layout import DEFAULT_THREADS, _rel
+from .layout import BLAS_THREAD_VARIABLES, DEFAULT_THREADS, _rel, chapter_threads
 from .params import ParamError, _fmt, chapter_source, check_relations, parse_spec_source
 
 
@@ -57,12 +57,10 @@ def _injected_names(namespace: dict) -> dict[str, str]:
 
 
 def pin_threads(n: int | None = None) -> int:
-    """Limit torch, OpenMP and BLAS to ``n`` threads: by default the chapter's share of the
-    machine, ``DIFFGEN_CHAPTER_THREADS`` (set when the build executes chapters side by side), else
-    ``DIFFGEN_THREADS`` (default 2)."""
+    """Limit torch, OpenMP and BLAS to ``n`` threads (default :func:`layout.chapter_threads`)."""
     if n is None:
-        n = int(os.environ.get("DIFFGEN_CHAPTER_THREADS") or os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        n = chapter_threads()
+    for var in BLAS_THREAD_VARIABLES:
         os.environ[var] = str(n)
     try:
         from threadpoolctl import threadpool_limits

@@ -13,6 +13,16 @@ AGGREGATE_PAGES = ("claims", "timings")
 #: notebook cells tagged like this get ``hide-input`` in the written notebook (HTML shows outputs only)
 PARAMETER_TAGS = ("parameters", "injected-parameters")
 DEFAULT_THREADS = 2
+#: the thread counts of OpenMP and the BLAS libraries, set with torch's wherever threads are pinned
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def chapter_threads() -> int:
+    """The threads a chapter computes with: ``DIFFGEN_CHAPTER_THREADS`` (its share when the build
+    executes chapters side by side), else ``DIFFGEN_THREADS`` (default 2)."""
+    import os
+
+    return int(os.environ.get("DIFFGEN_CHAPTER_THREADS") or os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
 
 
 def _rel(path: Path, root: Path = ROOT) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..progress import last_progress_line
-from .layout import DEFAULT_THREADS, PARAMETER_TAGS, ROOT, _rel
+from .layout import BLAS_THREAD_VARIABLES, DEFAULT_THREADS, PARAMETER_TAGS, ROOT, _rel, chapter_threads
 
 
 def kernel_environment() -> None:
@@ -24,7 +24,7 @@ def kernel_environment() -> None:
     if package_root not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + paths)
     threads = os.environ.setdefault("DIFFGEN_THREADS", str(DEFAULT_THREADS))
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(var, threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     # idle OpenMP threads sleep instead of spinning: with two processes on two cores, spinning
@@ -94,7 +94,7 @@ def execute_chapter(
     kernel_environment()
     if threads is not None:  # this process's environment is the kernel's
         os.environ["DIFFGEN_CHAPTER_THREADS"] = str(threads)
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        for var in BLAS_THREAD_VARIABLES:
             os.environ[var] = str(threads)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def execute_chapter(
     pm = nb.metadata.setdefault("papermill", {})
     pm["input_path"] = f"book/{stem}.py"
     pm["output_path"] = _rel(output, root)
-    nb.metadata["diffgen"] = {"threads": int(os.environ.get("DIFFGEN_CHAPTER_THREADS") or os.environ["DIFFGEN_THREADS"])}
+    nb.metadata["diffgen"] = {"threads": chapter_threads()}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     nb.metadata["jupytext"].pop("text_representation", None)
     jupytext.write(nb, output, fmt="ipynb")

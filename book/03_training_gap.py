@@ -60,6 +60,7 @@ scale2_steps = 6000      # run parameter: training steps of the second-scale run
 scale2_threads = 0       # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
 widths = [8, 16, 32]     # list of int in [4, 512]: U-Net base widths of the model-size runs (equal steps; 32 is the main run)
 size_trains = [150, 300, 600]  # list of int in [50, 69000], at most dataset_size(dataset) - n_val - n_feature: training-set sizes of the dataset-size runs (equal steps)
+scale2_sizes = [300]     # list of int in [50, 69000], at most dataset_size(scale2_dataset) - n_val - n_feature, may be empty: training-set sizes of further second-scale runs beside scale2_n_train (equal steps; the next chapters compare them)
 n_recon = 6              # int in [1, 32]: train images and as many val images in the reconstruction grid
 device = "auto"          # run parameter: where networks train and run
 rank_criterion = 0.8     # float in (0, 1]: C2a passes if the rank correlation of the peak gap with the training step over the snapshots is at least this
@@ -101,6 +102,7 @@ width_seed_configs = {(w, s): experiments.gap_run(n_train=n_train, channels=w, *
                       for w in extreme_widths for s in seed_list}
 assert seed_configs[seed] == main_config
 scale2_config = experiments.second_scale_run(params)
+scale2_size_configs = experiments.second_scale_size_runs(params)  # scale2_n_train's run is scale2_config
 
 
 def sigma_axis(ax, sd):
@@ -156,8 +158,8 @@ def sigma_axis(ax, sd):
 # %%
 # every run of this chapter; the missing ones trained two at a time, longest first (`make book`
 # trains them before the chapters run, so here they are loaded)
-book_runs.train_together([scale2_config, main_config, *width_configs.values(), *size_configs.values(), class_config,
-                          *seed_configs.values(), *width_seed_configs.values()])
+book_runs.train_together([*scale2_size_configs.values(), main_config, *width_configs.values(), *size_configs.values(),
+                          class_config, *seed_configs.values(), *width_seed_configs.values()])
 main = train.train(main_config)
 curves = evaluation.gap_curves(main, n_eval=n_eval)
 seed_curves = {s: evaluation.gap_curves(train.train(c), n_eval=n_eval) for s, c in seed_configs.items()}
@@ -568,13 +570,19 @@ compare_table(cond_curves, cond_peaks, lambda name: name)
 # (noise of a given $\sigma$ hides less of an image's identity when there are more pixels to
 # compare), so the book trains the same recipe once more on {glue:text}`scale2_n_train` MNIST
 # digits at 14x14 ({glue:text}`scale2_dataset`, 196 dimensions) for {glue:text}`scale2_steps` steps,
-# the *second scale* of the following chapters, which measure inference there too.
-# {numref}`fig-gap-scales` puts its gap beside the main run's, against $\sigma/\sigma_\text{data}$.
+# the *second scale* of the following chapters, which measure inference there too, and once more
+# on {glue:text}`scale2_sizes` of those digits for the same steps, so that they can compare
+# training-set sizes at this scale as well. {numref}`fig-gap-scales` puts their gaps beside the main
+# run's, against $\sigma/\sigma_\text{data}$.
 
 # %%
 scale2_run = train.train(scale2_config)
 scale2_curves = evaluation.gap_curves(scale2_run, n_eval=n_eval)
 scale_runs = {"main run": (main, curves), "second scale": (scale2_run, scale2_curves)}
+for n, c in scale2_size_configs.items():  # the second scale's further training-set sizes
+    if c != scale2_config:
+        r = train.train(c)
+        scale_runs[f"second scale, N={n}"] = (r, evaluation.gap_curves(r, n_eval=n_eval))
 size1, size2 = ("x".join(map(str, r.splits.image_shape[1:])) for r in (main, scale2_run))  # e.g. 8x8 and 14x14
 scale_spacing = {name: training_gap.spacing(r.splits.train.images, r.splits.val.images, r.sigma_data)
                  for name, (r, _) in scale_runs.items()}
@@ -583,13 +591,14 @@ scale_peaks = {name: summaries.peaks(c.sigmas, c.gap) for name, (_, c) in scale_
 scale2_intervals = training_gap.run_claim_intervals(scale2_curves)
 scale2_c3 = training_gap.c3_draw(scale2_curves.sigmas, scale2_curves.gap[-1], peak_margin)
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-scales", "caption": "The two scales. Left: relative gap against the noise level in units of sigma_data at the last snapshot, 8x8 digits (main run) and 14x14 MNIST digits (second-scale run); dotted: each run's resolve level. Right: the peak gap against the fraction of training done."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-scales", "caption": "The two scales. Left: relative gap against the noise level in units of sigma_data at the last snapshot, 8x8 digits (main run) and 14x14 MNIST digits (the second-scale runs, one per training-set size); dotted: each run's resolve level. Right: the peak gap against the fraction of training done."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.2))
-for (name, (r, c)), color in zip(scale_runs.items(), ("C0", "C3")):
+for (name, (r, c)), color in zip(scale_runs.items(), ("C0", "C3", "C1", "C2", "C4", "C5")):
     label = f"{'x'.join(map(str, r.splits.image_shape[1:]))}, N = {r.config.n_train}, {r.config.max_steps} steps"
     ax1.semilogx(c.sigmas / r.sigma_data, c.gap[-1], color=color, label=label)
     ax1.axvline(scale_spacing[name].resolve_sigma / r.sigma_data, color=color, ls=":")
-    ax2.plot(c.steps / r.config.max_steps, scale_peaks[name]["peak_gap"], "o-", color=color, label=label.split(",")[0])
+    ax2.plot(c.steps / r.config.max_steps, scale_peaks[name]["peak_gap"], "o-", color=color,
+             label=", ".join(label.split(", ")[:2]))
 ax1.set(xlabel="$\\sigma / \\sigma_\\mathrm{data}$", ylabel="relative gap (last snapshot)")
 ax1.legend(fontsize=7, loc="center right")
 ax2.set(xlabel="training step / last step", ylabel="peak gap")
@@ -598,17 +607,19 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'scale':<12} {'D':>4} {'N':>5} {'steps':>6} {'epochs':>7} {'peak gap':>9} {'peak sigma':>10} "
+print(f"{'scale':<22} {'D':>4} {'N':>5} {'steps':>6} {'epochs':>7} {'peak gap':>9} {'peak sigma':>10} "
       f"{'/ sigma_data':>12} {'resolve / sigma_data':>20}")
 for name, (r, c) in scale_runs.items():
     pk, sp_ = c.peak(), scale_spacing[name]
-    print(f"{name:<12} {sp_.dim:>4} {r.config.n_train:>5} {r.config.max_steps:>6} "
+    print(f"{name:<22} {sp_.dim:>4} {r.config.n_train:>5} {r.config.max_steps:>6} "
           f"{r.config.max_steps * r.config.batch_size / r.config.n_train:>7.3g} {sig3(pk['peak_gap']):>9} "
           f"{sig3(pk['peak_sigma']):>10} {sig3(pk['peak_sigma'] / r.sigma_data):>12} "
           f"{sig3(sp_.resolve_sigma / r.sigma_data):>20}")
-print("second scale, peak gap by snapshot:", ", ".join(
-    f"step {s}: {sig3(g)} at {sig3(ps / scale2_run.sigma_data)} sigma_data"
-    for s, g, ps in zip(scale2_curves.steps, scale_peaks["second scale"]["peak_gap"], scale_peaks["second scale"]["peak_sigma"])))
+for name, (r, c) in scale_runs.items():
+    if name != "main run":
+        print(f"{name}, peak gap by snapshot (at sigma / sigma_data):", ", ".join(
+            f"step {s}: {sig3(g)} ({sig3(ps / r.sigma_data)})"
+            for s, g, ps in zip(c.steps, scale_peaks[name]["peak_gap"], scale_peaks[name]["peak_sigma"])))
 
 # %% tags=["hide-input"]
 pk2, sp2 = scale2_curves.peak(), scale_spacing["second scale"]
@@ -617,8 +628,8 @@ display(Markdown(
     f"({size1}: {sig3(sig[last] / sd)}) and single images resolve below "
     f"{sig3(sp2.resolve_sigma / scale2_run.sigma_data)} $\\sigma_\\mathrm{{data}}$ "
     f"({size1}: {sig3(scale_spacing['main run'].resolve_sigma / sd)}): the second scale moves both towards the noise "
-    f"levels where the paper's peak sits. It is one run, one training seed: the claims below judge C2a and C3 "
-    f"on it with intervals over its {scale2_curves.n_eval} training and {scale2_curves.n_eval} validation "
+    f"levels where the paper's peak sits. The claims below judge C2a and C3 on the run with "
+    f"{scale2_n_train} training images, one training seed, with intervals over its {scale2_curves.n_eval} training and {scale2_curves.n_eval} validation "
     f"evaluation images (how much the choice of images moves a statistic, not how much another training seed "
     f"would), C2b, which needs several widths, only at {size1}; the next chapters judge inference at both scales."))
 
@@ -691,7 +702,8 @@ print("gap at sigma_min by snapshot:", " ".join(f"{g:.3g}" for g in curves.gap[:
 # its 90% percentile-bootstrap interval: PASS when the whole interval meets the criterion, FAIL
 # when none of it does, INCONCLUSIVE otherwise. C3's first part is judged per seed: PASS when the
 # peak lies inside the grid for every seed, FAIL when for none; the claim takes the weaker verdict
-# of its two parts. The second scale is one run: C2a and C3 are judged on it with the same
+# of its two parts. At the second scale, C2a and C3 are judged on the run with
+# {glue:text}`scale2_n_train` training images (one training seed) with the same
 # criteria, the interval being the 90% percentile bootstrap over its evaluation images (training
 # and validation images redrawn with replacement, the same images for every snapshot); C2b needs
 # several widths and is judged on the runs of the main dataset only.

@@ -53,6 +53,7 @@ scale2_dataset = "mnist5k14"  # run parameter: dataset of the second-scale run (
 scale2_n_train = 1000      # run parameter: training images of the second-scale run
 scale2_steps = 6000        # run parameter: training steps of the second-scale run
 scale2_threads = 0         # run parameter: CPU threads the second-scale run trains with (0: half of DIFFGEN_THREADS)
+scale2_sizes = [300]       # list of int in [50, 100000], at most dataset_size(scale2_dataset) - n_val - n_feature, may be empty: training-set sizes of further second-scale runs beside scale2_n_train (the training-gap chapter's; C5b and C5c at the second scale)
 scale2_sampler_steps = 32  # int in [2, 1000]: EDM Heun sampler steps at the second scale (the inference chapter's sample sets)
 n_noisy = 300              # int in [10, 1000000]: noisy train and noisy val samples per noise level
 n_boot = 1000              # int in [100, 100000]: bootstrap resamples of the per-trajectory correlation
@@ -88,7 +89,9 @@ configs, runs, curves = experiments.load_size_runs(sorted(set(size_map) | {n_tra
                                                    **experiments.run_kwargs(params, exclude=("n_train", "seed")))
 sizes = sorted(configs)
 snap_steps = {n: sorted(r.snapshots) for n, r in runs.items()}
-scale2_run = train.train(experiments.second_scale_run(params, exclude=("seed",)))  # the training-gap chapter's run
+# the training-gap chapter's second-scale runs, one per training-set size; scale2_n_train's is the run
+scale2_runs = {n: train.train(c) for n, c in experiments.second_scale_size_runs(params, exclude=("seed",)).items()}
+scale2_run = scale2_runs[scale2_n_train]
 stats = {n: {s: trajectories.run_trajectory_stats(runs[n], s, n_samples, sampler_steps, seed, n_noisy)
              for s in snap_steps[n]} for n in sizes}
 main_last = stats[n_train][snap_steps[n_train][-1]]
@@ -311,8 +314,9 @@ for n in sizes:
 # measuring: the trajectory states overlap with noisy training samples no more than the reference
 # set does, i.e. AUC(trajectories) $\ge$ AUC(reference) $-$ {glue:text}`overlap_margin`. C5a: the
 # main run; C5b: the smallest training set of the map; C5c: the largest, each at its last
-# snapshot against noisy validation images (C5a also for the second-scale run of the training-gap
-# chapter, 14x14 MNIST digits, under its own SCALE line); C5d: the toy model at $\delta$ =
+# snapshot against noisy validation images (C5a-c also for the second-scale runs of the training-gap
+# chapter, 14x14 MNIST digits, under their own SCALE line: its run with {glue:text}`scale2_n_train`
+# training images, its smallest and its largest training set); C5d: the toy model at $\delta$ =
 # {glue:text}`toy_delta` against noisy points of the whole circle, at the sampler step nearest
 # the peak of its training gap.
 #
@@ -338,12 +342,20 @@ for n in sizes:
 
 # %%
 claim_sizes = sorted({n_train, min(sizes), max(sizes)})
-net_draws = {n: [trajectories.run_trajectory_stats(runs[n], snap_steps[n][-1], n_samples, sampler_steps, s, n_noisy)
-                 for s in draw_seeds] for n in claim_sizes}
-SCALE2 = "second scale"
-net_draws[SCALE2] = [trajectories.run_trajectory_stats(scale2_run, max(scale2_run.snapshots), n_samples,
-                                                       scale2_sampler_steps, s, n_noisy) for s in draw_seeds]
-run_label = {**{n: f"N = {n:>4}" for n in claim_sizes}, SCALE2: f"{scale2_dataset} N = {scale2_n_train}"}
+scale2_claim_sizes = sorted({scale2_n_train, min(scale2_runs), max(scale2_runs)})
+
+
+def at_scale2(n):
+    """The key of the second-scale run with n training images in the dicts below."""
+    return f"{scale2_dataset} N = {n}"
+
+
+# the runs the claims judge, each with its sampler steps: the 8x8 sizes, then the second scale's
+claim_runs = {**{n: (runs[n], sampler_steps) for n in claim_sizes},
+              **{at_scale2(n): (scale2_runs[n], scale2_sampler_steps) for n in scale2_claim_sizes}}
+net_draws = {n: [trajectories.run_trajectory_stats(run, max(run.snapshots), n_samples, k, s, n_noisy)
+                 for s in draw_seeds] for n, (run, k) in claim_runs.items()}
+run_label = {**{n: f"N = {n:>4}" for n in claim_sizes}, **{at_scale2(n): at_scale2(n) for n in scale2_claim_sizes}}
 net_judged = {}
 for n in net_draws:
     band_k = trajectories.band_steps(np.mean([d.auc_val for d in net_draws[n]], 0), auc_band)
@@ -352,12 +364,12 @@ for n in net_draws:
 toy_draws = [toy_stats[toy_delta]] + [toy_draw(toy_delta, s)[1] for s in draw_seeds[1:]]
 toy_excess = trajectories.excess_auc(toy_draws, [k_toy])[:, 0]
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-band", "caption": "AUC(trajectory states) - AUC(noisy reference) against the noise level, mean over the draws with the band from the smallest to the largest draw: the U-Net runs at their last snapshot, the 8x8 runs and the second-scale run on 14x14 digits (reference: noisy validation images) and the toy model (reference: noisy points of the whole circle). Filled markers: the steps at which C5a-c are judged (noisy-validation AUC in the band) and, for the toy model, the step of its training-gap peak. Dashed: the criterion's bound."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-band", "caption": "AUC(trajectory states) - AUC(noisy reference) against the noise level, mean over the draws with the band from the smallest to the largest draw: the U-Net runs at their last snapshot, the 8x8 runs and the second-scale runs on 14x14 digits (reference: noisy validation images) and the toy model (reference: noisy points of the whole circle). Filled markers: the steps at which C5a-c are judged (noisy-validation AUC in the band) and, for the toy model, the step of its training-gap peak. Dashed: the criterion's bound."}}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 rows = [(f"U-Net N = {n}", net_draws[n], net_judged[n].steps) for n in claim_sizes]
-rows.append((f"U-Net {scale2_dataset} N = {scale2_n_train}", net_draws[SCALE2], net_judged[SCALE2].steps))
+rows += [(f"U-Net {at_scale2(n)}", net_draws[at_scale2(n)], net_judged[at_scale2(n)].steps) for n in scale2_claim_sizes]
 rows.append((f"toy $\\delta$ = {toy_delta:g}", toy_draws, np.array([k_toy])))
-for (label, draws, judged), color in zip(rows, ("C1", "k", "C2", "C3", "C4")):
+for (label, draws, judged), color in zip(rows, ("C1", "k", "C2", "C3", "C5", "C6", "C7", "C8")[:len(rows) - 1] + ("C4",)):
     ex = trajectories.excess_auc(draws)
     sg = draws[0].sigmas
     ax.semilogx(sg, ex.mean(0), "-", color=color, lw=1.3, label=label)
@@ -422,12 +434,27 @@ else:
 scale(scale2_dataset, scale2_n_train,
       f"UNet {sum(p.numel() for p in scale2_run.denoiser.parameters()) / 1e6:.2f}M params",
       f"{scale2_steps} steps, {n_samples} trajectories x {scale2_sampler_steps} Heun steps, {n_draws} draws")
-c5("C5a", f"second-scale run N={scale2_n_train}", SCALE2)
+c5("C5a", f"second-scale run N={scale2_n_train}", at_scale2(scale2_n_train))
+if len(scale2_runs) > 1:
+    c5("C5b", f"second scale, smallest set N={min(scale2_runs)}", at_scale2(min(scale2_runs)))
+    c5("C5c", f"second scale, largest set N={max(scale2_runs)}", at_scale2(max(scale2_runs)))
+else:
+    for cid in ("C5b", "C5c"):
+        claim(cid, "INCONCLUSIVE", f"second scale: one training-set size (N={scale2_n_train}), not judged", "n/a",
+              f">= -{overlap_margin:g} at every such step", interval=("n/a", "n/a"))
 
 # %% tags=["hide-input"]
+def final_copy_fraction(n):
+    """Copy fraction (d1/d2 < 1/3) of the final samples of the first draw of claim run ``n``."""
+    run, n_steps = claim_runs[n]
+    final = inference.sampler_record(run, max(run.snapshots), n_samples, n_steps, draw_seeds[0])["final"]
+    return metrics.copy_fraction(metrics.memorization_ratio(final, run.splits.train.images))
+
+
 def describe(n):
     v = net_judged[n]
-    who = f"N = {n}" if n != SCALE2 else f"the second-scale run ({scale2_dataset}, N = {scale2_n_train})"
+    who = (f"N = {n}" if n in claim_sizes else f"the second-scale run {n}") + \
+        f" (copy fraction of its final samples {sig3(final_copy_fraction(n))})"
     if not len(v.steps):
         return f"for {who} no sampler step has a noisy-validation AUC in the band, so the claim is INCONCLUSIVE"
     worst = v.mean[v.deciding]
@@ -442,7 +469,7 @@ display(Markdown(
     f"saturated (main run: AUC {sig3(regimes[f'U-Net N={n_train}'][1])} for the trajectories, "
     f"{sig3(regimes[f'U-Net N={n_train}'][2])} for noisy validation images), which is why the "
     "claims read the band of informative noise levels instead: "
-    + "; ".join(describe(n) for n in [*claim_sizes, SCALE2]) + ". "
+    + "; ".join(describe(n) for n in [*claim_sizes, *map(at_scale2, scale2_claim_sizes)]) + ". "
     f"In the toy model at $\\delta$ = {toy_delta:g} the trajectory states at the gap's peak have an AUC "
     f"{toy_excess.mean():+.3g} (mean over the draws) from that of noisy points of the whole circle, "
     f"against {mid_excess:+.3g} from that of the validation midpoints (one draw): against the "

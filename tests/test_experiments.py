@@ -193,12 +193,16 @@ def test_later_chapters_reuse_the_training_gap_runs(profile):
     ch03 |= {_key(c) for c in experiments.size_runs(v3["size_trains"], channels=v3["channels"],
                                                         **common).values()}
     ch03.add(_key(experiments.second_scale_run(v3)))
+    ch03 |= {_key(c) for c in experiments.second_scale_size_runs(v3).values()}
     for v in (v4, v5):  # the runs they load, as their code builds them
         configs = experiments.size_runs(sorted(set(v["size_map"]) | {v["n_train"]}),
                                         **experiments.run_kwargs(v, exclude=("n_train", "seed")))
         assert sorted(configs) == sorted(set(v["size_map"]) | {v["n_train"]})
         assert {_key(c) for c in configs.values()} <= ch03
         assert _key(experiments.second_scale_run(v, exclude=("seed",))) in ch03
+        sizes2 = experiments.second_scale_size_runs(v, exclude=("seed",))
+        assert sorted(sizes2) == sorted({v["scale2_n_train"], *v["scale2_sizes"]})
+        assert {_key(c) for c in sizes2.values()} <= ch03
     common6 = dict(_run_kwargs(v6), n_train=v6["n_train"], seed=v6["seed"])
     main6 = experiments.gap_run(channels=v6["channels"], **common6)
     assert _key(main6) in ch03
@@ -226,13 +230,30 @@ def test_shared_runs_are_the_training_gap_chapters_runs():
     values = {name: spec.default for name, spec in specs.items()}
     runs = experiments.shared_runs(values)
     assert list(runs) == ["main", "width 8", "width 16", "N=150", "N=600", "class-conditional", "second scale",
-                          "main, seed 1", "width 8, seed 1", "main, seed 2", "width 8, seed 2"]
+                          "second scale, N=300", "main, seed 1", "width 8, seed 1", "main, seed 2",
+                          "width 8, seed 2"]
     assert runs["width 8, seed 2"] == experiments.gap_run(channels=8, seed=2)  # width 32, seed 2 is "main, seed 2"
     assert runs["main"] == experiments.gap_run()
     assert runs["width 8"] == experiments.gap_run(channels=8)
     assert runs["N=600"] == experiments.gap_run(n_train=600)
     assert runs["class-conditional"].labels == "class"
     assert runs["second scale"] == experiments.gap_run(dataset="mnist5k14", n_train=1000, steps=6000)
+    assert runs["second scale, N=300"] == experiments.gap_run(dataset="mnist5k14", n_train=300, steps=6000)
+
+
+def test_second_scale_sizes_add_runs_of_the_same_recipe():
+    """scale2_sizes adds second-scale runs that differ from the second-scale run in n_train only."""
+    values = {"scale2_dataset": "mnist5k14", "scale2_n_train": 1000, "scale2_steps": 6000, "seed": 3,
+              **{k: d for k, d in _values("03_training_gap", None).items() if k in experiments.RUN_PARAMETERS
+                 and k != "seed"}}
+    assert experiments.second_scale_sizes(values) == [1000]  # no scale2_sizes: the run alone
+    values["scale2_sizes"] = [300, 1000, 200]
+    assert experiments.second_scale_sizes(values) == [200, 300, 1000]
+    runs = experiments.second_scale_size_runs(values)
+    assert runs[1000] == experiments.second_scale_run(values)
+    for n, config in runs.items():
+        assert replace(config, n_train=1000) == runs[1000] and config.n_train == n and config.seed == 3
+    assert all(c.seed == 0 for c in experiments.second_scale_size_runs(values, exclude=("seed",)).values())
 
 
 def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, monkeypatch, capsys):
@@ -242,14 +263,15 @@ def test_train_command_trains_the_shared_runs_that_chapters_then_load(tmp_path, 
     monkeypatch.setenv("DIFFGEN_CACHE", str(tmp_path))
     small = ["-p", "n_train", "60", "-p", "channels", "4", "-p", "steps", "50", "-p", "widths", "[4, 8]",
              "-p", "size_trains", "[50, 60]", "-p", "n_val", "40", "-p", "n_feature", "100", "-p", "n_seeds", "1",
-             "-p", "scale2_n_train", "60", "-p", "scale2_steps", "50"]
+             "-p", "scale2_n_train", "60", "-p", "scale2_steps", "50", "-p", "scale2_sizes", "[50]"]
     assert main(["train", "training_gap", *small]) == 0
     out = capsys.readouterr().out
-    assert "[4/5] class-conditional" in out and "[5/5] second scale" in out  # width 4 and N=60 are the main run
+    assert "[4/6] class-conditional" in out and "[5/6] second scale\n" in out  # width 4 and N=60 are the main run
+    assert "[6/6] second scale, N=50" in out
     specs = book.parse_spec("03_training_gap", ROOT / "book")
     values = {name: spec.default for name, spec in specs.items()} | {
         "n_train": 60, "channels": 4, "steps": 50, "widths": [4, 8], "size_trains": [50, 60],
-        "n_val": 40, "n_feature": 100, "n_seeds": 1, "scale2_n_train": 60, "scale2_steps": 50}
+        "n_val": 40, "n_feature": 100, "n_seeds": 1, "scale2_n_train": 60, "scale2_steps": 50, "scale2_sizes": [50]}
     for config in experiments.shared_runs(values).values():
         assert load_cached(config) is not None
     assert main(["train", "inference_gap"]) == 2  # only the training-gap chapter defines the runs

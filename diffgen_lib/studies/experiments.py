@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from dataclasses import replace
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..measure import evaluation
 from . import run_parameters
@@ -129,23 +129,38 @@ def run_kwargs(values: Dict[str, Any], exclude: Sequence[str] = ()) -> Dict[str,
     return {k: values[k] for k in RUN_PARAMETERS if k not in exclude}
 
 
-def second_scale_run(params: Dict[str, Any], exclude: Sequence[str] = ()) -> TrainConfig:
+def second_scale_run(params: Dict[str, Any], exclude: Sequence[str] = (),
+                     n_train: Optional[int] = None) -> TrainConfig:
     """The second-scale run of a chapter's parameters ``params``: the main run's recipe (network,
     batch, validation and feature splits, seed) on ``scale2_dataset`` with ``scale2_n_train``
-    training images and ``scale2_steps`` steps; ``exclude`` as in :func:`run_kwargs` (a chapter
-    whose ``seed`` seeds its sample sets excludes it: the run keeps the default training seed).
-    ``scale2_threads`` (0 or absent: :func:`run_threads`) is the CPU threads it trains with: all of
-    them when it is the only run left to train, as in the ``long`` profile."""
+    training images (or ``n_train``, for the second scale's dataset-size runs) and
+    ``scale2_steps`` steps; ``exclude`` as in :func:`run_kwargs` (a chapter whose ``seed`` seeds
+    its sample sets excludes it: the run keeps the default training seed). ``scale2_threads``
+    (0 or absent: :func:`run_threads`) is the CPU threads it trains with: all of them when it is
+    the only run left to train, as in the ``long`` profile."""
     common = run_kwargs(params, exclude=("dataset", "n_train", "steps", *exclude))
-    return gap_run(dataset=params["scale2_dataset"], n_train=params["scale2_n_train"],
+    return gap_run(dataset=params["scale2_dataset"],
+                   n_train=params["scale2_n_train"] if n_train is None else n_train,
                    steps=params["scale2_steps"], threads=params.get("scale2_threads") or None, **common)
+
+
+def second_scale_sizes(params: Dict[str, Any]) -> List[int]:
+    """The second scale's training-set sizes, ascending: ``scale2_n_train`` and the chapter's
+    ``scale2_sizes`` (absent: none)."""
+    return sorted({int(params["scale2_n_train"]), *map(int, params.get("scale2_sizes", ()))})
+
+
+def second_scale_size_runs(params: Dict[str, Any], exclude: Sequence[str] = ()) -> Dict[int, TrainConfig]:
+    """One second-scale run per size of :func:`second_scale_sizes`, at equal steps, keyed by the
+    training-set size (the dataset-size comparison at the second scale)."""
+    return {n: second_scale_run(params, exclude, n_train=n) for n in second_scale_sizes(params)}
 
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
     """Every run the training-gap chapter trains for its parameters ``params`` (the main run,
-    the model-size, dataset-size and class-conditional runs, which later chapters load, then the
-    main run and the narrowest and widest network with the further training seeds of ``n_seeds``),
-    keyed by a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
+    the model-size, dataset-size and class-conditional runs and the second scale's runs, which
+    later chapters load, then the main run and the narrowest and widest network with the further
+    training seeds of ``n_seeds``), keyed by a short label, each run once. ``python -m diffgen_lib.book train`` trains them, also under
     ``torchrun``."""
     common = run_kwargs(params, exclude=("n_train", "channels"))
     runs = {"main": gap_run(n_train=params["n_train"], channels=params["channels"], **common)}
@@ -156,6 +171,7 @@ def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
     runs["class-conditional"] = gap_run(n_train=params["n_train"], channels=params["channels"],
                                         labels="class", **common)
     runs["second scale"] = second_scale_run(params)
+    runs.update({f"second scale, N={n}": c for n, c in second_scale_size_runs(params).items()})
     for s in range(params["seed"] + 1, params["seed"] + int(params.get("n_seeds", 1))):
         seeded = {**common, "seed": s}
         runs[f"main, seed {s}"] = gap_run(n_train=params["n_train"], channels=params["channels"], **seeded)

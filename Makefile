@@ -1,10 +1,14 @@
 # diffgen — the two commands are `make book` and `make test` (see README.md).
 #
 #   make book    execute the changed chapters (papermill) and build the HTML into _build/html
-#   make test    unit tests, the chapter notebooks under nbval, and an HTML build check
+#   make book-long  the 28x28 tier: chapters 03-06 with the long profile into book/long/
+#   make test    unit tests, the chapter notebooks under nbval, and an HTML build check, one test
+#                file or notebook per core (pytest-xdist), the longest notebooks first
 #   make vendor  re-fetch the vendored MathJax / widget JavaScript from the npm registry
 #   make lab     open a chapter in JupyterLab with live widgets (LAB_FILE=book/02_toy_model.ipynb)
 #   make pages   check the built pages in headless Chromium (a report); make shots: screenshots
+#   make pdf     the whole book as one PDF (_build/pdf/diffgen.pdf, from the committed notebooks),
+#                copied into the site as _build/html/_static/diffgen.pdf when that is built
 #   make clean   remove _build (stamps, runs, HTML); make distclean also removes .venv
 #
 # Both main targets create .venv (python3.11) and install requirements.txt, then the test-only
@@ -19,11 +23,11 @@ REQ_STAMP := $(VENV)/.requirements.sha256
 # the stamp hashes both files, concatenated in this order
 REQUIREMENTS := requirements.txt requirements-test.txt
 
-# determinism: the same thread counts everywhere (the chapters pin torch to DIFFGEN_THREADS)
-export DIFFGEN_THREADS ?= 2
-export OMP_NUM_THREADS ?= $(DIFFGEN_THREADS)
-export MKL_NUM_THREADS ?= $(DIFFGEN_THREADS)
-export OPENBLAS_NUM_THREADS ?= $(DIFFGEN_THREADS)
+# Every core by default: the cores this process may run on (DIFFGEN_THREADS=N to use fewer). They
+# decide how many runs, chapters and test files go side by side, never a run's own thread count,
+# so the numbers are the same on every machine.
+CORES := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+TEST_WORKERS ?= $(or $(DIFFGEN_THREADS),$(CORES))
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # idle OpenMP threads sleep rather than spin (bit-identical numbers; far faster when processes share cores)
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -39,14 +43,19 @@ LAB_FILE ?= book/02_toy_model.ipynb
 # `make shots`: where the screenshots go
 SHOTS ?= _build/shots
 
-.PHONY: book test venv vendor lab pages shots clean distclean
+.PHONY: book book-long test venv vendor lab pages shots clean distclean pdf
 
 book: venv
 	$(PY) -m diffgen_lib.book build
 
+# the 28x28 tier (about an hour and a half on two cores): its runs, chapters 03-06 with the long
+# profile into book/long/ (committed with their outputs), then the HTML
+book-long: venv
+	$(PY) -m diffgen_lib.book build-long
+
 test: venv
 	@mkdir -p _build; rc=0; \
-	$(PY) -m pytest || rc=$$?; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder || rc=$$?; \
 	echo $$rc > _build/pytest-exit-code; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit code 5): that is a failure" >&2; fi; \
 	exit $$rc
@@ -71,6 +80,10 @@ pages: venv
 
 shots: venv
 	$(PY) tests/browser_check.py shots $(SHOTS) $(if $(wildcard _build/html/index.html),_build/html)
+
+# Jupyter Book's single-page HTML printed by headless Chromium (offline); diffgen_lib/book/pdf.py
+pdf: venv
+	$(PY) -m diffgen_lib.book.pdf
 
 vendor:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -53,11 +53,21 @@
 #   training point**: it memorizes.
 
 # %% tags=["remove-cell"]
-# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
-import importlib.util, sys
+# On Colab or Binder: install this project where diffgen_lib is missing (does nothing elsewhere),
+# from the repository that repository.url of the book's _config.yml (next to book/) names.
+import importlib.util, pathlib, subprocess, sys
 if importlib.util.find_spec("diffgen_lib") is None:
-    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
-    sys.path.insert(0, "/tmp/diffgen")
+    config = pathlib.Path("../_config.yml")
+    url = ""
+    if config.exists():
+        import yaml
+        url = str(((yaml.safe_load(config.read_text()) or {}).get("repository") or {}).get("url") or "").strip()
+    if url:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", url, "/tmp/diffgen"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/tmp/diffgen"], check=True)
+        sys.path.insert(0, "/tmp/diffgen")
+    else:
+        print("diffgen_lib is not installed and no repository is known to install it from: set repository.url in _config.yml")
 
 # %% tags=["parameters"]
 dataset = "digits"      # one of {"digits", "mnist5k", "mnist", "fashion_mnist"}: image dataset (sklearn 8x8 digits, 5000 MNIST digits, or full MNIST / Fashion-MNIST from the data folder, see the README)

@@ -31,11 +31,21 @@
 # $\sigma \sim \delta$ and shrinks as $\delta$ grows or the training points get denser.
 
 # %% tags=["remove-cell"]
-# On Colab or Binder: fetch and install this project where it is missing (does nothing elsewhere).
-import importlib.util, sys
+# On Colab or Binder: install this project where diffgen_lib is missing (does nothing elsewhere),
+# from the repository that repository.url of the book's _config.yml (next to book/) names.
+import importlib.util, pathlib, subprocess, sys
 if importlib.util.find_spec("diffgen_lib") is None:
-    get_ipython().system("git clone -q --depth 1 https://github.com/diffgen/diffgen /tmp/diffgen && pip install -q -e /tmp/diffgen")
-    sys.path.insert(0, "/tmp/diffgen")
+    config = pathlib.Path("../_config.yml")
+    url = ""
+    if config.exists():
+        import yaml
+        url = str(((yaml.safe_load(config.read_text()) or {}).get("repository") or {}).get("url") or "").strip()
+    if url:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", url, "/tmp/diffgen"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/tmp/diffgen"], check=True)
+        sys.path.insert(0, "/tmp/diffgen")
+    else:
+        print("diffgen_lib is not installed and no repository is known to install it from: set repository.url in _config.yml")
 
 # %% tags=["parameters"]
 n_circle = 20            # int in [4, 400]: points on the symmetric circle (radius 10), alternating train and val
@@ -165,24 +175,21 @@ plt.show()
 # \mathrm{gap}(\sigma) \;=\; \frac{E_\text{val}(\sigma) - E_\text{train}(\sigma)}{E_\text{train}(\sigma)} .
 # $$ (eq-toy-gap)
 #
-# **What changed in this protocol, and why.** The paper's toy protocol draws 50 noise vectors per
-# point {cite:p}`kaiser2026diffusion`. Earlier versions of this chapter drew 50 vectors *once* and
-# gave the same ones (turned into each point's radial and tangential directions) to every point.
-# On the symmetric circle every training point then has exactly the same error, and so has every
-# validation point: the whole curve rested on 50 draws. Now every training point has its own
-# {glue:text}`n_noise` draws, from a generator seeded with the chapter's seed and the point's
-# index, so the training points contribute independent draws. Validation point $j$ reuses the
-# draws of training point $j$, in its own radial and tangential directions: the two errors are
-# measured with the same noise (common random numbers), so their *difference*, the gap, carries
-# less Monte-Carlo error than with independent draws for the validation points, and at the two
-# ends of the $\sigma$ range, where the model treats training and validation points alike, the
-# gap comes out as 0 instead of as noise. The check after {numref}`fig-toy-gap-sigma` measures
-# both effects: at $\delta$ = {glue:text}`mc_delta` the old protocol's peak is
-# {glue:text}`mc_old_peak` against {glue:text}`mc_new_peak` now, the spread of the peak over
-# three seeds is {glue:text}`mc_spread_paired` with paired and {glue:text}`mc_spread_indep` with
-# independent validation draws, and independent draws would leave a gap of up to
-# {glue:text}`mc_indep_end` at the ends, {glue:text}`mc_indep_end_ratio` of the peak, against the
-# bound of {glue:text}`end_criterion` that claim C6c tests.
+# **The noise draws.** Every training point has its own {glue:text}`n_noise` noise draws, from a
+# generator seeded with the chapter's seed and the point's index, so the training points contribute
+# independent draws (the paper's protocol draws 50 per point {cite:p}`kaiser2026diffusion`; drawn
+# once and shared by every point, on the symmetric circle every point would have the same error
+# and the whole curve would rest on those 50 draws). Validation point $j$ reuses the draws of
+# training point $j$, in its own radial and tangential directions: the two errors are measured with
+# the same noise (common random numbers), so their *difference*, the gap, carries less Monte-Carlo
+# error than with independent draws, and at the two ends of the $\sigma$ range, where the model
+# treats training and validation points alike, the gap comes out as 0 instead of as noise. The
+# check after {numref}`fig-toy-gap-sigma` measures both: at $\delta$ = {glue:text}`mc_delta` the peak
+# with 50 shared draws is {glue:text}`mc_old_peak` against {glue:text}`mc_new_peak` with the
+# chapter's draws, the spread of the peak over three seeds is {glue:text}`mc_spread_paired` with
+# paired and {glue:text}`mc_spread_indep` with independent validation draws, and independent draws
+# would leave a gap of up to {glue:text}`mc_indep_end` at the ends, {glue:text}`mc_indep_end_ratio`
+# of the peak, against the bound of {glue:text}`end_criterion` that claim C6c tests.
 #
 # ### Along the circle
 #

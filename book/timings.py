@@ -19,16 +19,15 @@
 # How long each chapter took when its committed notebook was executed (with its default
 # parameters, by `make book`), read from the papermill metadata of the notebooks. The times
 # depend on the machine that last executed a chapter and on its threads: `make book` first
-# trains the networks of the chapters it is about to execute, all side by side and the longest
-# first (it prints that time on its own, `runs: trained ...`), then executes the chapters side
-# by side, sharing the threads (`DIFFGEN_THREADS`, default 2) between them: with two threads,
-# two chapters at a time with one thread each, so the times below are those of a chapter
-# computing on one thread beside another, and they add up to more than the build took. The
-# numbers the chapters print are the same with one thread as with two (the tests check the
-# measurements at both). The times also depend on the cache: a chapter whose networks and
-# measurements were already cached (`.cache/diffgen`) only loads them, so the chapters that
-# train (03 and 06) show the time of their measurements. The project's README lists the
-# cold-cache times of the whole book, training included, measured on two CPU cores.
+# trains the networks of the chapters it is about to execute on every core (one thread per
+# network, as many networks side by side as there are cores, the longest first; it prints that
+# time on its own, `runs: trained ...`), then executes the chapters side by side, sharing the
+# cores between them: on two cores, two chapters at a time with one thread each, so the times
+# below are those of a chapter computing beside another, and they add up to more than the build
+# took. The numbers the chapters print do not depend on the number of cores or threads (the tests
+# check it). The times also depend on the cache: a chapter whose networks and measurements were
+# already cached (`.cache/diffgen`) only loads them. The project's README lists the cold-cache
+# times of the whole book, training included, measured on two CPU cores.
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from contextlib import contextmanager
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
@@ -341,6 +342,123 @@ class _Trainer:
 StepCallback = Callable[[int, float], None]  # (steps done, seconds in this call)
 
 
+@contextmanager
+def _threads(config: TrainConfig):
+    """Torch's thread count set to ``config.threads`` for the call (CPU runs that name one): the
+    run's own arithmetic, part of its key."""
+    if resolve_device(config.device).type != "cpu" or not config.threads or config.threads == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _cached_run(config: TrainConfig, device: torch.device, world: distributed.World) -> Optional[TrainedRun]:
+    """The finished run from the cache (rank 0 reads first and removes a corrupt entry; every rank
+    then loads it), or None on every rank."""
+    cached = load_cached(config) if world.is_main else None
+    if not distributed.broadcast(cached is not None, device):
+        return None
+    if cached is None:
+        cached = load_cached(config)
+    if cached is None:
+        raise RuntimeError(f"rank {world.rank} cannot read the cached run {run_key(config)}")
+    return cached
+
+
+def _resumed_trainer(config, splits, sigma_data, n_classes, device, world, checkpoint) -> "_Trainer":
+    """A new :class:`_Trainer`, continued from ``checkpoint`` when it holds a usable one (every
+    rank reads it and resumes at its step; an unusable one is removed and training starts over)."""
+    trainer = _Trainer(config, splits, sigma_data, n_classes, device, world)
+    if checkpoint is None:
+        return trainer
+    problem = None
+    if checkpoint.exists():
+        try:
+            trainer.load_state_dict(cache_lib.read_checked(checkpoint))
+        except (cache_lib.CorruptCacheEntry, KeyError, RuntimeError, ValueError) as exc:
+            problem = exc
+    if distributed.any_true(problem is not None, device):
+        warnings.warn(f"unusable training checkpoint, starting over: {problem}", RuntimeWarning, stacklevel=3)
+        if world.is_main:
+            checkpoint.unlink(missing_ok=True)
+        trainer = _Trainer(config, splits, sigma_data, n_classes, device, world)
+    if distributed.broadcast(trainer.step, device) != trainer.step:
+        raise RuntimeError(f"rank {world.rank} resumed at another step than rank 0")
+    return trainer
+
+
+def _over_time(config: TrainConfig, start: float, world: distributed.World, device) -> bool:
+    """Whether ``max_seconds`` has run out (every rank stops at the same step)."""
+    if config.max_seconds is None:
+        return False
+    over = time.perf_counter() - start >= config.max_seconds
+    return distributed.any_true(over, device) if world.distributed else over
+
+
+def _run_loop(trainer: "_Trainer", checkpoint, checkpoint_every: Optional[int], checkpoint_seconds: float,
+              callback: Optional[StepCallback], progress: bool) -> tuple:
+    """Train until ``max_steps`` or ``max_seconds``: snapshots, finiteness checks, progress,
+    checkpoints and the callback after each step. Returns (complete, steps per second)."""
+    from .progress import progress_bar
+
+    config, world, device = trainer.config, trainer.world, trainer.device
+    snapshot_steps = set(config.snapshot_steps) | {config.max_steps}
+    bar = progress_bar(total=config.max_steps, initial=trainer.step, disable=not (progress and world.is_main),
+                       desc=f"train {config.model} {config.dataset}", leave=False)
+    start_step = trainer.step
+    start = last_checkpoint = time.perf_counter()
+    complete = True
+    while trainer.step < config.max_steps:
+        if _over_time(config, start, world, device):
+            complete = False
+            break
+        if config.compile and trainer.step - start_step < COMPILE_CHECKS:
+            trainer.check_compiled()
+        trainer.train_step()
+        step = trainer.step
+        if step in snapshot_steps:
+            trainer.take_snapshot()
+        if step % 50 == 0 or step == config.max_steps:
+            recent = trainer.check_finite(50)
+            bar.update(step - bar.n)
+            if progress:
+                bar.set_postfix(loss=f"{recent.mean().item():.4f}")
+        if checkpoint is not None and step < config.max_steps and (
+                step % checkpoint_every == 0 if checkpoint_every
+                else time.perf_counter() - last_checkpoint > checkpoint_seconds
+                and (not world.distributed or step % 50 == 0)):  # history synced there
+            trainer.sync_history()
+            if world.is_main:
+                cache_lib.write_checked(checkpoint, trainer.state_dict())
+            last_checkpoint = time.perf_counter()
+        if callback is not None:
+            callback(step, time.perf_counter() - start)
+    bar.close()
+    trainer.sync_history()
+    seconds = time.perf_counter() - start
+    ran = trainer.step - start_step
+    steps_per_second = ran / seconds if ran and seconds > 0 else float("nan")
+    return complete, distributed.broadcast(steps_per_second, device)  # rank 0's clock
+
+
+def _store_finished(entry, trainer: "_Trainer", sigma_data: float, clusters, steps_per_second: float) -> None:
+    """Write a finished run into its cache folder (rank 0) and drop its checkpoint."""
+    config = trainer.config
+    cache_lib.write_checked(entry / "run.pt", {
+        "snapshots": dict(trainer.snapshots), "ema_snapshots": dict(trainer.ema_snapshots),
+        "history": trainer.history.cpu(), "step": trainer.step,
+        "sigma_data": sigma_data, "steps_per_second": steps_per_second,
+        "centroids": clusters.centroids if clusters is not None else None,
+        "config": json.dumps(config.to_dict(), sort_keys=True)})
+    (entry / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True))
+    (entry / "checkpoint.pt").unlink(missing_ok=True)
+
+
 def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: bool = True,
           checkpoint_every: Optional[int] = None, checkpoint_seconds: float = 60.0,
           callback: Optional[StepCallback] = None) -> TrainedRun:
@@ -360,120 +478,39 @@ def train(config: TrainConfig = TrainConfig(), progress: bool = True, *, cache: 
     matches the single-process one only in distribution.
     """
     config.validate()
-    if resolve_device(config.device).type == "cpu" and config.threads and config.threads != torch.get_num_threads():
-        previous = torch.get_num_threads()
-        torch.set_num_threads(config.threads)  # the run's own thread count, for this call only
-        try:
-            return train(config, progress, cache=cache, checkpoint_every=checkpoint_every,
-                         checkpoint_seconds=checkpoint_seconds, callback=callback)
-        finally:
-            torch.set_num_threads(previous)
-    world = distributed.world()
-    distributed.shard(config.batch_size, world)  # ValueError before any process waits
-    key = run_key(config)
-    device = distributed.device_for(resolve_device(config.device), world)
-    world = distributed.init(device)
-    entry = cache_lib.cache_dir() / "train" / key if cache else None
-    if entry is not None:
-        cached = load_cached(config) if world.is_main else None  # rank 0 removes a corrupt one
-        if distributed.broadcast(cached is not None, device):
-            if cached is None:
-                cached = load_cached(config)
-            if cached is None:
-                raise RuntimeError(f"rank {world.rank} cannot read the cached run {key}")
-            return cached
-
-    splits, clusters = _prepare_splits(config)
-    sigma_data = float(config.sigma_data or splits.sigma_data)
-    n_classes = splits.n_classes if config.conditional else 0
-    snapshot_steps = set(config.snapshot_steps) | {config.max_steps}
-    checkpoint = entry / "checkpoint.pt" if entry is not None else None
-
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        trainer = _Trainer(config, splits, sigma_data, n_classes, device, world)
-        if checkpoint is not None:
-            problem = None
-            if checkpoint.exists():  # every rank reads it; all resume at its step
-                try:
-                    trainer.load_state_dict(cache_lib.read_checked(checkpoint))
-                except (cache_lib.CorruptCacheEntry, KeyError, RuntimeError, ValueError) as exc:
-                    problem = exc
-            if distributed.any_true(problem is not None, device):
-                warnings.warn(f"unusable training checkpoint, starting over: {problem}",
-                              RuntimeWarning, stacklevel=2)
-                if world.is_main:
-                    checkpoint.unlink(missing_ok=True)
-                trainer = _Trainer(config, splits, sigma_data, n_classes, device, world)
-            if distributed.broadcast(trainer.step, device) != trainer.step:
-                raise RuntimeError(f"rank {world.rank} resumed at another step than rank 0")
-
-        from .progress import progress_bar
-
-        bar = progress_bar(total=config.max_steps, initial=trainer.step,
-                           disable=not (progress and world.is_main),
-                           desc=f"train {config.model} {config.dataset}", leave=False)
-        start_step = trainer.step
-        start = last_checkpoint = time.perf_counter()
-        complete = True
-        while trainer.step < config.max_steps:
-            if config.max_seconds is not None:
-                over = time.perf_counter() - start >= config.max_seconds
-                if world.distributed:  # every rank stops at the same step
-                    over = distributed.any_true(over, device)
-                if over:
-                    complete = False
-                    break
-            if config.compile and trainer.step - start_step < COMPILE_CHECKS:
-                trainer.check_compiled()
-            trainer.train_step()
-            step = trainer.step
-            if step in snapshot_steps:
-                trainer.take_snapshot()
-            if step % 50 == 0 or step == config.max_steps:
-                recent = trainer.check_finite(50)
-                bar.update(step - bar.n)
-                if progress:
-                    bar.set_postfix(loss=f"{recent.mean().item():.4f}")
-            if checkpoint is not None and step < config.max_steps and (
-                    step % checkpoint_every == 0 if checkpoint_every
-                    else time.perf_counter() - last_checkpoint > checkpoint_seconds
-                    and (not world.distributed or step % 50 == 0)):  # history synced there
-                trainer.sync_history()
-                if world.is_main:
+    with _threads(config):
+        world = distributed.world()
+        distributed.shard(config.batch_size, world)  # ValueError before any process waits
+        key = run_key(config)
+        device = distributed.device_for(resolve_device(config.device), world)
+        world = distributed.init(device)
+        entry = cache_lib.cache_dir() / "train" / key if cache else None
+        if entry is not None:
+            cached = _cached_run(config, device, world)
+            if cached is not None:
+                return cached
+        splits, clusters = _prepare_splits(config)
+        sigma_data = float(config.sigma_data or splits.sigma_data)
+        n_classes = splits.n_classes if config.conditional else 0
+        checkpoint = entry / "checkpoint.pt" if entry is not None else None
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            trainer = _resumed_trainer(config, splits, sigma_data, n_classes, device, world, checkpoint)
+            complete, steps_per_second = _run_loop(trainer, checkpoint, checkpoint_every, checkpoint_seconds,
+                                                   callback, progress)
+            if not complete:
+                if checkpoint is not None and world.is_main:
                     cache_lib.write_checked(checkpoint, trainer.state_dict())
-                last_checkpoint = time.perf_counter()
-            if callback is not None:
-                callback(step, time.perf_counter() - start)
-        bar.close()
-        trainer.sync_history()
-        seconds = time.perf_counter() - start
-        ran = trainer.step - start_step
-        steps_per_second = ran / seconds if ran and seconds > 0 else float("nan")
-        steps_per_second = distributed.broadcast(steps_per_second, device)  # rank 0's clock
-
-        if not complete:
-            if checkpoint is not None and world.is_main:
-                cache_lib.write_checked(checkpoint, trainer.state_dict())
-            if trainer.step not in trainer.snapshots:
-                trainer.take_snapshot()  # returned, not a saved snapshot
-        snapshots, ema_snapshots = dict(trainer.snapshots), dict(trainer.ema_snapshots)
-        if complete and entry is not None and world.is_main:
-            cache_lib.write_checked(entry / "run.pt", {
-                "snapshots": snapshots, "ema_snapshots": ema_snapshots,
-                "history": trainer.history.cpu(), "step": trainer.step,
-                "sigma_data": sigma_data, "steps_per_second": steps_per_second,
-                "centroids": clusters.centroids if clusters is not None else None,
-                "config": json.dumps(config.to_dict(), sort_keys=True)})
-            (entry / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True))
-            checkpoint.unlink(missing_ok=True)
-        distributed.barrier()  # the cache is written before any rank goes on
-
+                if trainer.step not in trainer.snapshots:
+                    trainer.take_snapshot()  # returned, not a saved snapshot
+            if complete and entry is not None and world.is_main:
+                _store_finished(entry, trainer, sigma_data, clusters, steps_per_second)
+            distributed.barrier()  # the cache is written before any rank goes on
     return TrainedRun(
         config=config, splits=splits, sigma_data=sigma_data,
         snapshots={s: _snapshot(config, splits, n_classes, sigma_data, w, device)
-                   for s, w in sorted(snapshots.items())},
+                   for s, w in sorted(trainer.snapshots.items())},
         history=trainer.history[:trainer.step].cpu(), steps_per_second=steps_per_second,
-        complete=complete, step=trainer.step, key=key, clusters=clusters, ema_states=ema_snapshots)
+        complete=complete, step=trainer.step, key=key, clusters=clusters, ema_states=dict(trainer.ema_snapshots))
 
 
 def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,

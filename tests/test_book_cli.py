@@ -260,7 +260,7 @@ def test_train_pins_the_threads(monkeypatch):
 def readme_commands() -> list[list[str]]:
     """Every ``... -m diffgen_lib.book ...`` line of the code blocks of README.md and of the book's
     introduction, as argv."""
-    text = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in ("README.md", "book/intro.md"))
+    text = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in ("README.md", "book/intro.py"))
     commands = []
     for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():

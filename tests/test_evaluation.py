@@ -141,23 +141,3 @@ def test_load_size_runs_returns_matching_configs_runs_and_curves(tmp_path, monke
     assert list(curves[30].steps) == list(configs[30].snapshot_steps)
 
 
-def test_image_bootstrap_value_interval_and_degenerate_images():
-    """The value is the statistic of the means over all images; the interval holds it; images that
-    are all alike give an interval of zero width; the train and val images are redrawn apart."""
-    rng = np.random.default_rng(0)
-    tr, va = rng.gamma(2.0, 1.0, (3, 50)), rng.gamma(2.0, 1.5, (3, 60))
-
-    def gap(t, v):
-        return float(np.max((v - t) / t))
-
-    value, lo, hi = evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=1)
-    assert value == pytest.approx(gap(tr.mean(-1), va.mean(-1)))
-    assert lo < value < hi
-    same = np.ones((3, 50))
-    assert evaluation.image_bootstrap(same, 2 * same, gap, n_boot=50) == (1.0, 1.0, 1.0)
-    # the same seed gives the same interval; another seed another one
-    assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=1) == (value, lo, hi)
-    assert evaluation.image_bootstrap(tr, va, gap, n_boot=300, seed=2) != (value, lo, hi)
-    # a statistic that is infinite in some draws gives an interval with inf, never nan
-    value, lo, hi = evaluation.image_bootstrap(tr, va, lambda t, v: np.inf if v[0] > 3.2 else 1.0, n_boot=300)
-    assert not np.isnan([lo, hi]).any() and (lo, hi) == (1.0, np.inf)

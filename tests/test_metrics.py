@@ -225,3 +225,35 @@ def test_overfitting_threshold_picks_validation_minimum():
     train = np.array([[1.0, 1.0], [0.5, 1.0], [0.25, 0.5]])
     thr = metrics.overfitting_threshold(val, train)
     assert np.allclose(thr, [(1.0 - 0.5) / 0.5, (1.0 - 0.5) / 0.5])
+
+
+def test_subset_nearest_is_exact_and_does_not_depend_on_chunks_or_threads():
+    """The nearest distance within each subset equals the exact one (copies at distance 0); the
+    largest cosine likewise; the values do not depend on the chunk of queries or the threads."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(400, 48, generator=g)
+    query = torch.cat([ref[:7], torch.randn(93, 48, generator=g)])
+    subsets = [None, np.arange(0, 400, 3), np.sort(np.random.default_rng(1).choice(400, 50, replace=False))]
+    near = metrics.subset_nearest(query, ref, subsets)
+    for j, s in enumerate(subsets):
+        r = ref if s is None else ref[torch.as_tensor(s)]
+        exact = torch.cdist(query, r, compute_mode="donot_use_mm_for_euclid_dist").min(1).values.numpy()
+        np.testing.assert_allclose(near[j], exact, rtol=1e-5, atol=1e-6)
+    assert (near[0, :7] == 0).all()  # exact copies of reference rows
+    cos = metrics.subset_nearest(query, ref, subsets, metric="cosine")
+    qn, rn = query / query.norm(dim=1, keepdim=True), ref / ref.norm(dim=1, keepdim=True)
+    np.testing.assert_allclose(cos[0], (qn @ rn.T).max(1).values.numpy(), rtol=1e-5)
+    assert (metrics.subset_nearest(query, ref, subsets, chunk_elements=1000) == near).all()
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            with threadpool_limits(limits=n):
+                assert (metrics.subset_nearest(query, ref, subsets) == near).all()
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError):
+        metrics.subset_nearest(query, ref, subsets, metric="manhattan")

@@ -372,7 +372,6 @@ def test_ema_state_replaces_only_parameters():
 def test_compile_that_gets_gradients_wrong_is_refused(monkeypatch):
     """A compiled network whose gradients differ from eager ones (like inductor's zero gradients
     in the lower U-Net level at batch >= 24 with torch 2.13 on the CPU) stops training in one line."""
-    from diffgen_lib import train as train_module
 
     class ZeroGradients(torch.nn.Module):  # the same forward values, no gradient from call `first` on
         def __init__(self, model, first):
@@ -397,8 +396,6 @@ def test_compile_that_gets_gradients_wrong_is_refused(monkeypatch):
 def test_compile_with_a_correct_backend_passes_the_check(monkeypatch):
     """The check on a real torch.compile (dynamo's aot_eager backend: forward and backward graphs,
     no generated code); the backend is part of the key."""
-    from diffgen_lib import train as train_module
-
     monkeypatch.setenv("DIFFGEN_COMPILE_BACKEND", "aot_eager")
     config = TrainConfig(model="mlp", mlp_width=32, mlp_depth=2, n_train=40, n_val=20, n_feature=0,
                          batch_size=32, max_steps=2, device="cpu", compile=True)

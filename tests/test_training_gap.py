@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffgen_lib import analytic, cache, diffusion
+from diffgen_lib import analytic, diffusion
 from diffgen_lib.measure import verdicts
 from diffgen_lib.studies import training_gap
 from diffgen_lib.data import load_splits
@@ -24,11 +24,22 @@ def tmp_cache(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _data_only_run(config):
+    """What the optimal denoiser needs of a run: its config and its data splits (no network)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(config=config, splits=load_splits(config.dataset, config.n_train, config.n_val,
+                                                             config.n_feature))
+
+
 def test_optimal_curves_limits_and_cache(tmp_cache):
+    from diffgen_lib.measure import evaluation
+
     config = gap_run(n_train=60, n_val=40, n_feature=0)
     sigmas = [0.002, 0.05, 1.0, 80.0]
-    c = training_gap.optimal_curves(config, n_eval=20, sigmas=sigmas)
-    assert c.n_eval == 20 and c.train_error.shape == (4,)
+    curves = evaluation.optimal_curves(_data_only_run(config), n_eval=20, sigmas=sigmas)
+    assert curves.n_eval == 20 and curves.train_error.shape == (1, 4) and curves.train_errors.shape == (1, 4, 20)
+    c = type("C", (), {"train_error": curves.train_error[0], "val_error": curves.val_error[0]})
     splits = load_splits("digits", 60, 40, 0)
     tr, va = splits.train.images, splits.val.images
     flat_tr = tr.reshape(60, -1).double()
@@ -46,8 +57,9 @@ def test_optimal_curves_limits_and_cache(tmp_cache):
     # both sets are denoised to the mean, and their errors differ only by the choice of images)
     assert np.all(c.val_error[:3] > 3 * c.train_error[:3])
     assert len(list((tmp_cache / "results").glob("optimal-curves-*.pt"))) == 1
-    again = training_gap.optimal_curves(config, n_eval=20, sigmas=sigmas)
-    np.testing.assert_array_equal(again.val_error, c.val_error)
+    again = evaluation.optimal_curves(_data_only_run(config), n_eval=20, sigmas=sigmas)
+    np.testing.assert_array_equal(again.val_error[0], c.val_error)
+    assert np.isinf(curves.gap[0, 0]) or curves.gap[0, 0] > 1e3  # the memorizer's gap is unbounded at sigma -> 0
 
 
 def test_optimal_denoiser_fn_class_conditional():
@@ -148,22 +160,45 @@ def test_c3_draw_and_seed_band():
     assert np.allclose(band["min"], np.minimum(gap, 3 * gap)) and np.allclose(band["max"], np.maximum(gap, 3 * gap))
 
 
-def test_run_claim_intervals_of_a_growing_interior_peak():
-    """A gap that grows with every snapshot and peaks inside the grid: rank correlation 1 in every
-    bootstrap draw, end ratio small; a gap that shrinks with training: rank correlation -1."""
+def _curves(sigmas, steps, train_errors, val_errors):
+    return GapCurves(sigmas, steps, train_errors.mean(-1), val_errors.mean(-1), train_errors.shape[-1],
+                     train_errors, val_errors)
+
+
+def test_c2a_passes_a_growing_gap_and_its_exchanged_null_fails():
+    """A gap that grows with every snapshot and peaks inside the grid passes C2a; two fresh sets
+    (equal errors up to noise) do not grow and FAIL it, so the claim is decided; were the control's
+    gap to grow as well, the claim could not fail and would be INCONCLUSIVE."""
     rng = np.random.default_rng(0)
     sigmas = np.geomspace(0.01, 10, 9)
     bump = np.exp(-np.log(sigmas) ** 2)  # peak at sigma = 1, near 0 at the ends
     steps = np.array([100, 200, 300])
-    train_errors = 1 + 0.01 * rng.random((3, 9, 40))
-    val_errors = train_errors * (1 + np.arange(1, 4)[:, None, None] * bump[None, :, None])
+    growing, exchanged = {}, {}
+    for seed in range(3):
+        tr = 1 + 0.01 * rng.random((3, 9, 40))
+        growing[seed] = _curves(sigmas, steps, tr, tr * (1 + np.arange(1, 4)[:, None, None] * bump[None, :, None]))
+        exchanged[seed] = _curves(sigmas, steps, tr, tr[:, :, ::-1] * (1 + 0.01 * rng.standard_normal((3, 9, 40))))
+    r = training_gap.c2a(growing, exchanged)
+    assert r.raw_verdict == "PASS" and r.controls[0].verdict == "FAIL" and r.verdict == "PASS"
+    assert training_gap.c2a(exchanged, exchanged).verdict == "FAIL"
+    assert training_gap.c2a(growing, growing).verdict == "INCONCLUSIVE"  # a control that grows: cannot fail
 
-    def curves_of(tr, va):
-        return GapCurves(sigmas, steps, tr.mean(-1), va.mean(-1), 40, tr, va)
 
-    out = training_gap.run_claim_intervals(curves_of(train_errors, val_errors), n_boot=200)
-    assert out["rank"] == (1.0, 1.0, 1.0)
-    value, lo, hi = out["end_ratio"]
-    assert lo <= value <= hi < 0.05
-    shrinking = training_gap.run_claim_intervals(curves_of(train_errors, val_errors[::-1]), n_boot=50)
-    assert shrinking["rank"][2] == -1.0
+def test_c3_passes_an_interior_peak_and_the_optimal_denoiser_fails():
+    sigmas = np.geomspace(0.01, 10, 9)
+    bump = np.exp(-np.log(sigmas) ** 2)
+    steps = np.array([100, 200])
+    tr = np.ones((2, 9, 20))
+    seeds = {s: _curves(sigmas, steps, tr, tr * (1 + (1 + 0.1 * s) * bump[None, :, None])) for s in range(3)}
+    memorizer_train = np.ones((1, 9, 20)) * np.linspace(0, 1, 9)[None, :, None]  # 0 at the smallest sigma
+    optimal = _curves(sigmas, np.array([0]), memorizer_train, np.ones((1, 9, 20)))
+    r = training_gap.c3(seeds, optimal)
+    assert r.controls[0].verdict == "FAIL" and r.verdict == "PASS"
+    assert training_gap.c3_statistics(optimal)["end_ratio"] == 1.0
+
+
+def test_c2b_with_a_same_width_control():
+    peaks = {(8, 0): 0.2, (8, 1): 0.25, (8, 2): 0.22, (32, 0): 1.3, (32, 1): 1.2, (32, 2): 1.4}
+    r = training_gap.c2b(peaks, 8, 32, [0, 1, 2], factor=1.5)
+    assert r.verdict == "PASS" and r.controls[0].verdict == "FAIL"
+    assert training_gap.c2b(peaks, 8, 32, [0, 1, 2], factor=1.0).verdict == "INCONCLUSIVE"

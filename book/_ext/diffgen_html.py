@@ -8,11 +8,20 @@
   ``_static/diffgen.css`` draw the player's buttons.
 * The bibliography gets author-year labels ("Karras et al., 2022"), matching the author-year
   citations in the text: formatting style ``authoryear`` (pybtex's ``plain`` with those labels).
+* The pages of the 28x28 tier (book/long/) get a notice when the library has changed since they
+  were executed (``diffgen_lib.book.tier``).
+* nbval's marker comments (``# NBVAL_CHECK_OUTPUT``, ...) are taken out of the code cells the pages
+  show; the notebooks keep them for nbval (a post-transform: every builder, cached doctrees too).
+* The single-page build (``make pdf``) gets every chapter's widget state and widget scripts:
+  myst-nb adds only those of the page's own document, the front page, which has no widgets.
 """
 
 from __future__ import annotations
 
 import re
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 EXTERNAL_FONT_AWESOME = re.compile(
     r"<link\b[^>]*\bhref=[\"'](?:https?:)?//[^\"']*font-?awesome[^\"']*[\"'][^>]*>", re.I
@@ -40,11 +49,52 @@ def strip_external_font_awesome(html: str) -> str:
     return EXTERNAL_FONT_AWESOME.sub("", html)
 
 
+#: a line that holds only one of nbval's cell markers (nbval reads them on any line of a cell)
+NBVAL_MARKER_LINE = re.compile(r"[ \t]*#[ \t]*NBVAL_[A-Z_]+[ \t]*")
+
+
+def strip_test_markers(source: str) -> str:
+    """``source`` without the lines that hold only an nbval marker (``# NBVAL_CHECK_OUTPUT``)."""
+    lines = source.splitlines(keepends=True)
+    return "".join(line for line in lines if not NBVAL_MARKER_LINE.fullmatch(line.rstrip("\r\n")))
+
+
+class StripTestMarkers(SphinxPostTransform):
+    """Takes nbval's marker lines out of the source that notebook code cells show."""
+
+    default_priority = 100
+
+    def run(self, **kwargs) -> None:
+        for block in list(self.document.findall(nodes.literal_block)):
+            parent = block.parent
+            if not (isinstance(parent, nodes.container) and parent.get("nb_element") == "cell_code_source"):
+                continue
+            text = block.astext()
+            shown = strip_test_markers(text)
+            if shown != text:
+                block.rawsource = shown  # the highlighter reads rawsource; it must equal the text
+                block.children = []
+                block += nodes.Text(shown)
+
+
 def _page_context(app, pagename, templatename, context, doctree) -> None:
     if "script_files" in context:
         context["script_files"] = dedupe_scripts(context["script_files"])
     if isinstance(context.get("body"), str):
         context["body"] = strip_external_font_awesome(context["body"])
+
+
+def _single_page_notebook_scripts(app, pagename, templatename, context, doctree) -> None:
+    """singlehtml: the one page also loads the notebook scripts (widget state, widget JavaScript)
+    of every other document, so that the chapters' widgets render there as on their own pages."""
+    if app.builder.name != "singlehtml" or pagename != app.config.root_doc:
+        return
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    for docname in sorted(app.env.all_docs):
+        if docname != pagename:
+            for path, kwargs in NbMetadataCollector.get_js_files(app.env, docname).values():
+                app.add_js_file(path, **kwargs)  # once each: the builder skips a file it has
 
 
 def _register_bibliography_style() -> None:
@@ -88,7 +138,39 @@ def _register_bibliography_style() -> None:
     register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 
+def _tier_notice(app, doctree) -> None:
+    """On a page of the 28x28 tier (book/long/): a notice when the library has changed since the
+    page was executed (its notebook records the library version it ran with; the current one is
+    computed at build time, nothing is executed)."""
+    import json
+    from pathlib import Path
+
+    docname = app.env.docname
+    if not docname.startswith("book/long/"):
+        return
+    from diffgen_lib.book import tier
+
+    path = Path(app.env.doc2path(docname))
+    try:
+        record = tier.tier_record(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return
+    current = getattr(app, "_diffgen_library", None) or tier.library_version()
+    app._diffgen_library = current
+    text = tier.notice(record, current)
+    if text is None:
+        return
+    box = nodes.warning("", nodes.paragraph(text=text))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    parent = section if section is not None else doctree
+    title = next((i for i, n in enumerate(parent.children) if isinstance(n, nodes.title)), -1)
+    parent.insert(title + 1, box)
+
+
 def setup(app):
     _register_bibliography_style()
+    app.connect("doctree-read", _tier_notice)
+    app.connect("html-page-context", _single_page_notebook_scripts)
     app.connect("html-page-context", _page_context, priority=900)
+    app.add_post_transform(StripTestMarkers)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

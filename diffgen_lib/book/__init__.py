@@ -57,6 +57,7 @@ Modules: ``params`` (the spec grammar, validation), ``chapter`` (``setup_chapter
 their order), ``stamps`` (what is up to date), ``runner`` (papermill, HTML build), ``cli``.
 """
 
+from .paper import PAPER
 from .aggregate import (
     Claim,
     claim_rows,
@@ -64,6 +65,11 @@ from .aggregate import (
     claims_of_notebook,
     claims_text,
     collect_claims,
+    figure_png,
+    glued,
+    findings_markdown,
+    tallies,
+    tallies_markdown,
     tally,
     tally_text,
     verdict_badge,
@@ -73,11 +79,12 @@ from .aggregate import (
     parse_claim_line,
 )
 from .chapter import (
-    BOOK_RC, ChapterParams, claim, claim_over_draws, format_value, glue_values, pin_threads, resolve_device, scale,
+    BOOK_RC, ChapterParams, claim, claim_over_draws, format_value, glue_values, markdown_table, pin_threads,
+    resolve_device, scale, show_table,
     setup_chapter, sig3,
 )
 from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, parse_args, run_config
-from .layout import AGGREGATE_PAGES, BOOK, DEFAULT_THREADS, LIB, PARAMETER_TAGS, ROOT
+from .layout import AGGREGATE_PAGES, BOOK, LIB, PARAMETER_TAGS, ROOT, book_threads
 from .params import (
     ParamError,
     ParamSpec,
@@ -96,13 +103,13 @@ from .stamps import is_up_to_date, library_files, stamp_key, stamp_path, write_s
 from .toc import all_chapters, resolve_chapter, toc_chapters, toc_files
 
 __all__ = [
-    "AGGREGATE_PAGES", "BOOK", "BOOK_RC", "DEFAULT_THREADS", "LIB", "PARAMETER_TAGS", "ROOT",
+    "AGGREGATE_PAGES", "BOOK", "BOOK_RC", "LIB", "PARAMETER_TAGS", "ROOT", "book_threads",
     "ChapterParams", "Claim", "ParamError", "ParamSpec", "SpecError", "claim_over_draws", "tally",
     "tally_text", "verdict_badge",
     "all_chapters", "build_html", "build_run_page", "chapter_source", "check_relations", "claim", "claim_rows",
     "claims_markdown", "claims_of_notebook", "claims_text", "cmd_build", "cmd_list", "cmd_run",
-    "collect_claims", "collect_timings", "execute_chapter", "format_claim", "format_scale",
-    "format_value", "glue_values",
+    "collect_claims", "collect_timings", "figure_png", "findings_markdown", "glued", "PAPER", "tallies", "tallies_markdown", "execute_chapter", "format_claim", "format_scale",
+    "format_value", "glue_values", "markdown_table", "show_table",
     "is_up_to_date", "kernel_environment", "library_files", "load_profile", "main",
     "parse_args", "parse_claim_line", "parse_spec", "parse_spec_comment", "parse_spec_source", "pin_threads",
     "resolve_chapter", "resolve_cli_value", "resolve_device", "run_config", "scale",

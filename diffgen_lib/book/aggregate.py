@@ -2,93 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..studies import claims
 from .layout import AGGREGATE_PAGES, ROOT
 from .toc import toc_chapters
 
 
-_CLAIM_RE = re.compile(r"^CLAIM (?P<id>C\d+[a-z]?) (?P<status>PASS|FAIL|INCONCLUSIVE): (?P<rest>.*)$")
-_INTERVAL_RE = re.compile(r"^(?P<value>.*?) \[90% CI (?P<lo>[^,\]]+), (?P<hi>[^\]]+)\]$")
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
-
-
-def _verdict_word(verdict: bool | str) -> str:
-    if not isinstance(verdict, str):  # a bool, numpy's too: a verdict on one draw
-        return "PASS" if bool(verdict) else "FAIL"
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be True, False or one of {VERDICTS}, got {verdict!r}")
-    return verdict
+Claim = claims.ParsedClaim
+format_claim_line = claims.format_claim_line
+parse_claim_line = claims.parse_claim_line
 
 
 def format_claim(claim_id: str, verdict: bool | str, measured: str, value: Any, criterion: str,
                  interval: tuple[Any, Any] | None = None) -> str:
-    """The CLAIM line: ``CLAIM <id> PASS|FAIL|INCONCLUSIVE: <measured> = <value>[ [90% CI lo,
-    hi]] (criterion: <criterion>)``; ``verdict`` is a bool (a single draw) or a verdict word."""
-    ci = f" [90% CI {interval[0]}, {interval[1]}]" if interval is not None else ""
-    line = f"CLAIM {claim_id} {_verdict_word(verdict)}: {measured} = {value}{ci} (criterion: {criterion})"
-    if "\n" in line or parse_claim_line(line) is None:
-        raise ValueError(f"not a valid CLAIM line: {line!r}")
-    return line
+    """The CLAIM line of a claim without controls (:func:`claims.format_claim_line`): the
+    closed-form claims, whose statements cannot come out otherwise."""
+    return claims.format_claim_line(claim_id, verdict, measured, str(value), criterion, interval)
 
 
 def format_scale(dataset: str, n_train: Any, model: str, steps: Any) -> str:
     return f"SCALE: {dataset}, N={n_train}, {model}, {steps}"
-
-
-@dataclasses.dataclass
-class Claim:
-    id: str
-    verdict: str
-    measured: str
-    value: str
-    criterion: str
-    chapter: str = ""
-    scale: str = ""
-    interval: tuple[str, str] | None = None  # the 90% interval's ends as printed; None: one draw
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "PASS"
-
-    @property
-    def base_id(self) -> str:
-        return re.match(r"C\d+", self.id).group(0)
-
-    @property
-    def value_text(self) -> str:
-        """The value with its interval, as the CLAIM line prints it."""
-        return self.value + (f" [90% CI {self.interval[0]}, {self.interval[1]}]" if self.interval else "")
-
-    @property
-    def line(self) -> str:
-        return (f"CLAIM {self.id} {self.verdict}: {self.measured} = {self.value_text} "
-                f"(criterion: {self.criterion})")
-
-
-def parse_claim_line(line: str) -> Claim | None:
-    """Parse a CLAIM line (see :func:`format_claim`); None when it is not one."""
-    m = _CLAIM_RE.match(line.strip())
-    if not m:
-        return None
-    rest = m.group("rest")
-    cut = rest.rfind(" (criterion: ")
-    if cut < 0 or not rest.endswith(")"):
-        return None
-    head, criterion = rest[:cut], rest[cut + len(" (criterion: ") : -1]
-    if " = " not in head:
-        return None
-    measured, value = head.rsplit(" = ", 1)
-    interval = None
-    ci = _INTERVAL_RE.match(value.strip())
-    if ci:
-        value, interval = ci.group("value"), (ci.group("lo").strip(), ci.group("hi").strip())
-    return Claim(m.group("id"), m.group("status"), measured.strip(), value.strip(), criterion.strip(),
-                 interval=interval)
 
 
 def _stream_text(nb: dict) -> Iterable[str]:
@@ -118,13 +56,26 @@ def _read_nb(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+TIER_SCALE = "mnist5k"  # the 28x28 tier's scale: its pages' lines of the other scales repeat the book's
+
+
 def collect_claims(root: Path = ROOT) -> list[Claim]:
-    """CLAIM lines of every chapter's committed notebook, in ``_toc.yml`` order."""
+    """CLAIM lines of every chapter's committed notebook, in ``_toc.yml`` order, then the 28x28
+    tier's lines at its own scale (book/long/), each scale marked with the date its page ran."""
+    from .tier import TIER_DIR, tier_notebooks, tier_record
+
     claims: list[Claim] = []
     for stem in toc_chapters(root):
         path = Path(root) / "book" / f"{stem}.ipynb"
         if stem not in AGGREGATE_PAGES and path.exists():
             claims.extend(claims_of_notebook(_read_nb(path), stem))
+    for path in tier_notebooks(root):
+        nb = _read_nb(path)
+        date = (tier_record(nb) or {}).get("date", "?")
+        for c in claims_of_notebook(nb, f"{Path(TIER_DIR).name}/{path.stem}"):
+            if scale_name(c.scale) == TIER_SCALE:
+                c.scale = f"{c.scale} (executed {date})"
+                claims.append(c)
     return claims
 
 
@@ -158,11 +109,43 @@ def tally(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
+def scale_name(scale: str) -> str:
+    """The scale of a SCALE line in a few words: its dataset ("digits", "mnist5k14", ...)."""
+    return scale.split(",")[0].strip() if scale else "no SCALE line"
+
+
+def tallies(rows: list[dict]) -> list[dict]:
+    """The two tallies: empirical claims per scale (with how many have controls that all FAIL, so
+    that their test could fail), then the closed-form checks (C1, C6), which cannot come out
+    otherwise. One dict per line: kind, scale, lines, PASS, FAIL, INCONCLUSIVE, controls fail."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        c = r["claim"]
+        if c is None:
+            continue
+        kind = "empirical" if c.empirical else "closed-form"
+        where = scale_name(c.scale) if c.empirical else "analytic"
+        t = out.setdefault((kind, where), {"kind": kind, "scale": where, "lines": 0, "controls fail": 0,
+                                           **{v: 0 for v in VERDICTS}})
+        t["lines"] += 1
+        t[c.verdict] += 1
+        t["controls fail"] += int(c.controls_fail)
+    return sorted(out.values(), key=lambda t: (t["kind"] != "empirical", t["scale"]))
+
+
 def tally_text(rows: list[dict]) -> str:
-    t = tally(rows)
-    measured = sum(t[v] for v in VERDICTS)
-    return (f"{measured} claims measured, {t['PASS']} PASS, {t['FAIL']} FAIL, "
-            f"{t['INCONCLUSIVE']} INCONCLUSIVE, {t['not yet measured']} not yet measured")
+    """One line per tally of :func:`tallies` and the claims not yet measured."""
+    lines = []
+    for t in tallies(rows):
+        what = (f"{t['lines']} empirical claim lines at {t['scale']}: {t['PASS']} PASS, {t['FAIL']} FAIL, "
+                f"{t['INCONCLUSIVE']} INCONCLUSIVE; {t['controls fail']} with every positive control FAILing"
+                if t["kind"] == "empirical" else
+                f"{t['lines']} closed-form checks: {t['PASS']} PASS, {t['FAIL']} FAIL, {t['INCONCLUSIVE']} INCONCLUSIVE")
+        lines.append(what)
+    missing = tally(rows)["not yet measured"]
+    if missing:
+        lines.append(f"{missing} claims not yet measured")
+    return "\n".join(lines)
 
 
 def claims_text(rows: list[dict]) -> str:
@@ -176,9 +159,26 @@ def claims_text(rows: list[dict]) -> str:
             continue
         out.append(f"{r['id']:<4} {c.verdict}  {c.chapter}" + ("  [duplicate CLAIM id]" if r["duplicate"] else ""))
         out.append(f"     measured: {c.measured} = {c.value_text} (criterion: {c.criterion})")
+        for what, value in c.also:
+            out.append(f"     also:     {what}: {value}")
+        for what, value, verdict in c.controls:
+            out.append(f"     control:  {what}: {value} {verdict}")
+        if c.reason:
+            out.append(f"     reason:   {c.reason}")
         out.append(f"     scale:    {c.scale or 'no SCALE line'}")
     out.append(tally_text(rows))
     return "\n".join(out)
+
+
+def tallies_markdown(rows: list[dict]) -> str:
+    """The two tallies as a Markdown table with verdict badges."""
+    lines = ["| claims | lines | " + " | ".join(verdict_badge(v) for v in VERDICTS) + " | every control FAILs |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for t in tallies(rows):
+        label = f"empirical, {t['scale']}" if t["kind"] == "empirical" else "closed-form checks (C1, C6)"
+        fails = str(t["controls fail"]) if t["kind"] == "empirical" else "(no control needed)"
+        lines.append(f"| {label} | {t['lines']} | " + " | ".join(str(t[v]) for v in VERDICTS) + f" | {fails} |")
+    return "\n".join(lines)
 
 
 _BADGE = {"PASS": "bdg-success", "FAIL": "bdg-danger", "INCONCLUSIVE": "bdg-warning"}
@@ -197,10 +197,7 @@ def claims_markdown(rows: list[dict]) -> str:
     """The claims as MyST Markdown: a tally, then one block per paper claim with the paper's
     statement and number beside this book's lines (a two-column grid that stacks on a phone).
     Chapter links are {doc} roles, checked by the build."""
-    t = tally(rows)
-    parts = ["**Tally:** " + " &nbsp; ".join(
-        f"{verdict_badge(v)} {t[v]}" for v in VERDICTS) + f" &nbsp; {verdict_badge('not yet measured')} "
-        f"{t['not yet measured']}", ""]
+    parts = [tallies_markdown(rows), ""]
     groups: dict[str, list[dict]] = {}
     for r in rows:
         base = r["claim"].base_id if r["claim"] is not None else r["id"]
@@ -230,6 +227,12 @@ def claims_markdown(rows: list[dict]) -> str:
             dup = " (duplicate id)" if r["duplicate"] else ""
             parts += [f"- {verdict_badge(c.verdict)} **{c.id}**{dup}: {_md_text(c.measured)} = "
                       f"**{_md_text(c.value_text)}** (criterion: {_md_text(c.criterion)})"]
+            for what, value in c.also:
+                parts += [f"  - and {_md_text(what)}: {_md_text(value)}"]
+            for what, value, verdict in c.controls:
+                parts += [f"  - control, {_md_text(what)}: {_md_text(value)} {verdict_badge(verdict)}"]
+            if c.reason:
+                parts += [f"  - *why {c.verdict.lower()}:* {_md_text(c.reason)}"]
         parts += ["", ":::", "::::", ""]
     return "\n".join(parts)
 
@@ -256,3 +259,70 @@ def collect_timings(root: Path = ROOT) -> list[dict]:
             slowest_cell=slow_i, slowest_s=slow_s,
         ))
     return rows
+
+
+def figure_png(stem: str, name: str, root: Path = ROOT) -> str | None:
+    """The PNG (base64) of the figure ``name`` (its ``mystnb.figure.name``) in a chapter's committed
+    notebook, for a page that shows a chapter's figure again without recomputing it; None when the
+    notebook has no such figure."""
+    path = Path(root) / "book" / f"{stem}.ipynb"
+    if not path.exists():
+        return None
+    for cell in _read_nb(path).get("cells", []):
+        if (cell.get("metadata", {}).get("mystnb", {}).get("figure", {}) or {}).get("name") == name:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if "image/png" in data:
+                    png = data["image/png"]
+                    return "".join(png) if isinstance(png, list) else png
+    return None
+
+
+SCALE_NAMES = {"digits": "8x8 digits", "mnist5k14": "14x14 MNIST", "mnist5k": "28x28 MNIST", "cifar10": "CIFAR-10"}
+
+
+def scale_label(c) -> str:
+    """The column a claim line goes to on the front page: its image scale, or "closed form"."""
+    if not c.empirical:
+        return "closed form"
+    name = scale_name(c.scale)
+    return SCALE_NAMES.get(name, name)
+
+
+def findings_markdown(rows: list[dict], paper: dict[str, dict]) -> str:
+    """The front page's findings: one row per claim id with its verdict badge at every scale it
+    was judged at (a Markdown table), then the tallies."""
+    claims_ = [r["claim"] for r in rows if r["claim"] is not None]
+    columns = []
+    for c in claims_:
+        label = scale_label(c)
+        if label not in columns:
+            columns.append(label)
+    order = {base: i for i, base in enumerate(paper)}
+    ids = sorted({c.id for c in claims_}, key=lambda i: (order.get(re.match(r"C\d+", i).group(0), 99), i))
+    lines = ["| claim | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for cid in ids:
+        cells = []
+        for col in columns:
+            mine = [c for c in claims_ if c.id == cid and scale_label(c) == col]
+            cells.append(" ".join(verdict_badge(c.verdict) for c in mine) or "")
+        lines.append(f"| {{doc}}`{cid} <{next(c.chapter for c in claims_ if c.id == cid)}>` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def glued(nb: dict, name: str):
+    """A value a notebook glued under ``name`` (myst-nb), read back from its text form (numbers,
+    lists and dicts of them); None when the notebook glued nothing under that name."""
+    import ast
+
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if (out.get("metadata", {}).get("scrapbook") or {}).get("name") == name:
+                data = out.get("data", {})  # a value glued with display=False has a papermill prefix
+                text = next((v for k, v in data.items() if k.endswith("text/plain")), "")
+                text = "".join(text) if isinstance(text, list) else text
+                try:
+                    return ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    return text.strip("'\"")
+    return None

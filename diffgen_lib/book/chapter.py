@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import format_claim, format_scale
-from .layout import BLAS_THREAD_VARIABLES, DEFAULT_THREADS, _rel, chapter_threads
+from .layout import BLAS_THREAD_VARIABLES, _rel, chapter_threads
 from .params import ParamError, _fmt, chapter_source, check_relations, parse_spec_source
 
 
@@ -24,7 +24,7 @@ class ChapterParams(dict):
     """
 
     chapter: str = ""
-    threads: int = DEFAULT_THREADS
+    threads: int = 1
     seed: int = 0
     torch_device: str | None = None
 
@@ -172,6 +172,32 @@ def format_value(value: Any) -> str:
         items = [format_value(v) for v in value]
         return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     return str(value)
+
+
+def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """A GitHub/MyST Markdown table of ``rows`` (dicts; ``columns`` in order, default the first
+    row's keys); cells are printed with ``str`` (format numbers before: :func:`sig3`)."""
+    if not rows:
+        raise ValueError("a table needs at least one row")
+    columns = list(columns or rows[0].keys())
+
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def show_table(rows: list[dict], name: str, caption: str, columns: list[str] | None = None) -> None:
+    """Display ``rows`` as a numbered table with a caption (a MyST ``table`` directive, label
+    ``name`` for ``{numref}``), with the same table as plain text for the notebook and for nbval,
+    which compares it in a checked cell."""
+    from IPython.display import display
+
+    table = markdown_table(rows, columns)
+    markdown = f":::{{table}} {caption}\n:name: {name}\n:align: left\n\n{table}\n:::\n"
+    display({"text/markdown": markdown, "text/plain": table}, raw=True)
 
 
 def glue_values(values: dict[str, Any]) -> None:

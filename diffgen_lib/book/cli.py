@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..studies import run_parameters
-from .layout import AGGREGATE_PAGES, DEFAULT_THREADS, ROOT, _rel
+from .layout import AGGREGATE_PAGES, ROOT, _rel, book_threads
 from .params import ParamError, ParamSpec, SpecError, _fmt, parse_spec, resolve_cli_value, validate
 from .runner import _jupyter_book, build_html, execute_chapter, execute_side_by_side, recorded_seconds
 from .stamps import is_up_to_date, write_stamp
@@ -59,8 +59,24 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"html: FAILED (exit {rc}) after {time.monotonic() - t0:.1f} s", file=sys.stderr)
             return rc
         print(f"html: done in {time.monotonic() - t0:.1f} s -> {_rel(root / '_build' / 'html' / 'index.html', root)}")
+        build_book_pdf(root)
     print(f"book: done in {time.monotonic() - t_start:.1f} s", flush=True)
     return 0
+
+
+def build_book_pdf(root: Path) -> None:
+    """The whole book as one PDF, linked from the front page (:mod:`pdf`): built after the HTML when
+    Chromium is installed; without it the build says so and goes on (``make pdf`` builds it later)."""
+    from . import pdf
+
+    try:
+        pdf.find_chromium()
+    except RuntimeError:
+        print("pdf: skipped (no Chromium; `make pdf` builds the book's PDF where one is installed)", flush=True)
+        return
+    t0 = time.monotonic()
+    path = pdf.build_pdf(root)
+    print(f"pdf: done in {time.monotonic() - t0:.1f} s -> {_rel(path, root)}", flush=True)
 
 
 def _report_failure(root: Path, stem: str, tag: str, seconds: float, error: str) -> None:
@@ -86,11 +102,10 @@ def _execute_one(root: Path, stem: str, tag: str) -> bool:
 
 def chapter_jobs(requested: int | None, n_chapters: int) -> tuple[int, int]:
     """(chapters side by side, threads of each) for ``n_chapters`` to execute: ``requested``
-    (default: one chapter per thread of ``DIFFGEN_THREADS``), at most ``n_chapters``; the threads
-    are shared out evenly (at least one each)."""
-    import os
-
-    total = int(os.environ.get("DIFFGEN_THREADS", DEFAULT_THREADS))
+    (default: one chapter per thread of :func:`layout.book_threads`, every core unless
+    ``DIFFGEN_THREADS`` says otherwise), at most ``n_chapters``; the threads are shared out evenly
+    (at least one each)."""
+    total = book_threads()
     if requested is not None and requested < 1:
         raise ParamError(f"--jobs must be at least 1, got {requested}")
     jobs = max(1, min(requested or total, n_chapters))
@@ -143,7 +158,7 @@ def train_chapter_runs(root: Path, stems: list[str]) -> int:
         return 0
     from .chapter import pin_threads
 
-    pin_threads()  # DIFFGEN_THREADS, as in the chapters: the thread count is part of a run's key
+    pin_threads()  # every core of the build: train_many runs that many runs side by side
     t0 = time.monotonic()
     configs = book_runs.runs_of_chapters(values_of)
     try:
@@ -352,7 +367,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..studies import experiments
     from .chapter import pin_threads
 
-    pin_threads()  # DIFFGEN_THREADS, as in the chapter: the thread count is part of a run's key
+    pin_threads()  # every core of the build: train_many runs that many runs side by side
     values = {name: spec.default for name, spec in specs.items()} | params
     configs = experiments.shared_runs(values)
     main = distributed.is_main()
@@ -377,11 +392,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_long(args: argparse.Namespace) -> int:
+    """The 28x28 tier (:mod:`tier`): train its runs, execute chapters 03-06 with the ``long``
+    profile into book/long/, then build the HTML (the tier's pages and the aggregate pages)."""
+    from . import tier
+
+    root = Path(args.root)
+    t0 = time.monotonic()
+    if tier.build_tier(root) != 0:
+        return 1
+    for stem in [s for s in toc_chapters(root) if s in AGGREGATE_PAGES]:  # they read the tier's notebooks
+        if not _execute_one(root, stem, f"[{stem}]"):
+            return 1
+    if not args.no_html:
+        rc = build_html(root)
+        if rc != 0:
+            return rc
+    print(f"book-long: done in {time.monotonic() - t0:.0f} s", flush=True)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     """Download datasets into the data folder (:mod:`diffgen_lib.fetch`; the chapters never download)."""
     from .. import fetch
 
     return fetch.command(args.datasets, args.data_dir, args.mirror)
+
+
+def cmd_memorization(args: argparse.Namespace) -> int:
+    """The memorization check of anyone's samples (:mod:`diffgen_lib.book.memorization`)."""
+    from . import memorization
+
+    return memorization.run(args)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -438,9 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_build.add_argument("--no-html", action="store_true", help="skip the Jupyter Book build")
     p_build.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
     p_build.add_argument("--jobs", type=int, default=None,
-                         help="chapters executed side by side, sharing DIFFGEN_THREADS between them "
-                              "(default: one per thread; 1: one after the other with all threads)")
+                         help="chapters executed side by side, sharing the build's threads between them "
+                              "(DIFFGEN_THREADS, default every core; default: one chapter per thread; "
+                              "1: one after the other with all threads)")
     p_build.set_defaults(func=cmd_build)
+    p_long = sub.add_parser("build-long", help="the 28x28 tier: train its runs, execute chapters 03-06 with the "
+                                               "long profile into book/long/, build the HTML (make book-long)")
+    p_long.add_argument("--no-html", action="store_true", help="skip the Jupyter Book build")
+    p_long.set_defaults(func=cmd_build_long)
     p_run = sub.add_parser("run", help="execute one chapter with other parameters into _build/runs/")
     _chapter_arguments(p_run, "03_training_gap or training_gap")
     p_run.add_argument("--no-html", action="store_true", help="skip building the HTML page")
@@ -456,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="base URL holding DATASET/ARCHIVE (default: $DIFFGEN_DATA_MIRROR, "
                              "else the official sites)")
     p_data.set_defaults(func=cmd_data)
+    from .memorization import add_arguments as memorization_arguments  # cheap: no torch
+
+    p_mem = sub.add_parser("memorization", help="memorization index of your samples against their training set "
+                                                "(report.json, report.html, gallery.png)")
+    memorization_arguments(p_mem)
+    p_mem.set_defaults(func=cmd_memorization)
     return parser
 
 

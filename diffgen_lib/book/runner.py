@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..progress import last_progress_line
-from .layout import BLAS_THREAD_VARIABLES, DEFAULT_THREADS, PARAMETER_TAGS, ROOT, _rel, chapter_threads
+from .layout import BLAS_THREAD_VARIABLES, PARAMETER_TAGS, ROOT, _rel, book_threads, chapter_threads
 
 
 def kernel_environment() -> None:
@@ -23,7 +24,7 @@ def kernel_environment() -> None:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if package_root not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + paths)
-    threads = os.environ.setdefault("DIFFGEN_THREADS", str(DEFAULT_THREADS))
+    threads = os.environ.setdefault("DIFFGEN_THREADS", str(book_threads()))
     for var in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(var, threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -79,6 +80,23 @@ def _kernel_config(ipc_dir: Path):
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(ipc_dir) / "kernel")}})
 
 
+@functools.cache
+def _quiet_shutdown_kernel_manager():
+    """The kernel manager papermill runs chapters with: jupyter_client's, except that shutting the
+    kernel down sends only the shutdown request. jupyter_client first interrupts the kernel
+    (SIGINT), and when that lands inside a message handler ipykernel logs "[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel." after a chapter that ran fine. A cell's error still
+    fails the chapter (papermill raises it); a kernel that ignores the request is still killed."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:  # an interrupt asked for, not one on the way out
+                await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
+
+
 def execute_chapter(
     stem: str, output: Path, parameters: dict | None = None, root: Path = ROOT, *, label: str = "",
     threads: int | None = None,
@@ -122,6 +140,7 @@ def execute_chapter(
             log_output=False,
             record_timing=False,  # papermill's own per-cell metadata has the timings
             config=_kernel_config(ipc_dir),
+            kernel_manager_class=_quiet_shutdown_kernel_manager(),
         )
     finally:
         beat.stop.set()

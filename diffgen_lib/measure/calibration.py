@@ -56,108 +56,42 @@ import torch
 from .. import cache, diffusion, features
 from ..runs import TrainedRun
 from . import inference, metrics
+from .references import (MIN_NULL_POOL, SEED_STRIDE, GaussianFit, draw_references, heldout_pool,  # noqa: F401
+                         reference_size)
 from .verdicts import bootstrap_interval
 
 Tensor = torch.Tensor
-_SOURCES = cache.sources("measure/calibration.py", "measure/inference.py", "diffusion.py", "measure/metrics.py",
-                         "features.py", "measure/verdicts.py")
+_SOURCES = cache.sources("measure/calibration.py", "measure/references.py", "measure/inference.py", "diffusion.py",
+                         "measure/metrics.py", "features.py", "measure/intervals.py")
 SET_NAMES = ("model", "null", "copier", "gaussian")
-STATISTICS = ("nn_gap", "fd_gap", "fd_diff", "nn_cos")
-MIN_NULL_POOL = 100          # val images kept out of the val reference for the null, at least
-GAUSSIAN_SEED = 7_000_000_000  # Gaussian sample i of sample seed s: noise seed GAUSSIAN_SEED + s * STRIDE + i
+STATISTICS = ("nn_gap", "nn_cos", "nn_val", "fd_gap", "fd_diff", "fd_val")
+NN_STATISTICS = STATISTICS[:3]  # without covariances: every set, every space
+MIXTURE_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # copies in the copy mixtures (:meth:`Calibration.mixture_statistics`)
 RECON_SEED = 31_337          # per-image noise of the calibration sets' reconstructions (train j: RECON_SEED + j)
 RECON_VAL_OFFSET = 10_000_000  # val image j: RECON_SEED + RECON_VAL_OFFSET + j
-SEED_STRIDE = 1_000_003
-
-
-# ----------------------------------------------------------------------------------------------
-# Held-out images, reference draws and the calibration sets
-
-
-def heldout_pool(run, max_extra: Optional[int] = None):
-    """Images the run never trained on, for the val reference and the null: the val split, then
-    up to ``max_extra`` (default: as many as the val split) images of the dataset that no split of
-    the run uses (the pool order continues past the training set; a larger training set of the same
-    split seed would take them). Returns (images, labels); labels are the run's kind of label
-    (cluster ids for a k-means run)."""
-    from .. import data
-
-    cfg = run.config
-    val = run.splits.val
-    max_extra = len(val) if max_extra is None else int(max_extra)
-    spare = data.check_dataset_name(cfg.dataset).size - cfg.n_val - cfg.n_feature - cfg.n_train
-    extra = min(spare, max_extra)
-    if extra <= 0:
-        return val.images, val.labels
-    larger = data.load_splits(cfg.dataset, cfg.n_train + extra, cfg.n_val, cfg.n_feature, seed=cfg.split_seed,
-                              root=cfg.root)
-    images = larger.train.images[cfg.n_train:]
-    labels = larger.train.labels[cfg.n_train:] if run.clusters is None else run.clusters.assign(images)
-    return torch.cat([val.images, images]), torch.cat([val.labels, labels.to(val.labels.dtype)])
-
-
-@dataclass(frozen=True)
-class ReferenceDraw:
-    """One draw of the references and calibration sets (index arrays)."""
-
-    train_ref: np.ndarray   # into the training set: the train reference (n)
-    val_ref: np.ndarray     # into the held-out images: the val reference (n, class counts of train_ref)
-    null: np.ndarray        # into the held-out images, outside val_ref, n_gen drawn with replacement
-    copier: np.ndarray      # into the training set (all of it), n_gen drawn with replacement
-
-
-def reference_size(n_train: int, n_val: int, n_ref: int, min_null: int = MIN_NULL_POOL) -> int:
-    """Size n of both references: at most ``n_ref``, the training set (so the whole training set
-    is the train reference when it fits) and the ``n_val`` held-out images less ``min_null`` for
-    the null."""
-    n = min(int(n_ref), int(n_train), int(n_val) - int(min_null))
-    if n < 2:
-        raise ValueError(f"references of {n} images: need n_val > {min_null + 1} (got {n_val}) "
-                         f"and n_train, n_ref >= 2 (got {n_train}, {n_ref})")
-    return n
-
-
-def draw_references(train_labels, val_labels, n_gen: int, n_ref: int, seed: int = 0,
-                    min_null: int = MIN_NULL_POOL) -> ReferenceDraw:
-    """A seeded :class:`ReferenceDraw`: train reference (all training images, or a random subset
-    of :func:`reference_size`), val reference of its size and class counts, null and copier."""
-    train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
-    n_train, n_val = len(train_labels), len(val_labels)
-    n = reference_size(n_train, n_val, n_ref, min_null)
-    rng = np.random.default_rng([int(seed), 7919])
-    train_ref = np.arange(n_train) if n == n_train else np.sort(rng.choice(n_train, n, replace=False))
-    val_ref = metrics.matched_subsets(val_labels, train_labels[train_ref], 1, seed=int(rng.integers(2 ** 31)),
-                                      fallback=True)[0]  # a class too rare in the val split: a random draw
-    pool = np.setdiff1d(np.arange(n_val), val_ref)
-    null = rng.choice(pool, int(n_gen), replace=True)
-    copier = rng.choice(n_train, int(n_gen), replace=True)
-    return ReferenceDraw(train_ref, val_ref, null, copier)
-
-
-def copier_images(train_images: Tensor, n_gen: int, seed: int = 0) -> Tensor:
-    """``n_gen`` training images drawn with replacement: the samples of a sampler that only copies."""
-    rng = np.random.default_rng([int(seed), 7919, 1])
-    return train_images[torch.from_numpy(rng.choice(len(train_images), int(n_gen), replace=True))]
-
-
-class GaussianFit:
-    """N(mean, covariance) of the training pixels: learns the moments, copies nothing."""
-
-    def __init__(self, train_images: Tensor):
-        x = train_images.reshape(len(train_images), -1).double()
-        self.shape = tuple(train_images.shape[1:])
-        self.mean = x.mean(0)
-        self.root = metrics.psd_sqrt(torch.cov(x.T))
-
-    def sample(self, n: int, seed: int = 0) -> Tensor:
-        """n samples; sample i uses its own CPU generator seeded ``GAUSSIAN_SEED + seed * STRIDE + i``."""
-        z = diffusion.per_sample_noise([GAUSSIAN_SEED + seed * SEED_STRIDE + i for i in range(n)],
-                                       (self.mean.numel(),), dtype=torch.float64)
-        return (self.mean + z @ self.root).float().reshape((n,) + self.shape)
 
 
 # ----------------------------------------------------------------------------------------------
 # Statistics of a sample set against the references of every draw
+
+
+class Nearest:
+    """Each sample's nearest-neighbour values against every draw's references in one feature space:
+    the distance to the nearest image of the train and of the val reference, and the largest cosine
+    similarity to each, arrays (n_draws, M) (:func:`metrics.subset_nearest`)."""
+
+    def __init__(self, d_train, d_val, c_train, c_val):
+        self.d_train, self.d_val, self.c_train, self.c_val = d_train, d_val, c_train, c_val
+
+    def take(self, rows) -> "Nearest":
+        """The same values for a subset of the samples (rows, in order)."""
+        rows = np.asarray(rows)
+        return Nearest(*(v[:, rows] for v in (self.d_train, self.d_val, self.c_train, self.c_val)))
+
+    @staticmethod
+    def stack(parts: Sequence["Nearest"]) -> "Nearest":
+        return Nearest(*(np.concatenate([getattr(p, k) for p in parts], axis=1)
+                         for k in ("d_train", "d_val", "c_train", "c_val")))
 
 
 class Calibration:
@@ -165,30 +99,30 @@ class Calibration:
     val image in each feature space, computed once for any number of sample sets.
 
     ``spaces``: name -> feature extractor (pixels, the feature classifier, ...). The nearest-
-    neighbour cosine probe is computed in every space.
+    neighbour statistics are computed in every space, the FD statistics in ``fd_spaces`` (default:
+    every space; a covariance of a few thousand dimensions costs seconds per set). The null, the
+    copier and the copy mixtures are sets of training and held-out images: their nearest-neighbour
+    values are computed once per image (:meth:`pool`) and gathered for each set.
     """
 
     def __init__(self, train_images: Tensor, train_labels, val_images: Tensor, val_labels,
                  spaces: Dict[str, Callable], n_gen: int, n_ref: int, n_draws: int = 5, seed: int = 0,
-                 min_null: int = MIN_NULL_POOL):
+                 min_null: int = MIN_NULL_POOL, fd_spaces: Optional[Sequence[str]] = None):
         self.train_images, self.val_images = train_images, val_images
         self.spaces, self.n_gen = dict(spaces), int(n_gen)
+        self.fd_spaces = tuple(self.spaces if fd_spaces is None else fd_spaces)
         self.n_ref = reference_size(len(train_images), len(val_images), n_ref, min_null)
         self.draws = [draw_references(np.asarray(train_labels), np.asarray(val_labels), n_gen, n_ref,
                                       seed * 1000 + r, min_null) for r in range(n_draws)]
         self.train_feats = {s: features.as_numpy_features(f, train_images) for s, f in self.spaces.items()}
         self.val_feats = {s: features.as_numpy_features(f, val_images) for s, f in self.spaces.items()}
         self.fd = [{s: metrics.FDReference(self.train_feats[s][d.train_ref], self.val_feats[s][d.val_ref],
-                                           [np.arange(self.n_ref)]) for s in self.spaces} for d in self.draws]
+                                           [np.arange(self.n_ref)]) for s in self.fd_spaces} for d in self.draws]
         self.val_ratios = metrics.memorization_ratio(val_images, train_images)
-        # float32 copies for the distances and cosine similarities (the FDs stay in float64)
-        self._train32 = {s: torch.as_tensor(v, dtype=torch.float32) for s, v in self.train_feats.items()}
-        self._val32 = {s: torch.as_tensor(v, dtype=torch.float32) for s, v in self.val_feats.items()}
-        self._train_unit = {s: _unit(v) for s, v in self._train32.items()}
-        self._val_unit = {s: _unit(v) for s, v in self._val32.items()}
         full = len(train_images)
-        self._train_idx = [None if len(d.train_ref) == full else torch.from_numpy(d.train_ref) for d in self.draws]
-        self._val_idx = [torch.from_numpy(d.val_ref) for d in self.draws]
+        self._train_cols = [None if len(d.train_ref) == full else d.train_ref for d in self.draws]
+        self._val_cols = [d.val_ref for d in self.draws]
+        self._pools: Dict[tuple, tuple] = {}
 
     @property
     def n_draws(self) -> int:
@@ -202,32 +136,52 @@ class Calibration:
     def features(self, images: Tensor) -> Dict[str, np.ndarray]:
         return {s: features.as_numpy_features(f, images) for s, f in self.spaces.items()}
 
+    def nearest(self, feats: np.ndarray, space: str) -> Nearest:
+        """The nearest-neighbour values of a feature set against every draw's references."""
+        tr, va = self.train_feats[space], self.val_feats[space]
+        return Nearest(metrics.subset_nearest(feats, tr, self._train_cols),
+                       metrics.subset_nearest(feats, va, self._val_cols),
+                       metrics.subset_nearest(feats, tr, self._train_cols, metric="cosine"),
+                       metrics.subset_nearest(feats, va, self._val_cols, metric="cosine"))
+
+    def pool(self, which: str, space: str) -> tuple:
+        """(row positions, :class:`Nearest`) of the training images the copiers use ("train") or
+        the held-out images the nulls use ("val"), computed once."""
+        key = (which, space)
+        if key not in self._pools:
+            rows = np.unique(np.concatenate([d.copier if which == "train" else d.null for d in self.draws]))
+            feats = (self.train_feats if which == "train" else self.val_feats)[space][rows]
+            self._pools[key] = (rows, self.nearest(feats, space))
+        return self._pools[key]
+
+    def _pooled(self, which: str, space: str, index) -> Nearest:
+        rows, near = self.pool(which, space)
+        return near.take(np.searchsorted(rows, np.asarray(index)))
+
     def statistics(self, feats: Dict[str, np.ndarray], ratios: Optional[np.ndarray] = None,
-                   draws: Optional[Sequence[int]] = None) -> Dict[str, np.ndarray]:
+                   draws: Optional[Sequence[int]] = None, near: Optional[Dict[str, Nearest]] = None,
+                   with_fd: bool = True) -> Dict[str, np.ndarray]:
         """Every statistic of one sample set (its features per space; ``ratios``: its memorization
-        ratios d1/d2 for the copy fraction) against the references of each draw in ``draws``
-        (default: all): ``{"<space>/<stat>": (len(draws),), "copy_fraction": ...}``."""
+        ratios d1/d2 for the copy fraction; ``near``: its nearest-neighbour values when already
+        known) against the references of each draw in ``draws`` (default: all):
+        ``{"<space>/<stat>": (len(draws),), "copy_fraction": ...}``; the FD statistics only in
+        ``fd_spaces`` and with ``with_fd``."""
         draws = list(range(self.n_draws)) if draws is None else list(draws)
         out: Dict[str, np.ndarray] = {}
         for s, f in feats.items():
-            x = torch.as_tensor(np.asarray(f), dtype=torch.float32)
-            exact = "donot_use_mm_for_euclid_dist"  # the matrix-product form loses the zeros of exact copies
-            d_tr = torch.cdist(x, self._train32[s], compute_mode=exact)
-            d_va = torch.cdist(x, self._val32[s], compute_mode=exact)
-            xn = _unit(x)
-            c_tr, c_va = xn @ self._train_unit[s].T, xn @ self._val_unit[s].T
-            g_stats = self.fd[draws[0]][s].gen_stats(f) if draws else None
-            rows = {k: [] for k in STATISTICS}
+            nr = near[s] if near is not None else self.nearest(f, s)
+            fd = with_fd and s in self.fd_spaces
+            g_stats = self.fd[draws[0]][s].gen_stats(f) if fd and draws else None
+            rows = {k: [] for k in (STATISTICS if fd else NN_STATISTICS)}
             for r in draws:
-                tr, va = self._train_idx[r], self._val_idx[r]
-                dt, ct = (d_tr, c_tr) if tr is None else (d_tr[:, tr], c_tr[:, tr])
-                a = float(dt.min(1).values.double().mean())
-                b = float(d_va[:, va].min(1).values.double().mean())
-                rows["nn_gap"].append((b - a) / b)
-                rows["nn_cos"].append(float(ct.max(1).values.double().mean() - c_va[:, va].max(1).values.double().mean()))
-                g = self.fd[r][s].gap_from_stats(*g_stats)
-                rows["fd_gap"].append(g.gap)
-                rows["fd_diff"].append(g.fd_val - g.fd_train)
+                rows["nn_gap"].append(nn_gap(nr.d_train[r], nr.d_val[r]))
+                rows["nn_cos"].append(nn_cos(nr.c_train[r], nr.c_val[r]))
+                rows["nn_val"].append(float(torch.as_tensor(nr.d_val[r]).double().mean()))
+                if fd:
+                    g = self.fd[r][s].gap_from_stats(*g_stats)
+                    rows["fd_gap"].append(g.gap)
+                    rows["fd_diff"].append(g.fd_val - g.fd_train)
+                    rows["fd_val"].append(g.fd_val)
             for k, v in rows.items():
                 out[f"{s}/{k}"] = np.asarray(v, dtype=np.float64)
         if ratios is not None:
@@ -244,16 +198,40 @@ class Calibration:
         out = {"null": [], "copier": []}
         for r, d in enumerate(self.draws):
             out["null"].append(self.statistics({s: v[d.null] for s, v in self.val_feats.items()},
-                                               self.val_ratios[d.null], [r]))
+                                               self.val_ratios[d.null], [r],
+                                               near={s: self._pooled("val", s, d.null) for s in self.spaces}))
             out["copier"].append(self.statistics({s: v[d.copier] for s, v in self.train_feats.items()},
-                                                 np.zeros(len(d.copier)), [r]))
+                                                 np.zeros(len(d.copier)), [r],
+                                                 near={s: self._pooled("train", s, d.copier) for s in self.spaces}))
         return {name: _stack_draws(rows) for name, rows in out.items()}
+
+    def mixture_statistics(self, fractions: Sequence[float] = MIXTURE_FRACTIONS) -> Dict[float, Dict[str, np.ndarray]]:
+        """The *copy mixtures*: in each draw, a fraction p of the ``n_gen`` images are exact training
+        copies (the draw's copier) and the rest fresh held-out images (its null), through
+        :meth:`statistics` (nearest-neighbour statistics and the copy fraction) against that draw's
+        references: ``{p: {stat: (n_draws,)}}``. p = 0 is the null, p = 1 the copier; for the
+        nearest-neighbour gap the index of a p-mixture is about p (a copy's distance to the train
+        reference is 0)."""
+        out = {}
+        for p in fractions:
+            if not 0 <= p <= 1:
+                raise ValueError(f"a copy fraction must be in [0, 1], got {p}")
+            rows = []
+            for r, d in enumerate(self.draws):
+                k = int(round(p * self.n_gen))
+                near = {s: Nearest.stack([self._pooled("train", s, d.copier[:k]), self._pooled("val", s, d.null[k:])])
+                        for s in self.spaces}
+                ratios = np.concatenate([np.zeros(k), self.val_ratios[d.null[k:]]])
+                rows.append(self.statistics({s: None for s in self.spaces}, ratios, [r], near=near, with_fd=False))
+            out[float(p)] = _stack_draws(rows)
+        return out
 
     def reconstruction_statistics(self, denoise: Callable, sigma: float, device="cpu",
                                   batch_size: int = 512) -> Dict[str, Dict[str, np.ndarray]]:
         """The calibration sets for partial inference at ``sigma``: the denoiser's outputs
         D(y + sigma n; sigma) for the null's and the copier's images y (per-image noise, the same
-        at every sigma), through :meth:`statistics` against each draw's references."""
+        at every sigma), through :meth:`statistics` (the nearest-neighbour statistics: partial
+        inference is judged on them) against each draw's references."""
         tr_idx = np.unique(np.concatenate([d.copier for d in self.draws]))
         va_idx = np.unique(np.concatenate([d.null for d in self.draws]))
         rec_tr = reconstruct(denoise, self.train_images[torch.from_numpy(tr_idx)], sigma,
@@ -265,8 +243,9 @@ class Calibration:
             np.searchsorted(va_idx, np.arange(len(self.val_images)))
         out = {"null": [], "copier": []}
         for r, d in enumerate(self.draws):
-            out["null"].append(self.statistics({s: v[pos_va[d.null]] for s, v in f_va.items()}, None, [r]))
-            out["copier"].append(self.statistics({s: v[pos_tr[d.copier]] for s, v in f_tr.items()}, None, [r]))
+            out["null"].append(self.statistics({s: v[pos_va[d.null]] for s, v in f_va.items()}, None, [r], with_fd=False))
+            out["copier"].append(self.statistics({s: v[pos_tr[d.copier]] for s, v in f_tr.items()}, None, [r],
+                                                 with_fd=False))
         return {name: _stack_draws(rows) for name, rows in out.items()}
 
 
@@ -325,9 +304,18 @@ def reconstruct(denoise: Callable, images: Tensor, sigma: float, noise_seeds: Se
     return torch.cat(outs)
 
 
-def _unit(x) -> Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, dtype=np.float64))
-    return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+def nn_gap(d_train, d_val) -> float:
+    """The nearest-neighbour gap (mean d_val - mean d_train) / mean d_val of a sample set, from each
+    sample's distance to its nearest image of the train and of the val reference: 0 for fresh
+    data, 1 for exact copies of a full train reference (no covariance: no small-sample bias)."""
+    a, b = float(torch.as_tensor(d_train).double().mean()), float(torch.as_tensor(d_val).double().mean())
+    return (b - a) / b
+
+
+def nn_cos(sim_train, sim_val) -> float:
+    """The 1-NN probe: mean 1-NN cosine similarity to the train reference minus that to the val
+    reference."""
+    return float(torch.as_tensor(sim_train).double().mean() - torch.as_tensor(sim_val).double().mean())
 
 
 def _stack_draws(rows: List[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
@@ -417,73 +405,180 @@ class InferenceProtocol:
 # One snapshot of an unconditional run: final samples and partial inference (cached)
 
 
+_CALIBRATIONS: Dict[str, "Calibration"] = {}  # the Calibration of a data split, kept for this process
+
+
+def run_calibration_object(run: TrainedRun, n_gen: int, n_ref: int, n_draws: int, ref_seed: int = 0,
+                           extra_features: Optional[features.PretrainedFeatures] = None) -> "Calibration":
+    """The :class:`Calibration` of a run's data split (training images, held-out pool, the feature
+    classifier of its feature split): every run of one split, and every snapshot of a run, shares
+    it, so it is built once per process."""
+    key = cache.stable_hash(features.with_features_identity(
+        {"split": inference.split_identity(run), "n_gen": int(n_gen), "n_ref": int(n_ref), "n_draws": int(n_draws),
+         "ref_seed": int(ref_seed)}, extra_features))
+    if key not in _CALIBRATIONS:
+        held_images, held_labels = heldout_pool(run)
+        _CALIBRATIONS.clear()  # one split at a time is all a chapter's loop needs
+        _CALIBRATIONS[key] = Calibration(run.splits.train.images, run.splits.train.labels, held_images, held_labels,
+                                         features.feature_spaces(run.config, extra_features), n_gen, n_ref, n_draws,
+                                         ref_seed)
+    return _CALIBRATIONS[key]
+
+
+def reference_statistics(run: TrainedRun, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_ref: int = 300,
+                         ref_seed: int = 0, extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
+    """The statistics of everything a run's samples are compared with, cached by its data split
+    (no network is involved): the null and the copier of each reference draw, the Gaussian fitted
+    to the training pixels (one sample set per sample seed) and the copy mixtures
+    (:meth:`Calibration.mixture_statistics`). Tensors ``<set>/<stat>``: null and copier (R,),
+    gaussian (S, R), ``mixture/<p>/<stat>`` (R,); ``ratios/<set>``; ``n_ref``, ``dilution``,
+    ``n_heldout``."""
+    seeds = [int(s) for s in seeds]
+    key = features.with_features_identity(
+        {"split": inference.split_identity(run), "seeds": seeds, "n_draws": int(n_draws), "n_gen": int(n_gen),
+         "n_ref": int(n_ref), "ref_seed": int(ref_seed)}, extra_features)
+
+    def compute():
+        cal = run_calibration_object(run, n_gen, n_ref, n_draws, ref_seed, extra_features)
+        gauss = GaussianFit(run.splits.train.images)
+        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution),
+                                  "n_heldout": torch.tensor(len(cal.val_images))}
+        gaussian, ratios_g = [], []
+        for s in seeds:
+            g_img = gauss.sample(n_gen, s)
+            gaussian.append(cal.model_statistics(g_img))
+            ratios_g.append(metrics.memorization_ratio(g_img, cal.train_images))
+        for name, stats in cal.calibration_statistics().items():
+            for stat, v in stats.items():
+                out[f"{name}/{stat}"] = torch.from_numpy(v)
+        for stat in gaussian[0]:
+            out[f"gaussian/{stat}"] = torch.from_numpy(np.stack([g[stat] for g in gaussian]))
+        for p, stats in cal.mixture_statistics().items():
+            for stat, v in stats.items():
+                out[f"mixture/{p:g}/{stat}"] = torch.from_numpy(v)
+        out["ratios/gaussian"] = torch.from_numpy(np.stack(ratios_g))
+        out["ratios/null"] = torch.from_numpy(cal.val_ratios[cal.draws[0].null])
+        out["ratios/copier"] = torch.zeros(n_gen, dtype=torch.float64)
+        return out
+
+    return cache.cached_result("reference-statistics", key, compute, _SOURCES)
+
+
+def partial_steps_of(partial, n_steps: int) -> List[int]:
+    """The sampler steps with partial-inference statistics: all of them (``partial`` True), none
+    (False) or the given indices."""
+    if partial is True:
+        return list(range(n_steps))
+    if not partial:
+        return []
+    steps = sorted({int(k) for k in partial})
+    if steps[0] < 0 or steps[-1] >= n_steps:
+        raise ValueError(f"partial-inference steps must be in [0, {n_steps - 1}], got {steps}")
+    return steps
+
+
+def _record_statistics(cal: "Calibration", rec: dict, steps: Sequence[int]):
+    """(statistics of a sampler record's final samples, its memorization ratios, the statistics of
+    its early-stopped outputs at the given steps, None at the others)."""
+    final = cal.model_statistics(rec["final"])
+    ratios = metrics.memorization_ratio(rec["final"], cal.train_images)
+    chosen = set(steps)
+    partial = [cal.statistics(cal.features(d), with_fd=False) if k in chosen else None
+               for k, d in enumerate(rec["denoised"])]
+    return final, ratios, partial
+
+
+def _stack_partial(out: dict, prefix: str, per_seed: list) -> None:
+    """``<prefix>/<stat>`` (S, R, K) from per seed, per step statistics (NaN at the steps without)."""
+    first = next(st for st in per_seed[0] if st is not None)
+    for stat, v in first.items():
+        blank = np.full_like(v, np.nan)
+        out[f"{prefix}/{stat}"] = torch.from_numpy(np.stack(
+            [np.stack([blank if st is None else st[stat] for st in steps], axis=-1) for steps in per_seed]))
+
+
 def snapshot_calibration(run: TrainedRun, step: int, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300,
-                         n_steps: int = 18, n_ref: int = 300, partial: bool = False, ref_seed: int = 0,
+                         n_steps: int = 18, n_ref: int = 300, partial=False, ref_seed: int = 0,
                          extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
     """Calibrated statistics of one snapshot of a run, cached.
 
     The model's samples are the sampler records of :func:`inference.sampler_record` (one per
-    sample seed). Returns tensors: ``final/<stat>/model`` (S, R), ``final/<stat>/gaussian``
-    (S, R), ``final/<stat>/null`` and ``final/<stat>/copier`` (R,); ``ratios/<set>`` (the model's
-    and the Gaussian's (S, M), the null's and the copier's of draw 0 (M,)); with ``partial``,
-    ``partial/<stat>/<set>`` for every sampler step k: model (S, R, K), null and copier (R, K),
-    where the null and the copier at step k are the snapshot's reconstructions of their images
-    at sigma_k (:meth:`Calibration.reconstruction_statistics`).
+    sample seed). Returns tensors: ``final/<stat>/model`` (S, R) and ``ratios/model`` (S, M); with
+    ``partial`` (True: every sampler step; or the indices of some steps, NaN at the others),
+    ``sigmas`` and ``partial/<set>/<stat>`` for every sampler step k: model (S, R, K),
+    null and copier (R, K), where the null and the copier at step k are the snapshot's
+    reconstructions of their images at sigma_k (:meth:`Calibration.reconstruction_statistics`).
+    The references (null, copier, Gaussian, mixtures) are :func:`reference_statistics`.
     """
     seeds = [int(s) for s in seeds]
     key = {"run": run.key, "step": int(step), "seeds": seeds, "n_draws": int(n_draws),
-           "n_gen": int(n_gen), "n_steps": int(n_steps), "n_ref": int(n_ref), "partial": bool(partial),
+           "n_gen": int(n_gen), "n_steps": int(n_steps), "n_ref": int(n_ref),
+           "partial": partial if isinstance(partial, bool) else partial_steps_of(partial, n_steps),
            "ref_seed": int(ref_seed)}
     key = features.with_features_identity(key, extra_features)
 
     def compute():
         net = run.snapshots[step]
         dev = next(net.parameters()).device
-        held_images, held_labels = heldout_pool(run)
-        cal = Calibration(run.splits.train.images, run.splits.train.labels, held_images, held_labels,
-                          features.feature_spaces(run.config, extra_features), n_gen, n_ref, n_draws, ref_seed)
-        gauss = GaussianFit(run.splits.train.images)
-        out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "dilution": torch.tensor(cal.dilution),
-                                  "n_heldout": torch.tensor(len(held_images))}
-        model, gaussian, partial_model, ratios_m, ratios_g = [], [], [], [], []
-        rec = None
-        for s in seeds:
-            rec = inference.sampler_record(run, step, n_gen, n_steps, s)
-            model.append(cal.model_statistics(rec["final"]))
-            ratios_m.append(metrics.memorization_ratio(rec["final"], cal.train_images))
-            g_img = gauss.sample(n_gen, s)
-            gaussian.append(cal.model_statistics(g_img))
-            ratios_g.append(metrics.memorization_ratio(g_img, cal.train_images))
-            if partial:
-                partial_model.append([cal.statistics(cal.features(d)) for d in rec["denoised"]])
-        calib = cal.calibration_statistics()
-        for stat in model[0]:
-            out[f"final/{stat}/model"] = torch.from_numpy(np.stack([m[stat] for m in model]))
-            out[f"final/{stat}/gaussian"] = torch.from_numpy(np.stack([g[stat] for g in gaussian]))
-            out[f"final/{stat}/null"] = torch.from_numpy(calib["null"][stat])
-            out[f"final/{stat}/copier"] = torch.from_numpy(calib["copier"][stat])
-        out["ratios/model"] = torch.from_numpy(np.stack(ratios_m))
-        out["ratios/gaussian"] = torch.from_numpy(np.stack(ratios_g))
-        out["ratios/null"] = torch.from_numpy(cal.val_ratios[cal.draws[0].null])
-        out["ratios/copier"] = torch.zeros(n_gen, dtype=torch.float64)
-        if partial:
-            sigmas = rec["sigmas"].numpy()
+        cal = run_calibration_object(run, n_gen, n_ref, n_draws, ref_seed, extra_features)
+        judged = partial_steps_of(partial, n_steps)
+        rows = [_record_statistics(cal, inference.sampler_record(run, step, n_gen, n_steps, s), judged)
+                for s in seeds]
+        out: Dict[str, Tensor] = {}
+        for stat in rows[0][0]:
+            out[f"final/{stat}/model"] = torch.from_numpy(np.stack([r[0][stat] for r in rows]))
+        out["ratios/model"] = torch.from_numpy(np.stack([r[1] for r in rows]))
+        if judged:
+            sigmas = diffusion.edm_sigmas(n_steps).numpy()
             out["sigmas"] = torch.from_numpy(np.asarray(sigmas, dtype=np.float64))
-            recon = [cal.reconstruction_statistics(lambda x, s_: net(x, s_), float(sig), dev) for sig in sigmas]
-            for stat in partial_model[0][0]:
-                out[f"partial/{stat}/model"] = torch.from_numpy(np.stack(
-                    [np.stack([pm[k][stat] for k in range(len(sigmas))], axis=-1) for pm in partial_model]))
-                for name in ("null", "copier"):
-                    out[f"partial/{stat}/{name}"] = torch.from_numpy(np.stack(
-                        [recon[k][name][stat] for k in range(len(sigmas))], axis=-1))
+            _stack_partial(out, "partial/model", [r[2] for r in rows])
+            recon = {k: cal.reconstruction_statistics(lambda x, s_: net(x, s_), float(sigmas[k]), dev) for k in judged}
+            first = recon[judged[0]]
+            for name in ("null", "copier"):
+                for stat, v in first[name].items():
+                    blank = np.full_like(v, np.nan)
+                    out[f"partial/{name}/{stat}"] = torch.from_numpy(np.stack(
+                        [recon[k][name][stat] if k in recon else blank for k in range(len(sigmas))], axis=-1))
         return out
 
     return cache.cached_result("snapshot-calibration", key, compute, _SOURCES)
 
 
+def optimal_calibration(run: TrainedRun, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_steps: int = 18,
+                        n_ref: int = 300, ref_seed: int = 0,
+                        extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
+    """The positive control of the inference claims: the statistics of the optimal (empirical)
+    denoiser's sampler (:func:`inference.optimal_sampler_record`) from the run's initial noise,
+    against the run's references, cached by the data split. Tensors ``final/<stat>`` (S, R),
+    ``ratios`` (S, M), ``partial/<stat>`` (S, R, K) of its early-stopped outputs D*(x_k; sigma_k)
+    (to be put on the network's partial-inference scale, whose null and copier are the
+    network's reconstructions at sigma_k) and ``decided`` (S, K), the share of its samples whose
+    nearest training image is already decided at step k (:func:`inference.decided_share`)."""
+    seeds = [int(s) for s in seeds]
+    key = features.with_features_identity(
+        {"split": inference.split_identity(run), "seeds": seeds, "n_draws": int(n_draws), "n_gen": int(n_gen),
+         "n_steps": int(n_steps), "n_ref": int(n_ref), "ref_seed": int(ref_seed)}, extra_features)
+
+    def compute():
+        cal = run_calibration_object(run, n_gen, n_ref, n_draws, ref_seed, extra_features)
+        recs = [inference.optimal_sampler_record(run, n_gen, n_steps, s) for s in seeds]
+        rows = [_record_statistics(cal, rec, range(n_steps)) for rec in recs]
+        out: Dict[str, Tensor] = {}
+        for stat in rows[0][0]:
+            out[f"final/{stat}"] = torch.from_numpy(np.stack([r[0][stat] for r in rows]))
+        out["ratios"] = torch.from_numpy(np.stack([r[1] for r in rows]))
+        _stack_partial(out, "partial", [r[2] for r in rows])
+        out["decided"] = torch.from_numpy(np.stack([inference.decided_share(rec, cal.train_images) for rec in recs]))
+        return out
+
+    return cache.cached_result("optimal-calibration", key, compute,
+                               _SOURCES + cache.sources("analytic.py"))
+
+
 @dataclass
 class RunCalibration:
-    """Calibrated statistics of the snapshots of one run (T snapshots, S seeds, R draws)."""
+    """Calibrated statistics of the snapshots of one run (T snapshots, S seeds, R draws, M samples,
+    K sampler steps)."""
 
     steps: np.ndarray                      # (T,)
     n_ref: int
@@ -494,6 +589,7 @@ class RunCalibration:
     partial: Dict[str, Dict[str, np.ndarray]]  # stat -> set -> model (S, R, K), null/copier (R, K): last partial snapshot
     sigmas: Optional[np.ndarray]           # (K,) sampler sigmas of the partial statistics
     exchange: Dict[str, np.ndarray] = field(default_factory=dict)  # stat -> (E,): the exchanged null (:func:`exchange_null`)
+    mixtures: Dict[float, Dict[str, np.ndarray]] = field(default_factory=dict)  # p -> stat -> (R,): copy mixtures
 
     @property
     def stats(self) -> List[str]:
@@ -504,50 +600,94 @@ class RunCalibration:
         f = self.final[stat]
         return index_draws(f[which][t], f["null"][t], f["copier"][t])
 
-    def partial_index(self, stat: str) -> np.ndarray:
-        """Per-draw memorization index (S, R, K) of partial inference at every sampler step."""
+    def partial_index(self, stat: str, model: Optional[np.ndarray] = None) -> np.ndarray:
+        """Per-draw memorization index (S, R, K) of partial inference at every sampler step; with
+        ``model`` (S, R, K) another sampler's early-stopped statistics on this run's scale (the
+        optimal denoiser's, a positive control)."""
         p = self.partial[stat]
-        return (p["model"] - p["null"][None]) / (p["copier"] - p["null"])[None]
+        model = p["model"] if model is None else np.asarray(model)
+        return (model - p["null"][None]) / (p["copier"] - p["null"])[None]
+
+    def mixture_index(self, stat: str) -> Dict[float, np.ndarray]:
+        """Per-draw index (R,) of each copy mixture (p -> index): about p for the NN gap."""
+        f = self.final[stat]
+        return {p: memorization_index(m[stat], f["null"][-1], f["copier"][-1]) for p, m in self.mixtures.items()}
+
+    def copy_equivalent(self, index_value: float, stat: str = "pixels/nn_gap") -> float:
+        """The copy fraction p whose mixture has this index (mean over draws), interpolated
+        linearly between the measured mixtures; clamped to [0, 1]."""
+        mix = self.mixture_index(stat)
+        ps = np.array(sorted(mix))
+        values = np.array([mix[p].mean() for p in ps])
+        order = np.argsort(values)
+        return float(np.clip(np.interp(index_value, values[order], ps[order]), 0.0, 1.0))
+
+    def quality_index(self, t: int = -1, which: str = "model", space: str = "classifier") -> np.ndarray:
+        """How unlike the data the samples are (S, R): their mean distance to the nearest image of the
+        val reference (``space`` features) on a scale where fresh held-out images (the null) are 0 and
+        the Gaussian fitted to the training pixels is 1 (its mean over sample seeds, per draw).
+        Copies of training images are as far from the val reference as fresh images: about 0."""
+        f = self.final[f"{space}/nn_val"]
+        gauss = f["gaussian"][t].mean(0)
+        return index_draws(f[which][t], f["null"][t], gauss)
 
 
-def run_calibration(run: TrainedRun, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_steps: int = 18,
-                    n_ref: int = 300, partial_steps: Sequence[int] = (), steps: Optional[Sequence[int]] = None,
-                    ref_seed: int = 0, progress: bool = True,
-                    extra_features: Optional[features.PretrainedFeatures] = None) -> RunCalibration:
-    """:func:`snapshot_calibration` for every snapshot (or ``steps``) of a run, with partial
-    inference at the snapshots in ``partial_steps`` (the last of them is kept)."""
-    from ..progress import progress_bar
-
-    config = run.config
-    chosen = sorted(set(int(s) for s in (steps if steps is not None else
-                                          list(config.snapshot_steps or ()) + [config.max_steps])))
-    rows = [snapshot_calibration(run, s, seeds, n_draws, n_gen, n_steps, n_ref, s in set(partial_steps),
-                                 ref_seed, extra_features=extra_features)
-            for s in progress_bar(chosen, desc=f"calibration n_train={config.n_train}", disable=not progress)]
-    stats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in rows[0] if k.startswith("final/")})
-    final = {st: {name: np.stack([r[f"final/{st}/{name}"].numpy() for r in rows]) for name in SET_NAMES}
-             for st in stats}
-    ratios = {name: np.stack([r[f"ratios/{name}"].numpy() for r in rows]) for name in SET_NAMES}
+def _calibration_from(rows: List[dict], refs: dict, chosen: List[int], exchange: dict) -> RunCalibration:
+    """A :class:`RunCalibration` from cached snapshot rows and the run's reference statistics."""
+    T = len(chosen)
+    stats = [k.split("/", 1)[1].rsplit("/", 1)[0] for k in rows[0] if k.startswith("final/")]
+    final = {}
+    for st in stats:
+        final[st] = {"model": np.stack([r[f"final/{st}/model"].numpy() for r in rows]),
+                     "gaussian": np.repeat(refs[f"gaussian/{st}"].numpy()[None], T, axis=0),
+                     "null": np.repeat(refs[f"null/{st}"].numpy()[None], T, axis=0),
+                     "copier": np.repeat(refs[f"copier/{st}"].numpy()[None], T, axis=0)}
+    ratios = {"model": np.stack([r["ratios/model"].numpy() for r in rows])}
+    ratios.update({name: np.repeat(refs[f"ratios/{name}"].numpy()[None], T, axis=0)
+                   for name in ("gaussian", "null", "copier")})
     with_partial = [r for r in rows if "sigmas" in r]
     partial, sigmas = {}, None
     if with_partial:
         p = with_partial[-1]
         sigmas = p["sigmas"].numpy()
-        pstats = sorted({k.split("/", 1)[1].rsplit("/", 1)[0] for k in p if k.startswith("partial/")})
-        partial = {st: {name: p[f"partial/{st}/{name}"].numpy() for name in ("model", "null", "copier")}
-                   for st in pstats}
+        partial = {st: {name: p[f"partial/{name}/{st}"].numpy() for name in ("model", "null", "copier")}
+                   for st in [k.split("/", 2)[2] for k in p if k.startswith("partial/model/")]}
+    fractions = sorted({float(k.split("/")[1]) for k in refs if k.startswith("mixture/")})
+    mixtures = {f: {k[len(f"mixture/{f:g}/"):]: v.numpy() for k, v in refs.items() if k.startswith(f"mixture/{f:g}/")}
+                for f in fractions}
+    return RunCalibration(np.array(chosen), int(refs["n_ref"]), int(refs["n_heldout"]), float(refs["dilution"]),
+                          final, ratios, partial, sigmas, exchange, mixtures)
+
+
+def run_calibration(run: TrainedRun, seeds: Sequence[int], n_draws: int = 5, n_gen: int = 300, n_steps: int = 18,
+                    n_ref: int = 300, partial_steps: Sequence[int] = (), steps: Optional[Sequence[int]] = None,
+                    partial_k=True,
+                    ref_seed: int = 0, progress: bool = True,
+                    extra_features: Optional[features.PretrainedFeatures] = None) -> RunCalibration:
+    """:func:`snapshot_calibration` for every snapshot (or ``steps``) of a run, with partial
+    inference at the snapshots in ``partial_steps`` (the last of them is kept; at the sampler steps
+    ``partial_k``: True for all), beside the run's
+    :func:`reference_statistics` and its exchanged null."""
+    from ..progress import progress_bar
+
+    config = run.config
+    chosen = sorted(set(int(s) for s in (steps if steps is not None else
+                                          list(config.snapshot_steps or ()) + [config.max_steps])))
+    refs = reference_statistics(run, seeds, n_draws, n_gen, n_ref, ref_seed, extra_features)
+    rows = [snapshot_calibration(run, s, seeds, n_draws, n_gen, n_steps, n_ref,
+                                 partial_k if s in set(partial_steps) else False,
+                                 ref_seed, extra_features=extra_features)
+            for s in progress_bar(chosen, desc=f"calibration n_train={config.n_train}", disable=not progress)]
     exchange = run_exchange_null(run, n_gen, n_ref, ref_seed, extra_features)
-    return RunCalibration(np.array(chosen), int(rows[0]["n_ref"]), int(rows[0]["n_heldout"]),
-                          float(rows[0]["dilution"]), final, ratios,
-                          partial, sigmas, exchange)
+    return _calibration_from(rows, refs, chosen, exchange)
 
 
 def run_exchange_null(run: TrainedRun, n_gen: int = 300, n_ref: int = 300, ref_seed: int = 0,
                       extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, np.ndarray]:
     """:func:`exchange_null` of a run's data in the spaces of :func:`features.feature_spaces`,
     cached (it depends on the run only through its splits and its feature classifier)."""
-    key = {"run": run.key, "n_gen": int(n_gen), "n_ref": int(n_ref), "ref_seed": int(ref_seed),
-           "n_draws": EXCHANGE_DRAWS}
+    key = {"split": inference.split_identity(run), "n_gen": int(n_gen), "n_ref": int(n_ref),
+           "ref_seed": int(ref_seed), "n_draws": EXCHANGE_DRAWS}
     key = features.with_features_identity(key, extra_features)
 
     def compute():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import cache, diffusion
-from . import metrics, summaries
+from . import intervals, metrics, summaries
 from ..runs import TrainedRun
 
 NOISE_SEED = 20_260_313  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
@@ -35,8 +35,10 @@ class GapCurves:
 
     @property
     def gap(self) -> np.ndarray:
-        """Relative gap (E_val - E_train) / E_train, (T, S)."""
-        return metrics.relative_gap(self.val_error, self.train_error)
+        """Relative gap (E_val - E_train) / E_train, (T, S); inf where the training error is 0 (the
+        optimal denoiser, :func:`optimal_curves`, at small sigma)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return metrics.relative_gap(self.val_error, self.train_error)
 
     @property
     def threshold(self) -> np.ndarray:
@@ -48,11 +50,12 @@ class GapCurves:
         return summaries.peak(self.sigmas, self.gap[snapshot])
 
     def image_interval(self, statistic: Callable[[np.ndarray, np.ndarray], float], level: float = 0.9,
-                       n_boot: int = 1000, seed: int = 0) -> Tuple[float, float, float]:
+                       n_boot: int = 1000, seed: int = 0) -> intervals.Estimate:
         """``statistic(train_error, val_error)`` of the curves (mean errors (T, S)) with its
-        percentile-bootstrap interval over the evaluation images (:func:`image_bootstrap`): the
-        spread that comes from which images were evaluated, for one trained run."""
-        return image_bootstrap(self.train_errors, self.val_errors, statistic, level, n_boot, seed)
+        percentile-bootstrap interval over the evaluation images (:func:`intervals.paired_bootstrap`):
+        the spread that comes from which images were evaluated, for one trained run."""
+        return intervals.paired_bootstrap(self.train_errors, self.val_errors, statistic, level, n_boot, seed,
+                                          covers=f"{self.n_eval} + {self.n_eval} evaluation images")
 
 
 def evaluation_sets(run: TrainedRun, n_eval: int):
@@ -134,36 +137,96 @@ def denoising_gap(denoise: Callable, run: TrainedRun, n_eval: int, sigmas, devic
     return out
 
 
-def image_bootstrap(train_errors: np.ndarray, val_errors: np.ndarray,
-                    statistic: Callable[[np.ndarray, np.ndarray], float], level: float = 0.9,
-                    n_boot: int = 1000, seed: int = 0) -> Tuple[float, float, float]:
-    """``statistic(mean train errors, mean val errors)`` of per-image errors (..., n) (the mean is
-    over the last axis) and its percentile-bootstrap interval over the evaluation images: each
-    bootstrap sample redraws the train and the val images with replacement, the same images in
-    every row (snapshot, denoiser, sigma). Returns (value on all images, low, high)."""
-    tr, va = np.asarray(train_errors, np.float64), np.asarray(val_errors, np.float64)
-
-    def value(i_tr, i_va):
-        return statistic(tr[..., i_tr].mean(-1), va[..., i_va].mean(-1))
-
-    rng = np.random.default_rng(seed)
-    n_tr, n_va = tr.shape[-1], va.shape[-1]
-    values = np.array([value(rng.integers(0, n_tr, n_tr), rng.integers(0, n_va, n_va)) for _ in range(n_boot)])
-    tail = (1 - level) / 2
-    if np.isfinite(values).all():
-        lo, hi = np.quantile(values, [tail, 1 - tail])
-    else:  # e.g. a ratio to a peak that is not positive in some draws: no interpolation with inf
-        lo, hi = np.quantile(values, tail, method="lower"), np.quantile(values, 1 - tail, method="higher")
-    return float(value(np.arange(n_tr), np.arange(n_va))), float(lo), float(hi)
-
-
 def peak_ratio_interval(train_errors: np.ndarray, val_errors: np.ndarray, num: int, den: int,
-                        level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> Tuple[float, float, float]:
+                        level: float = 0.9, n_boot: int = 2000, seed: int = 0) -> intervals.Estimate:
     """Ratio of the peak relative gaps of two denoisers evaluated on the same images (rows ``num``
     and ``den`` of per-image errors (D, S, n), e.g. two window sizes) and its percentile-bootstrap
-    interval over the evaluation images (:func:`image_bootstrap`, the same images for both)."""
+    interval over the evaluation images (:func:`intervals.paired_bootstrap`, the same images for both)."""
     def ratio(train_error, val_error):
         peaks = np.nanmax(metrics.relative_gap(val_error, train_error), axis=-1)
         return peaks[num] / peaks[den]
 
-    return image_bootstrap(train_errors, val_errors, ratio, level, n_boot, seed)
+    return intervals.paired_bootstrap(train_errors, val_errors, ratio, level, n_boot, seed)
+
+
+def optimal_curves(run: TrainedRun, n_eval: int = 200, sigmas: Optional[Sequence[float]] = None,
+                   noise_seed: int = NOISE_SEED) -> GapCurves:
+    """The optimal (empirical) denoiser of the run's training split (EDM, appendix B.3) measured
+    exactly like the network by :func:`gap_curves` (same evaluation images, same per-image noise,
+    same sigma grid): the perfect memorizer, one "snapshot" at step 0. Its training error is 0 at
+    small sigma (it returns the training image), so its relative gap is unbounded there. Cached by
+    the run's data split (no network is involved)."""
+    from .. import analytic
+    from .inference import split_identity
+
+    if run.config.labels == "kmeans":
+        raise ValueError("optimal_curves supports unconditional and class-conditional runs")
+    sigmas = diffusion.log_sigma_grid().numpy() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
+    key = {"split": split_identity(run), "n_eval": int(n_eval), "sigmas": [float(s) for s in sigmas],
+           "noise_seed": noise_seed}
+
+    def compute():
+        tr = run.splits.train
+        den = analytic.image_denoiser(tr.images, tr.labels if run.config.conditional else None)
+        images = evaluation_sets(run, n_eval)
+        tr_all, va_all = train_val_errors(den, images, sigmas, noise_seed)
+        return {"sigmas": torch.from_numpy(sigmas), "train_errors": torch.from_numpy(tr_all[None]),
+                "val_errors": torch.from_numpy(va_all[None]), "n_eval": len(images[0])}
+
+    r = cache.cached_result("optimal-curves", key, compute, _SOURCES + cache.sources("analytic.py"))
+    tr, va = r["train_errors"].numpy(), r["val_errors"].numpy()
+    return GapCurves(r["sigmas"].numpy(), np.array([0]), tr.mean(-1), va.mean(-1), int(r["n_eval"]), tr, va)
+
+
+def training_index(curves: GapCurves, optimal: GapCurves, snapshot: int = -1, sigma: Optional[float] = None,
+                   n_boot: int = 1000, seed: int = 0) -> intervals.Estimate:
+    """The training-side memorization index at one noise level (default: the snapshot's gap peak),
+    m_train = (E_val - E_train) / (E_val - E_train_opt): 0 without a train/val gap, 1 when the
+    network denoises its training images as well as a perfect memorizer (the optimal denoiser's
+    error E_train_opt on the same images with the same noise). Its interval resamples the
+    evaluation images (the same training images for the network and the optimal denoiser)."""
+    if not np.allclose(curves.sigmas, optimal.sigmas):
+        raise ValueError("the network's and the optimal denoiser's curves are on different sigma grids")
+    if sigma is None:
+        sigma = curves.peak(snapshot)["peak_sigma"]
+    k = summaries.nearest_index(curves.sigmas, sigma)
+    tr = np.stack([curves.train_errors[snapshot, k], optimal.train_errors[0, k]])  # (2, n): same images
+    va = curves.val_errors[snapshot, k][None]
+
+    def index(train_means, val_means):
+        return (val_means[0] - train_means[0]) / (val_means[0] - train_means[1])
+
+    return intervals.paired_bootstrap(tr, va, index, n_boot=n_boot, seed=seed,
+                                      covers=f"{curves.n_eval} + {curves.n_eval} evaluation images")
+
+
+def exchanged_curves(run: TrainedRun, n_eval: int = 200, noise_seed: int = NOISE_SEED) -> GapCurves:
+    """The null of the training gap: the run's snapshots measured exactly as by :func:`gap_curves`,
+    with held-out images it never trained on (:func:`references.heldout_pool`, past the val split)
+    in the training images' place, with the noise the training images get. The val images and
+    their errors are those of :func:`gap_curves`. Its relative gap is between two sets of fresh
+    images: 0 in expectation at every snapshot, a gap that cannot grow. Cached."""
+    from .references import heldout_pool
+
+    held, held_labels = heldout_pool(run)
+    n_val = len(run.splits.val)
+    spare = held[n_val:]
+    if len(spare) < 2:
+        raise ValueError(f"the dataset has no held-out images besides the val split for run {run.config.dataset}, "
+                         f"N={run.config.n_train}: no exchanged null")
+    base = gap_curves(run, n_eval)
+    n = min(base.n_eval, len(spare))
+    key = {"run": run.key, "n_eval": int(n_eval), "noise_seed": noise_seed, "exchanged": True}
+    conditional = run.config.conditional
+
+    def compute():
+        labels = held_labels[n_val:n_val + n] if conditional else None
+        errors = [metrics.denoising_errors(run.snapshots[int(step)], spare[:n], base.sigmas, noise_seed, labels)
+                  for step in base.steps]
+        errors = np.stack(errors)  # (T, S, n)
+        return {"train_error": torch.from_numpy(errors.mean(2)),
+                "train_errors": torch.from_numpy(errors.astype(np.float32))}
+
+    r = cache.cached_result("exchanged-curves", key, compute, _SOURCES + cache.sources("measure/references.py"))
+    return GapCurves(base.sigmas, base.steps, r["train_error"].numpy(), base.val_error, n, r["train_errors"].numpy(),
+                     base.val_errors)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 from .. import cache, diffusion, features
+from . import metrics
 from ..runs import TrainedRun
 
 Tensor = torch.Tensor
@@ -84,6 +86,47 @@ def sampler_record(run: TrainedRun, step: int, n_samples: int = 300, n_steps: in
                               labels=_label_cycle(run, n_samples))
 
     return cache.cached_result("sampler-record", key, compute, _SOURCES)
+
+
+def split_identity(run: TrainedRun) -> dict:
+    """What decides a run's data splits (not its training): the key of measurements that depend
+    on the training images only, such as the optimal denoiser's."""
+    c = run.config
+    return {k: getattr(c, k) for k in ("dataset", "n_train", "n_val", "n_feature", "split_seed", "labels",
+                                       "n_clusters")}
+
+
+def optimal_sampler_record(run: TrainedRun, n_samples: int = 300, n_steps: int = 18, seed: int = 0) -> Dict[str, Tensor]:
+    """:func:`record_sampler` driven by the optimal (empirical) denoiser of the run's training set
+    (EDM, appendix B.3; :func:`analytic.image_denoiser`) from the same initial noise as the run's
+    samples of sample set ``seed``: the sampler of a perfect memorizer, the positive control of the
+    inference claims. For one training image y its probability-flow trajectory is
+    x(sigma) = y + (sigma / sigma_max)(x_T - y): its states are noisy versions of y. Cached by the
+    run's data split (no network is involved)."""
+    from .. import analytic
+
+    if run.config.labels == "kmeans":
+        raise ValueError("the optimal-denoiser sampler supports unconditional and class-conditional runs")
+    key = {"split": split_identity(run), "n": int(n_samples), "n_steps": int(n_steps), "seed": int(seed)}
+
+    def compute():
+        tr = run.splits.train
+        cond = run.config.conditional
+        den = analytic.image_denoiser(tr.images, tr.labels if cond else None)
+        return record_sampler(den, sample_seeds(n_samples, seed), run.splits.image_shape, n_steps, "cpu",
+                              labels=_label_cycle(run, n_samples))
+
+    return cache.cached_result("optimal-sampler-record", key, compute, _SOURCES + cache.sources("analytic.py"))
+
+
+def decided_share(record: Dict[str, Tensor], train_images: Tensor) -> np.ndarray:
+    """The *decided share* at every sampler step k (K,): the fraction of samples whose nearest
+    training image from the early-stopped output D(x_k; sigma_k) is already that of the final
+    sample. Where it is near 1, early stopping returns what the final samples are, so partial
+    inference cannot differ from the samples' own statistics."""
+    _, final_nn = metrics.nearest_neighbors(record["final"], train_images, k=1)
+    return np.array([float((metrics.nearest_neighbors(d, train_images, k=1)[1][:, 0] == final_nn[:, 0]).mean())
+                     for d in record["denoised"]])
 
 
 def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18, device="cpu",

@@ -289,6 +289,59 @@ def nearest_neighbors(query, reference, k: int = 1, metric: str = "l2", chunk: i
     return torch.cat(values).cpu().numpy(), torch.cat(indices).cpu().numpy()
 
 
+# ----------------------------------------------------------------------------------------------
+# Nearest neighbours within reference subsets (the calibrated statistics)
+
+CANDIDATES = 4  # nearest candidates from the matrix product, whose distances are then computed exactly
+
+
+@torch.no_grad()
+def subset_nearest(query, reference, subsets: Sequence[Optional[np.ndarray]], metric: str = "l2",
+                   chunk_elements: int = 1 << 25) -> np.ndarray:
+    """For every subset of the reference's rows (an index array, or None for all of them) and every
+    query row: the distance to its nearest reference row in that subset ("l2", Euclidean), or its
+    largest cosine similarity to one ("cosine"). Returns (len(subsets), M) float32.
+
+    The candidates come from the matrix-product form (fast, but it loses the zeros of exact copies
+    and the last digits of near ties); the chosen value is then computed directly from the two
+    rows, so it does not depend on the chunk of queries, the thread count or the other rows: an
+    exact copy has distance 0, and a query gives the same value alone or in any set."""
+    if metric not in ("l2", "cosine"):
+        raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
+    q = torch.as_tensor(np.asarray(query) if not isinstance(query, torch.Tensor) else query).reshape(len(query), -1)
+    r = torch.as_tensor(np.asarray(reference) if not isinstance(reference, torch.Tensor) else reference)
+    q, r = q.to(torch.float32), r.reshape(len(r), -1).to(torch.float32)
+    if metric == "cosine":
+        q = q / q.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        r = r / r.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    cols = [torch.arange(len(r)) if s is None else torch.as_tensor(np.asarray(s), dtype=torch.long) for s in subsets]
+    union = torch.unique(torch.cat(cols))
+    where = torch.full((len(r),), -1, dtype=torch.long)
+    where[union] = torch.arange(len(union))
+    ru = r[union]
+    ru_sq = (ru * ru).sum(1)
+    local = [where[c] for c in cols]
+    out = np.empty((len(cols), len(q)), dtype=np.float32)
+    step = max(1, int(chunk_elements // max(1, len(ru))))
+    for start in range(0, len(q), step):
+        qc = q[start:start + step]
+        if metric == "cosine":
+            score = qc @ ru.T  # larger is nearer
+        else:
+            score = -((qc * qc).sum(1, keepdim=True) - 2 * qc @ ru.T + ru_sq)
+        for j, lc in enumerate(local):
+            k = min(CANDIDATES, len(lc))
+            sub = score if len(lc) == len(ru) and bool((lc == torch.arange(len(ru))).all()) else score[:, lc]
+            cand = lc[sub.topk(k, dim=1).indices]                    # (m, k) into ru
+            rows = ru[cand]                                          # (m, k, D)
+            if metric == "cosine":
+                value = (qc[:, None, :] * rows).sum(2).max(1).values
+            else:
+                value = (qc[:, None, :] - rows).norm(dim=2).min(1).values
+            out[j, start:start + len(qc)] = value.numpy()
+    return out
+
+
 def nn_cosine_similarity(query, reference, device=None) -> np.ndarray:
     """1-NN cosine similarity of each query to the reference set (the nearest-neighbour probe)."""
     return nearest_neighbors(query, reference, k=1, metric="cosine", device=device)[0][:, 0]

@@ -226,3 +226,43 @@ def judge_steps(values, steps, comparison: str, threshold: float, level: float =
     sign = 1.0 if comparison in (">", ">=") else -1.0  # how far a mean lies on the right side
     deciding = min(range(len(steps)), key=lambda j: (ORDER[verdicts[j]], sign * (mean[j] - threshold)))
     return StepVerdict(verdicts[deciding], steps, mean, lo, hi, verdicts, deciding)
+
+
+def shell_distances(states, sigmas, train, val, n_ref: int = 300, seed: int = 0) -> Dict[str, np.ndarray]:
+    """The normalized distance r = min_i ||x - y_i|| / (sigma_k sqrt(D)) of every trajectory state
+    and of the same noisy training and noisy validation samples as :func:`trajectory_stats` (same
+    seeds), per step: ``{"trajectory": (K, M), "train": (K, n_ref), "val": (K, n_ref)}``. A noisy
+    training image has r of about 1, a noisy fresh image more; a state below the noisy training
+    images' r is closer to a training image than its noisy versions are."""
+    states = torch.as_tensor(states)
+    k_steps, m = states.shape[:2]
+    flat = states.reshape(k_steps, m, -1).to(torch.float64)
+    train = torch.as_tensor(train).reshape(len(train), -1).to(torch.float64)
+    val = torch.as_tensor(val).reshape(len(val), -1).to(torch.float64)
+    base = NOISE_SEED + seed * 7_919
+    out = {name: [] for name in SETS}
+    for k, s in enumerate(np.asarray(sigmas, dtype=np.float64)):
+        s = float(s)
+        sets = {"trajectory": flat[k], "train": noisy_samples(train, s, n_ref, base + 100_003 * k),
+                "val": noisy_samples(val, s, n_ref, base + 100_003 * k + 50_000)}
+        for name, x in sets.items():
+            out[name].append(normalized_nn_distance(x, train, s))
+    return {name: np.stack(v) for name, v in out.items()}
+
+
+def shell_index(r: Dict[str, np.ndarray]) -> np.ndarray:
+    """Per step (K,): (mean r of noisy val - mean r of the states) / (mean r of noisy val - mean r of
+    noisy train): 0 when the states lie as far from the training images as noisy fresh images, 1
+    when they lie as close as noisy training images (the shell a perfect memorizer's trajectories
+    run in)."""
+    v, t, c = r["val"].mean(1), r["trajectory"].mean(1), r["train"].mean(1)
+    return (v - t) / (v - c)
+
+
+def separation_auc(r_states: np.ndarray, copies: np.ndarray) -> np.ndarray:
+    """Per step (K,): the AUC with which the distances r of trajectories that end in a copy are
+    smaller than those of the others (0.5: no difference); nan when either group is empty."""
+    copies = np.asarray(copies, dtype=bool)
+    if copies.all() or not copies.any():
+        return np.full(len(r_states), np.nan)
+    return np.array([auc(-row[copies], -row[~copies]) for row in np.asarray(r_states)])

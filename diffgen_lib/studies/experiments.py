@@ -12,8 +12,6 @@ DDPM++-sized network for 32x32 images on a GPU.
 
 from __future__ import annotations
 
-import os
-
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -82,15 +80,17 @@ def gap_run(dataset: str = "digits", n_train: int = 300, channels: int = 32, ste
     return replace(config, **overrides) if overrides else config
 
 
-def run_threads() -> int:
-    """Threads per CPU training run: half of the book's threads (``DIFFGEN_THREADS``, else this
-    process's torch threads; at least one), so that :func:`train.train_many` trains two runs side
-    by side (the book's chapters train several independent runs each). A chapter executed beside
-    another computes with fewer threads but names its runs with the same count."""
-    import torch
+RUN_THREADS = 1
+"""CPU threads every run of the book trains with, wherever it trains (:attr:`TrainConfig.threads`,
+in the run's key: the thread count splits float sums, so it changes a run's bits). One thread per
+run, and more cores train more runs side by side (:func:`train.train_many`): the same weights on a
+laptop, a 2-core CI machine and a 64-core server. The book's small networks use a second thread
+poorly anyway."""
 
-    threads = os.environ.get("DIFFGEN_THREADS")
-    return max(1, (int(threads) if threads else torch.get_num_threads()) // 2)
+
+def run_threads() -> int:
+    """Threads per CPU training run of the book: :data:`RUN_THREADS`, on every machine."""
+    return RUN_THREADS
 
 
 def width_runs(widths: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
@@ -106,7 +106,7 @@ def size_runs(n_trains: Sequence[int], **kwargs) -> Dict[int, TrainConfig]:
 # The chapters' parameters that define a run (:mod:`run_parameters` declares them once; n_eval
 # is an evaluation setting, and the training seed is each chapter's own).
 RUN_PARAMETERS = tuple(name for name in run_parameters.SPECS
-                       if name != "n_eval" and not name.startswith("scale2_")) + ("seed",)
+                       if name not in ("n_eval", "n_seeds") and not name.startswith("scale2_")) + ("seed",)
 
 
 def trained_with_curves(configs: Dict[int, TrainConfig], n_eval: int = 200) -> Tuple[
@@ -136,8 +136,8 @@ def second_scale_run(params: Dict[str, Any], exclude: Sequence[str] = (),
     training images (or ``n_train``, for the second scale's dataset-size runs) and
     ``scale2_steps`` steps; ``exclude`` as in :func:`run_kwargs` (a chapter whose ``seed`` seeds
     its sample sets excludes it: the run keeps the default training seed). ``scale2_threads``
-    (0 or absent: :func:`run_threads`) is the CPU threads it trains with: all of them when it is
-    the only run left to train, as in the ``long`` profile."""
+    (0 or absent: :func:`run_threads`) is the CPU threads it trains with (more, on a machine with
+    cores to spare, for a run that trains alone)."""
     common = run_kwargs(params, exclude=("dataset", "n_train", "steps", *exclude))
     return gap_run(dataset=params["scale2_dataset"],
                    n_train=params["scale2_n_train"] if n_train is None else n_train,
@@ -154,6 +154,24 @@ def second_scale_size_runs(params: Dict[str, Any], exclude: Sequence[str] = ()) 
     """One second-scale run per size of :func:`second_scale_sizes`, at equal steps, keyed by the
     training-set size (the dataset-size comparison at the second scale)."""
     return {n: second_scale_run(params, exclude, n_train=n) for n in second_scale_sizes(params)}
+
+
+def training_seeds(params: Dict[str, Any], scale: int = 1) -> List[int]:
+    """The training seeds of a scale's main run: ``seed``, ``seed + 1``, ... (``n_seeds`` of them
+    at the first scale, ``scale2_n_seeds`` at the second; one when the parameter is absent)."""
+    n = int(params.get("n_seeds" if scale == 1 else "scale2_n_seeds", 1))
+    return [int(params.get("seed", 0)) + k for k in range(n)]
+
+
+def main_seed_runs(params: Dict[str, Any]) -> Dict[int, TrainConfig]:
+    """The main run of the first scale with each of its training seeds (the first is the main run)."""
+    common = run_kwargs(params, exclude=("seed",))
+    return {s: gap_run(**{**common, "seed": s}) for s in training_seeds(params, 1)}
+
+
+def second_scale_seed_runs(params: Dict[str, Any]) -> Dict[int, TrainConfig]:
+    """The second-scale run with each of its training seeds (the first is the second-scale run)."""
+    return {s: second_scale_run({**params, "seed": s}) for s in training_seeds(params, 2)}
 
 
 def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
@@ -177,6 +195,8 @@ def shared_runs(params: Dict[str, Any]) -> Dict[str, TrainConfig]:
         runs[f"main, seed {s}"] = gap_run(n_train=params["n_train"], channels=params["channels"], **seeded)
         for w in sorted({min(params["widths"]), max(params["widths"])}):
             runs[f"width {w}, seed {s}"] = gap_run(n_train=params["n_train"], channels=w, **seeded)
+    for label, config in second_scale_seed_runs(params).items():
+        runs[f"second scale, seed {label}"] = config
     unique: Dict[str, TrainConfig] = {}
     for label, config in runs.items():
         if config not in unique.values():

@@ -30,6 +30,10 @@ SPECS = {
     "scale2_n_train": "int in [50, 100000], at most dataset_size(scale2_dataset) - n_val - n_feature",
     "scale2_steps": "int in [50, 10000000]",
     "scale2_threads": "int in [0, 256]",
+    # training seeds: the main run's (and the extreme widths') at the first scale, the main run's
+    # at the second (seed, seed + 1, ...); the claims' intervals resample them first
+    "n_seeds": "int in [1, 10]",
+    "scale2_n_seeds": "int in [1, 10]",
 }
 MARKER = "run parameter"
 TRAINING_CHAPTER = "03_training_gap"  # trains the shared runs (``python -m diffgen_lib.book train`` runs its runs)

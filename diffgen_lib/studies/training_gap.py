@@ -1,16 +1,12 @@
 """The training-gap chapter's measurements beyond :mod:`diffgen_lib.measure.evaluation` (claims C2, C3).
 
-- :func:`optimal_curves`: the exact optimal denoiser of a run's training split, measured exactly
-  like the network (same evaluation images, same per-image noise, same sigma grid): the "perfect
-  memorizer" reference. Cached on disk.
 - :func:`reconstructions`: D(y + sigma n; sigma) of a few fixed train and val images for every
   snapshot of a run, with the distances that say whether a reconstruction moved towards its own
   (training) image or towards another training image.
 - :func:`spacing`: nearest-neighbour distances between training images and from validation
   images to the training set, and the noise levels they translate into.
 - :func:`c3_draw`: C3's statistics of one curve (peaks, ends: :mod:`summaries`).
-- :func:`run_claim_intervals`: C2a's and C3's statistics of one run with intervals over its
-  evaluation images (a scale trained with one seed).
+- :func:`c2a`, :func:`c2b`, :func:`c3`: the chapter's claims with their positive controls.
 """
 
 from __future__ import annotations
@@ -22,69 +18,13 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from .. import analytic, cache, diffusion
-from ..measure import metrics, summaries
-from ..data import load_splits
-from ..measure.evaluation import NOISE_SEED, GapCurves, train_val_errors
-from ..runs import TrainConfig, TrainedRun
+from .. import diffusion
+from ..measure import intervals, metrics, summaries
+from ..measure.evaluation import NOISE_SEED, GapCurves
+from ..runs import TrainedRun
+from . import claims
 
 Tensor = torch.Tensor
-_SOURCES = cache.sources("studies/training_gap.py", "analytic.py", "measure/metrics.py", "data.py",
-                         "measure/evaluation.py")
-
-
-# ----------------------------------------------------------------------------------------------
-# The optimal denoiser on the evaluation grid
-
-
-@dataclass
-class OptimalCurves:
-    """Mean denoising errors of the optimal denoiser of the training split, per sigma."""
-
-    sigmas: np.ndarray       # (S,)
-    train_error: np.ndarray  # (S,)
-    val_error: np.ndarray    # (S,)
-    n_eval: int
-
-    @property
-    def gap(self) -> np.ndarray:
-        """Relative gap; inf where the training error is exactly 0 (the memorizer at small sigma)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return metrics.relative_gap(self.val_error, self.train_error)
-
-
-def optimal_curves(config: TrainConfig, n_eval: int = 300, sigmas: Optional[Sequence[float]] = None,
-                   noise_seed: int = NOISE_SEED) -> OptimalCurves:
-    """The optimal denoiser of ``config``'s training split on the evaluation protocol of
-    :func:`diffgen_lib.measure.evaluation.gap_curves` (the first ``n_eval`` train and val images, image j
-    of the train set with noise seed ``noise_seed + j``, of the val set ``noise_seed + n + j``).
-    Needs no training: only the data split of the config. Conditional configs (``labels ==
-    "class"``) get the class-conditional optimal denoiser. Cached on disk."""
-    if config.labels == "kmeans":
-        raise ValueError("optimal_curves supports labels 'none' and 'class'")
-    sigmas = diffusion.log_sigma_grid().numpy() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
-    split_key = {k: getattr(config, k) for k in ("dataset", "n_train", "n_val", "n_feature",
-                                                 "split_seed", "labels")}
-    key = {"split": split_key, "n_eval": n_eval, "sigmas": [float(s) for s in sigmas],
-           "noise_seed": noise_seed}
-
-    def compute():
-        splits = load_splits(config.dataset, config.n_train, config.n_val, config.n_feature,
-                             seed=config.split_seed, root=config.root)
-        n = min(n_eval, len(splits.train), len(splits.val))
-        cond = config.labels == "class"
-        tr, va = splits.train, splits.val
-        den = analytic.image_denoiser(tr.images, tr.labels if cond else None)
-        images = (tr.images[:n], tr.labels[:n] if cond else None, va.images[:n], va.labels[:n] if cond else None)
-        tr_all, va_all = train_val_errors(den, images, sigmas, noise_seed)
-        tr_err, va_err = tr_all.mean(1), va_all.mean(1)
-        return {"sigmas": torch.from_numpy(sigmas), "train_error": torch.from_numpy(tr_err),
-                "val_error": torch.from_numpy(va_err), "n_eval": n}
-
-    r = cache.cached_result("optimal-curves", key, compute, _SOURCES)
-    return OptimalCurves(r["sigmas"].numpy(), r["train_error"].numpy(), r["val_error"].numpy(),
-                         int(r["n_eval"]))
-
 
 # ----------------------------------------------------------------------------------------------
 # Reconstructions
@@ -234,25 +174,92 @@ def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:
             "high_end": abs(gap[-1]) / gap[k] if gap[k] > 0 else math.inf}
 
 
-def run_claim_intervals(curves: GapCurves, n_boot: int = 1000, seed: int = 0) -> Dict[str, tuple]:
-    """C2a's and C3's statistics of one run, each as (value, low, high) with its 90%
-    percentile-bootstrap interval over the evaluation images
-    (:meth:`~diffgen_lib.measure.evaluation.GapCurves.image_interval`): ``rank``, the rank
-    correlation of the peak gap with the training step over the snapshots, and ``end_ratio``, the
-    last snapshot's gap at the ends of the sigma grid relative to its peak. The interval says how
-    much the images that were evaluated move the statistic, not how much a training seed would."""
-    def rank(train_error, val_error):
-        gaps = metrics.relative_gap(val_error, train_error)
-        return metrics.rank_correlation(curves.steps, summaries.peaks(curves.sigmas, gaps)["peak_gap"])
-
-    def end(train_error, val_error):
-        return summaries.end_ratio(metrics.relative_gap(val_error[-1], train_error[-1]))
-
-    return {"rank": curves.image_interval(rank, n_boot=n_boot, seed=seed),
-            "end_ratio": curves.image_interval(end, n_boot=n_boot, seed=seed)}
-
-
 def seed_band(gaps) -> Dict[str, np.ndarray]:
     """Mean, smallest and largest of gap curves over training seeds, (S,) each, from (seeds, S)."""
     gaps = np.atleast_2d(np.asarray(gaps, dtype=np.float64))
     return {"mean": gaps.mean(0), "min": gaps.min(0), "max": gaps.max(0)}
+
+
+# ----------------------------------------------------------------------------------------------
+# The claims of the training-gap chapter, with their positive controls (:mod:`claims`)
+
+
+def peak_growth(curves: GapCurves) -> float:
+    """The peak gap of the last snapshot minus that of the first."""
+    p = summaries.peaks(curves.sigmas, curves.gap)["peak_gap"]
+    return float(p[-1] - p[0])
+
+
+def peak_rank(curves: GapCurves) -> float:
+    """Rank correlation of the snapshots' peak gap with the training step (0 for a constant one)."""
+    p = summaries.peaks(curves.sigmas, curves.gap)["peak_gap"]
+    return 0.0 if np.ptp(p) == 0 else metrics.rank_correlation(curves.steps, p)
+
+
+def c2a(seed_curves: Dict[int, GapCurves], exchanged: Dict[int, GapCurves], rank_criterion: float = 0.8,
+        growth_criterion: float = 0.1) -> "claims.ClaimRecord":
+    """C2a, the gap grows with training: the rank correlation of the peak gap with the training step
+    is at least ``rank_criterion`` and the peak gap grows by more than ``growth_criterion`` from the
+    first snapshot to the last (a rank correlation alone is met by a noise curve that happens to
+    rise). Control: the exchanged null, the same snapshots measured on two sets of images none of
+    them trained on (:func:`evaluation.exchanged_curves`): a gap that cannot grow."""
+    covers = f"{len(seed_curves)} training seed{'s' if len(seed_curves) > 1 else ''}"
+    steps = len(next(iter(seed_curves.values())).steps)
+
+    def estimates(curves):
+        return [intervals.bootstrap([peak_rank(c) for c in curves.values()], covers=covers),
+                intervals.bootstrap([peak_growth(c) for c in curves.values()], covers=covers)]
+
+    model = estimates(seed_curves)
+    return claims.claim("C2a", [(f"rank correlation of the peak gap with the training step over {steps} snapshots, "
+                                 "per training seed", model[0], claims.Criterion(">=", rank_criterion)),
+                                ("peak-gap growth, first to last snapshot", model[1],
+                                 claims.Criterion(">", growth_criterion))],
+                        {"exchanged null (held-out images in the training set's place)": estimates(exchanged)})
+
+
+def c2b(width_peaks: Dict[tuple, float], narrow: int, wide: int, seeds: Sequence[int],
+        factor: float = 1.5) -> "claims.ClaimRecord":
+    """C2b, a larger network overfits more: the widest network's peak gap is more than ``factor``
+    times the narrowest's after the same steps, per training seed. Control: two networks of the
+    same (widest) width and different training seeds, whose ratio is 1 up to seed noise: a
+    criterion that ratio can meet says nothing about width."""
+    seeds = list(seeds)
+    ratio = intervals.bootstrap([width_peaks[wide, s] / width_peaks[narrow, s] for s in seeds],
+                                covers=f"{len(seeds)} training seeds")
+    pairs = [(seeds[i], seeds[(i + 1) % len(seeds)]) for i in range(len(seeds))] if len(seeds) > 1 else []
+    same = (intervals.bootstrap([width_peaks[wide, a] / width_peaks[wide, b] for a, b in pairs],
+                                covers=f"{len(pairs)} seed pairs") if pairs else None)
+    return claims.claim("C2b", [(f"peak gap width {wide} / width {narrow}, per training seed", ratio,
+                                 claims.Criterion(">", factor))],
+                        {f"width {wide} / width {wide}, another training seed": same})
+
+
+def c3_statistics(curves: GapCurves, margin: int = 1) -> Dict[str, float]:
+    """C3's statistics of a last snapshot's curve (:func:`c3_draw`); an unbounded peak (the optimal
+    denoiser's gap is infinite where its training error is 0) sits at the grid's end: end ratio 1."""
+    with np.errstate(invalid="ignore"):  # inf / inf for the optimal denoiser's unbounded peak
+        d = c3_draw(curves.sigmas, curves.gap[-1], margin)
+    if not math.isfinite(d["peak"]):
+        d["end_ratio"] = 1.0
+    return d
+
+
+def c3(seed_curves: Dict[int, GapCurves], optimal: GapCurves, end_fraction: float = 0.1,
+       margin: int = 1) -> "claims.ClaimRecord":
+    """C3, the gap is peaked in noise level: the last snapshot's peak lies at least ``margin`` grid
+    points inside the sigma grid for every seed, and the gap at both ends is at most
+    ``end_fraction`` of the peak. Control: the optimal denoiser's curve, the perfect memorizer,
+    whose gap grows without bound as sigma falls (its training error goes to 0)."""
+    draws = {s: c3_statistics(c, margin) for s, c in seed_curves.items()}
+    covers = f"{len(draws)} training seed{'s' if len(draws) > 1 else ''}"
+    inside = intervals.Estimate.exact(float(np.mean([d["inside"] for d in draws.values()])), covers)
+    ends = intervals.bootstrap([d["end_ratio"] for d in draws.values()], covers=covers)
+    opt = c3_statistics(optimal, margin)
+    where = ", ".join(f"{d['sigma']:.3g}" for _, d in sorted(draws.items()))
+    return claims.claim("C3", [(f"largest |gap| at sigma_min or sigma_max / peak gap, last snapshot (peak sigma {where})",
+                                ends, claims.Criterion("<=", end_fraction)),
+                               (f"share of seeds with the peak >= {margin} grid point(s) inside the grid", inside,
+                                claims.Criterion(">=", 1.0))],
+                        {"optimal denoiser (the perfect memorizer)": [intervals.Estimate.exact(opt["end_ratio"]),
+                                                                      intervals.Estimate.exact(float(opt["inside"]))]})

@@ -480,15 +480,20 @@ display(Markdown(
 # ## Model size
 #
 # Three U-Nets of different base width, trained for the same number of steps on the same data
-# ({numref}`fig-gap-width`). The default widths 8, 16 and 32 (the main run) span a factor of
-# about 13 in parameter count; wider networks cost time this CPU-sized chapter does not have
-# (a width-48 run alone trains for about 90 s on two cores); the `gpu` profile compares
-# DDPM++-sized networks of 11M, 25M and 45M parameters instead.
+# ({numref}`fig-gap-width`).
 
 # %%
 width_runs = {w: train.train(c) for w, c in width_configs.items()}
 width_curves = {w: evaluation.gap_curves(run, n_eval=n_eval) for w, run in width_runs.items()}
 width_peaks = {w: summaries.peaks(c.sigmas, c.gap) for w, c in width_curves.items()}
+
+# %% tags=["remove-input"]
+n_params = {w: count_parameters(r.denoiser) for w, r in width_runs.items()}
+display(Markdown(
+    f"The widths {', '.join(map(str, sorted(n_params)))} span a factor of "
+    f"{max(n_params.values()) / min(n_params.values()):.3g} in parameter count "
+    f"({min(n_params.values()):,} to {max(n_params.values()):,}); wider networks cost time this CPU-sized chapter "
+    "does not have; the `gpu` profile compares DDPM++-sized networks of 11M, 25M and 45M parameters instead."))
 
 
 def compare_figure(curve_sets, peak_sets, label, title):

@@ -13,7 +13,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Inference does not inherit the gap
 #
@@ -93,7 +92,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from diffgen_lib import features, train
-from diffgen_lib.measure import calibration, inference, metrics, summaries
+from diffgen_lib.measure import inference, metrics, summaries
 from diffgen_lib.studies import experiments, inference_claims as ic
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
 
@@ -139,10 +138,10 @@ spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is n
 #   with $\bar d$ the mean Euclidean distance of a sample to its nearest image of the reference:
 #   0 for fresh data, 1 for exact copies of the train reference, and without the small-sample
 #   bias of a covariance estimate. It is the headline statistic;
-# - the FD gap of the paper's protocol,
-#   $(\mathrm{FD}(\text{gen},\text{val}) - \mathrm{FD}(\text{gen},\text{train}))/\mathrm{FD}(\text{gen},\text{train})$
-#   {cite:p}`kaiser2026diffusion,heusel2017gans`, and the difference
-#   $\mathrm{FD}(\text{gen},\text{val}) - \mathrm{FD}(\text{gen},\text{train})$;
+# - the FD gap of the paper's protocol, $(\mathrm{FD}_\text{val} - \mathrm{FD}_\text{train})/\mathrm{FD}_\text{train}$
+#   with $\mathrm{FD}_\text{val}$ the Fréchet distance of the samples to the val reference and
+#   $\mathrm{FD}_\text{train}$ to the train reference {cite:p}`kaiser2026diffusion,heusel2017gans`,
+#   and the difference $\mathrm{FD}_\text{val} - \mathrm{FD}_\text{train}$;
 # - the 1-NN probe: mean 1-NN cosine similarity to the train reference minus that to the val reference;
 # - the **copy fraction**: the share of samples whose distance to the nearest training image is
 #   less than a third of that to the second nearest {cite:p}`yoon2023diffusion,gu2023memorization`.
@@ -186,21 +185,21 @@ show_table(ic.calibration_rows(main0, spaces), "tbl-calibration",
 
 # %% [markdown]
 # {numref}`tbl-calibration` shows why the book reads the nearest-neighbour gap: the FD-based
-# statistics give the fitted Gaussian an index near or above the model's (they respond to the
-# training set's moments, not only to copies), while the nearest-neighbour gap gives it about 0.
+# statistics respond to the training set's moments, not only to copies: in pixels they give the
+# fitted Gaussian an index near or above the model's, in classifier features a clearly positive
+# one, while the nearest-neighbour gap gives it about 0 in both spaces.
 #
 # ## Training gap and memorization index against training time
 #
-# {numref}`fig-inference-summary` is the book's version of the paper's summary figure: the relative
-# training gap at the noise level where it peaks, and the memorization index of the samples at every
+# {numref}`fig-inference-summary` is the book's version of the paper's summary figure: the peak of
+# the relative training gap over the noise levels, and the memorization index of the samples at every
 # snapshot, between the null (0) and the copier (1).
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-inference-summary", "caption": "Left: training gap at its peak noise level against training steps, 8x8 main run. Right: memorization index of the generated samples (nearest-neighbour gap in pixels; FD gap in both feature spaces), first sample seed, mean and 90% interval over reference draws; dotted, same colour: the index of the Gaussian fitted to the training pixels; dashed grey: the 5% copy mixture."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-inference-summary", "caption": "Left: the peak of the training gap over the noise levels at each snapshot, 8x8 main run. Right: memorization index of the generated samples (nearest-neighbour gap in pixels; FD gap in both feature spaces), first sample seed, mean and 90% interval over reference draws; dotted, same colour: the index of the Gaussian fitted to the training pixels; dashed grey: the 5% copy mixture."}}
 curves, rc = small.size_curves[n_train], small.maps[n_train]
-peak_sigma = curves.peak()["peak_sigma"]
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 3.4))
-a0.plot(curves.steps, [summaries.value_at_sigma(curves.sigmas, g, peak_sigma) for g in curves.gap], "k-o")
-a0.set(xlabel="training step", ylabel="training gap", title=f"training gap at $\\sigma$ = {peak_sigma:.2g}")
+a0.plot(curves.steps, summaries.peaks(curves.sigmas, curves.gap)["peak_gap"], "k-o")
+a0.set(xlabel="training step", ylabel="peak relative gap", title="training gap, at its peak")
 for i, (stat, label, c) in enumerate(((ic.HEADLINE, "NN gap, pixels", "C3"), ("classifier/fd_gap", "FD gap, classifier", "C0"),
                                       ("pixels/fd_gap", "FD gap, pixels", "C1"))):
     est = [ic.draws_estimate(rc.index(stat, t)) for t in range(len(rc.steps))]
@@ -212,7 +211,7 @@ a1.axhline(ic.mixture_threshold(small, copy_mixture), color="0.5", ls="--", lw=1
 a1.axhline(0, color="0.4", lw=1)
 a1.axhline(1, color="k", lw=1, ls="--")
 a1.set(xlabel="training step", ylabel="memorization index", title="samples, main run")
-a1.legend(loc="center right")
+a1.legend(loc="best", fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -254,7 +253,7 @@ show_table([{"scale": s.label, **row} for s in scales.values() for row in ic.run
 # more at the step nearest the training-gap peak, C4b and C4d measure the final samples again and
 # are INCONCLUSIVE.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-partial", "caption": "Per scale, last snapshot of the main run (first training seed). Top: relative training gap against sigma; shaded: the band where it exceeds half its peak; dotted: its peak. Bottom: memorization index of partial inference (output D(x_k; sigma_k)) against sigma_k, mean and 90% interval, for the model, the memorizing run and the optimal-denoiser sampler on the model's scale; and the decided share of the model's samples (grey, right axis). The memorizing run is measured at the steps the claims judge."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-partial", "caption": "Per scale, last snapshot of the main run (first training seed). Top: relative training gap against sigma; shaded: the band where it exceeds half its peak; dotted: its peak. Bottom: memorization index of partial inference (output D(x_k; sigma_k)) against sigma_k, mean and 90% interval, for the model, the memorizing run and the optimal-denoiser sampler on the model's scale; and the decided share of the model's samples (grey, right axis). The memorizing run is measured at the steps the claims judge; steps where the copier's and the null's reconstructions are not told apart (high noise: the index is undefined there) are left out."}}
 fig, axes = plt.subplots(2, 2, figsize=(7, 5.2), sharex="col")
 for col, s in enumerate(scales.values()):
     c, rc = s.seed_curves[0], s.seed_calibration[0]
@@ -262,10 +261,11 @@ for col, s in enumerate(scales.values()):
     axes[0, col].semilogx(c.sigmas, c.gap[-1], "k-")
     axes[0, col].set(title=s.label, ylabel="relative training gap" if col == 0 else None)
     opt = rc.partial_index(ic.HEADLINE, s.optimal[s.main_n][f"partial/{ic.HEADLINE}"].numpy())
+    resolved = ic.resolved_steps(rc)
     for label, idx, color in (("model", rc.partial_index(ic.HEADLINE), "C3"),
                               (f"memorizing N={s.control_n}", s.size_calibration[s.control_n].partial_index(ic.HEADLINE), "C1"),
                               ("optimal denoiser", opt, "C0")):
-        ks = [k for k in range(len(rc.sigmas)) if np.isfinite(idx[..., k]).all()]  # the steps measured
+        ks = [k for k in range(len(rc.sigmas)) if np.isfinite(idx[..., k]).all() and resolved[k]]  # measured, defined
         est = [ic.draws_estimate(idx[..., k]) for k in ks]
         axes[1, col].semilogx(rc.sigmas[ks], [e.value for e in est], "-o", color=color, ms=3, label=label)
         axes[1, col].fill_between(rc.sigmas[ks], [e.lo for e in est], [e.hi for e in est], color=color, alpha=0.2)
@@ -284,8 +284,9 @@ plt.show()
 show_table([{"scale": s.label, **row} for s in scales.values() for row in ic.partial_rows(s)], "tbl-partial",
            "The sampler steps in the training gap's half-peak band and the step nearest its peak, main run (first "
            "training seed): the training gap there, the decided share of the model's samples, and the partial-"
-           "inference index of the model, of the memorizing run and of the optimal-denoiser sampler (on the "
-           "model's scale), mean [90% interval] over sample seeds and reference draws.")
+           "inference index of the model, of the memorizing run (" + ", ".join(f"N = {s.control_n} at {s.label}"
+           for s in scales.values()) + ") and of the optimal-denoiser sampler (on the model's scale, with the "
+           "decided share of its samples), mean [90% interval] over sample seeds and reference draws.")
 
 # %% [markdown]
 # ## One scale for training and inference

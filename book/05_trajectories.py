@@ -13,7 +13,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Where sampling trajectories go
 #
@@ -165,20 +164,26 @@ plt.show()
 # optimal denoiser's trajectories, with the band where each scale's training gap exceeds half its
 # peak shaded: the claim is about those steps.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-shell", "caption": "Shell index of the trajectory states (0: as far from the training images as noisy fresh images; 1: as close as noisy training images) against the sampler's noise level, last snapshot, mean over the sample seeds (the main run also over its training seeds): every training-set size and the optimal denoiser's trajectories (dashed). Shaded: the band where the main run's training gap exceeds half its peak."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-shell", "caption": "Shell index of the trajectory states (0: as far from the training images as noisy fresh images; 1: as close as noisy training images) against the sampler's noise level, last snapshot, mean over the sample seeds (the main run also over its training seeds): every training-set size and the optimal denoiser's trajectories (dashed). Shaded: the band where the main run's training gap exceeds half its peak. Steps where noisy training and noisy fresh images lie at the same distance (high noise: the index is undefined there) are left out."}}
+def defined(draws):
+    """The mean shell index per step, nan where noisy training and fresh images are not told apart."""
+    return np.where(np.all([d.resolved() for d in draws], 0), np.mean([d.index for d in draws], 0), np.nan)
+
+
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), sharey=True)
 for a, (label, sc) in zip(axes, scales.items()):
     main_n = n_train if label == "8x8 digits" else scale2_n_train
     sig_k = sc["seed_draws"][0][0].sigmas
     for (n, draws), color in zip(sorted(sc["size_draws"].items()), ("C1", "C2", "C3")):
         draws = [d for s in sc["seed_draws"] for d in sc["seed_draws"][s]] if n == main_n else draws
-        a.semilogx(sig_k, np.mean([d.index for d in draws], 0), "-o", ms=3, color=color, label=f"N = {n}")
-    a.semilogx(sig_k, np.mean([d.index for d in sc["optimal"][main_n]], 0), "k--", label="optimal denoiser")
+        a.semilogx(sig_k, defined(draws), "-o", ms=3, color=color, label=f"N = {n}")
+    a.semilogx(sig_k, defined(sc["optimal"][main_n]), "k--", label="optimal denoiser")
     a.axvspan(*summaries.half_peak_band(sc["curves"][main_n].sigmas, sc["curves"][main_n].gap[-1]), color="0.9")
     a.axhline(shell_criterion, color="0.5", ls=":")
     a.set(title=label, xlabel="$\\sigma_k$", ylim=(-0.6, 1.4))
 axes[0].set_ylabel("shell index")
-axes[0].legend(fontsize=8)
+for a in axes:
+    a.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -276,7 +281,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-records = []
+records, record_scales = [], []
 for label, sc in scales.items():
     main_n = n_train if label == "8x8 digits" else scale2_n_train
     sizes = sorted(sc["size_runs"])
@@ -302,6 +307,7 @@ for label, sc in scales.items():
     for r in here:
         print(r.line())
     records += here
+    record_scales += [label] * len(here)
 toy_rec = claims.claim("C5d", [(f"toy model delta={toy_delta:g}: AUC(trajectories) - AUC(noisy whole circle) at sigma "
                                 f"{sig3(toy_sig[k_toy])}, the toy gap's peak (copy fraction {sig3(toy_copies[toy_delta])})",
                                 intervals.bootstrap(toy_excess[toy_delta], covers=f"{len(seeds)} sample seeds"),
@@ -310,9 +316,11 @@ toy_rec = claims.claim("C5d", [(f"toy model delta={toy_delta:g}: AUC(trajectorie
 scale("2-D circle", toy_n_circle // 2, "analytic smoothed-data denoiser", f"{len(toy_sig)} Euler steps, {len(seeds)} draws")
 print(toy_rec.line())
 records.append(toy_rec)
+record_scales.append("2-D toy")
 
 # %% tags=["hide-input"]
-show_table([{"claim": r.id, **row} for r in records for row in r.control_rows()], "tbl-c5-controls",
+show_table([{"scale": label, "claim": r.id, **row} for label, r in zip(record_scales, records)
+            for row in r.control_rows()], "tbl-c5-controls",
            "Each claim beside its positive controls, judged by the same criterion at the same steps: a claim is "
            "only decided when every control FAILs.")
 
@@ -327,14 +335,14 @@ for label, sc in scales.items():
     small = min(sc["size_runs"])
     main_shell = [r for r in records if r.id == "C5a" and f"N={main_n}:" in r.headline.statistic][0]
     ctrl = [c for c in main_shell.controls if c.what.startswith("memorizing")][0]
-    lines.append(f"at {label}, the main run's shell index in the band is {main_shell.headline.estimate.text(sig3)} "
+    lines.append(f"{'At' if not lines else 'at'} {label}, the main run's shell index in the band is {main_shell.headline.estimate.text(sig3)} "
                  f"and the memorizing run's (N = {small}) {ctrl.headline.text(sig3)}, against about 1 for the optimal "
                  f"denoiser's trajectories")
 sep = [v for v in separation.values() if v is not None]
 display(Markdown(
     "**What this run showed.** " + "; ".join(lines) + ". The memorizing runs' trajectories do run closer to the "
     "training images than the generalizing runs' (and the trajectories that end in a copy closer than the others: "
-    "the table above), but not close enough to meet the criterion fixed before the measurement: their index stays "
+    "{numref}`tbl-outcome`), but not close enough to meet the criterion fixed before the measurement: their index stays "
     f"below {shell_criterion:g}, so the control does not FAIL and C5a and C5c are INCONCLUSIVE. At these scales, "
     "the distance of the states from the noisy training images orders the runs and the trajectories by how much "
     "they copy, but a criterion halfway between noisy fresh and noisy training images does not tell a run that "

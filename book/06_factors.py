@@ -688,9 +688,10 @@ scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}
 records = []
 for cid, kind in (("C7a", "cfg"), ("C7b", "auto")):
     fd_gap = tuple(float(gcal[f"{kind}/{w:g}/classifier/fd_gap"].numpy().mean()) for w in (0, claim_weight))
-    copies = ", ".join(f"w = {w:g}: {gcal[f'{kind}/{w:g}/copy_fraction'].numpy().mean():.3g}" for w in calib_weights)
+    copies = ", ".join(f"{gcal[f'{kind}/{w:g}/copy_fraction'].numpy().mean():.3g} at w = {w:g}" for w in calib_weights)
     records.append(factors.c7_guidance(cid, f"{kinds[kind]}, w = {claim_weight:g}", rise[kind]["index"].ravel(),
-                                       rise[kind]["fd_diff"].ravel(), fd_gap, copies))
+                                       rise[kind]["fd_diff"].ravel(), fd_gap, copies,
+                                       claim_weight))
 records += [
     factors.c7_setting("C7c", f"rank correlation of the seed-mean peak training gap with K ({fmt_series(Ks, k_peak)})",
                        c7c,
@@ -709,7 +710,7 @@ window_ratio = evaluation.peak_ratio_interval(rf["train_errors"], rf["val_errors
 records.append(factors.c7_setting(
     "C7f", f"peak gap with {win[small]}x{win[small]} windows / full {win[full]}x{win[full]} image "
     f"({rf_peaks[small]:.3g} / {rf_peaks[full]:.3g})", window_ratio, claims.Criterion("<", window_factor), 1.0,
-    f"a window as large as the image"))
+    "a window as large as the image"))
 scale(scale2_dataset, scale2_n_train, f"U-Net {count_parameters(rf_run.denoiser) / 1e6:.2f}M params, sliding windows",
       f"{scale2_steps} steps")
 print(records[-1].line())

@@ -79,6 +79,7 @@ n_samples = 300            # int in [70, 1000000]: samples checked (the inferenc
 
 # %%
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,7 @@ from pathlib import Path
 
 from diffgen_lib.book import glue_values, setup_chapter, show_table, sig3
 from diffgen_lib.book.memorization import export_book_run
-from diffgen_lib.measure import calibration, intervals
+from diffgen_lib.measure import calibration
 
 params = setup_chapter("07_check_your_model", globals())
 glue_values(params)
@@ -102,7 +103,7 @@ report = json.loads((work / "report" / "report.json").read_text())
 # What the command printed:
 
 # %%
-print(done.stdout.strip())
+print(done.stdout.strip().replace(f"{work}{os.sep}", ""))  # paths relative to the work folder
 
 # %% [markdown]
 # The same samples in the inference chapter, measured by the same function: its first sample set

@@ -57,7 +57,7 @@ png = book.figure_png("04_inference_gap", "fig-transfer")
 display(Image(data=base64.b64decode(png)) if png else Markdown("(the inference chapter has not been executed)"))
 
 # %% [markdown]
-# The same lines as plain text (this is what the tests compare):
+# Every claim with its verdict, chapter and scale as one plain-text list, to copy or compare:
 
 # %% tags=["remove-input", "hide-output"]
 # NBVAL_CHECK_OUTPUT

@@ -93,6 +93,8 @@ display(Image(data=base64.b64decode(png)) if png else Markdown("(the inference c
 # - {doc}`04_inference_gap`: how close the samples and the early-stopped samples come to the training set (C4).
 # - {doc}`05_trajectories`: where sampling trajectories go relative to the noisy training images (C5).
 # - {doc}`06_factors`: guidance, conditioning granularity and receptive field (C7).
+# - {doc}`07_check_your_model`: the book's memorization check as a command, for anyone's samples.
+# - {doc}`scales`: what the 8x8, 14x14 and 28x28 runs found, on one axis of image dimension.
 # - {doc}`claims` collects every verdict beside the paper's numbers; {doc}`timings` lists how long
 #   each chapter took.
 #

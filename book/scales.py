@@ -44,9 +44,12 @@ for path in (book.ROOT / "book" / "04_inference_gap.ipynb", book.ROOT / "book" /
 scales = sorted(summaries.items(), key=lambda kv: kv[1]["dim"])
 PAPER_D = 12288
 
-# %% tags=["remove-input"] mystnb={"figure": {"name": "fig-scales", "caption": "Against the dimension D of the images (log scale), one point per scale (main run, last snapshot): the training gap's peak and the resolve level of single training images relative to sigma_data (left), the decided share at the sampler step nearest the peak (middle), the transfer ratio m_inf / m_train of claim C4e with its 90% interval (right). Dotted: the paper's ImageNet-64 (D = 12,288); dashed: a straight line through the points in log D, extended to it."}}
+# %% [markdown]
+# ## Against the dimension
+
+# %% tags=["remove-input"] mystnb={"figure": {"name": "fig-scales", "caption": "Against the dimension D of the images (log scale), one point per scale (main run, last snapshot): the training gap's peak and the resolve level of single training images relative to sigma_data (left), the decided share at the sampler step nearest the peak (middle), the transfer ratio m_inf / m_train of claim C4e with its 90% interval (right). Dotted: the paper's ImageNet-64 (D = 12,288); dashed (middle and right): a straight line through the points in log D, extended to it."}}
 dims = np.array([v["dim"] for _, v in scales], dtype=float)
-fig, axes = plt.subplots(1, 3, figsize=(7, 3.0))
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), layout="constrained")
 series = {"peak / $\\sigma_\\mathrm{data}$": [v["peak_over_sd"] for _, v in scales],
           "resolve / $\\sigma_\\mathrm{data}$": [v["resolve_over_sd"] for _, v in scales]}
 for (label, ys), marker in zip(series.items(), ("o", "s")):
@@ -61,7 +64,7 @@ axes[2].set_xscale("log")
 axes[2].axhline(0, color="0.6", lw=0.8)
 axes[2].set(ylabel="transfer ratio $m_\\mathrm{inf}/m_\\mathrm{train}$")
 fits = {}
-for a, (name, ys) in zip(axes, (("decided", [v["decided_at_peak"] for _, v in scales]),
+for a, (name, ys) in zip(axes[1:], (("decided", [v["decided_at_peak"] for _, v in scales]),
                                 ("transfer", list(t[:, 0])))):
     if len(dims) >= 2:
         slope, icpt = np.polyfit(np.log(dims), ys, 1)
@@ -82,6 +85,9 @@ book.show_table([{"scale": label, "D": v["dim"], "N": v["n_train"], "peak / sigm
                  for label, v in scales], "tbl-scales",
                 "What each scale's main run found (last snapshot): the training gap's peak and the resolve level relative to "
                 "sigma_data, the decided share at the sampler step nearest the peak, and the transfer ratio of C4e.")
+
+# %% [markdown]
+# ## Toward the paper's scale
 
 # %% tags=["remove-input"]
 def trend(first, last):
@@ -109,4 +115,5 @@ if len(scales) >= 3:
         "one training seed at 28x28, three image sizes of one dataset and a different training-set size and training "
         "length at each scale: the direction is measured, the extrapolated numbers are a guess."))
 else:
-    display(Markdown(f"Only {len(scales)} scale(s) are executed here; the 28x28 page (`make book-long`) adds the third."))
+    display(Markdown(f"Only {len(scales)} {'scale is' if len(scales) == 1 else 'scales are'} executed here; the 28x28 "
+                     "pages (`make book-long`) add the third."))

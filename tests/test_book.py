@@ -496,11 +496,11 @@ def test_claims_of_notebook_and_table():
     text = book.claims_text(rows)
     assert "C1   not yet measured (planned: 01_optimal_denoiser)" in text
     assert "C2   PASS  03_training_gap" in text and "C9   FAIL" in text and "C9a  INCONCLUSIVE" in text
-    assert text.endswith("3 empirical claim lines at digits: 1 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 with every positive "
+    assert text.endswith("3 empirical claim lines at 8x8 digits: 1 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 with every positive "
                          "control FAILing\n1 claims not yet measured")
     md = book.claims_markdown(rows)
     assert "{doc}`03_training_gap`" in md and "(not a claim of the paper)" in md
-    assert "| empirical, digits | 3 | 1 | 1 | 1 | 0 |" in md  # the tally of the empirical claims
+    assert "| empirical, 8x8 digits | 3 | 1 | 1 | 1 | 0 |" in md  # the tally of the empirical claims
     # one block per paper claim: C9 and C9a share theirs; the paper's text is written once each
     assert md.count("### C9:") == 1 and md.count("s2") == 1
     assert "**C9a**" in md and "[90% CI 1, 3]" in md
@@ -788,3 +788,20 @@ def test_table_cells_and_headers_with_pipes_stay_one_table():
     table = markdown_table([{"|x|": "a|b", "y": 1}])
     header, rule, row = table.splitlines()
     assert header == "| \\|x\\| | y |" and rule == "|---|---|" and row == "| a\\|b | 1 |"
+
+
+def test_timings_number_the_slowest_cell_among_the_code_cells(tmp_path):
+    """The timings page names the slowest cell as "#k of n" with k counted over code cells only."""
+    from diffgen_lib.book.aggregate import collect_timings
+
+    root = make_root(tmp_path)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/t_chapter\n")
+
+    def cell(kind, seconds=None):
+        return {"cell_type": kind, "metadata": {"papermill": {"duration": seconds}} if seconds else {}, "source": ""}
+
+    nb = {"metadata": {"papermill": {"duration": 9.0}},
+          "cells": [cell("markdown"), cell("code", 1.0), cell("markdown"), cell("markdown"), cell("code", 5.0)]}
+    (root / "book" / "t_chapter.ipynb").write_text(json.dumps(nb))
+    (row,) = collect_timings(root)
+    assert (row["slowest_cell"], row["n_cells"], row["slowest_s"]) == (2, 2, 5.0)

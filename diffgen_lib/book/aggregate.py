@@ -124,7 +124,7 @@ def tallies(rows: list[dict]) -> list[dict]:
         if c is None:
             continue
         kind = "empirical" if c.empirical else "closed-form"
-        where = scale_name(c.scale) if c.empirical else "analytic"
+        where = scale_label(c) if c.empirical else "analytic"
         t = out.setdefault((kind, where), {"kind": kind, "scale": where, "lines": 0, "controls fail": 0,
                                            **{v: 0 for v in VERDICTS}})
         t["lines"] += 1
@@ -165,7 +165,7 @@ def claims_text(rows: list[dict]) -> str:
             out.append(f"     control:  {what}: {value} {verdict}")
         if c.reason:
             out.append(f"     reason:   {c.reason}")
-        out.append(f"     scale:    {c.scale or 'no SCALE line'}")
+        out.append(f"     scale:    {scale_text(c.scale)}")
     out.append(tally_text(rows))
     return "\n".join(out)
 
@@ -223,7 +223,7 @@ def claims_markdown(rows: list[dict]) -> str:
                 continue
             if (c.chapter, c.scale) != where:  # each chapter and scale once, its lines below
                 where = (c.chapter, c.scale)
-                parts += ["", f"In {{doc}}`{c.chapter}` at {_md_text(c.scale or 'no SCALE line')}:", ""]
+                parts += ["", f"In {{doc}}`{c.chapter}` at {_md_text(scale_text(c.scale))}:", ""]
             dup = " (duplicate id)" if r["duplicate"] else ""
             parts += [f"- {verdict_badge(c.verdict)} **{c.id}**{dup}: {_md_text(c.measured)} = "
                       f"**{_md_text(c.value_text)}** (criterion: {_md_text(c.criterion)})"]
@@ -246,11 +246,9 @@ def collect_timings(root: Path = ROOT) -> list[dict]:
             continue
         nb = _read_nb(path)
         pm = nb.get("metadata", {}).get("papermill", {})
-        cells = [
-            (i, c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
-            for i, c in enumerate(nb.get("cells", []))
-            if c.get("cell_type") == "code"
-        ]
+        code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        cells = [(k, c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)  # code cell k of n
+                 for k, c in enumerate(code, start=1)]
         slow_i, slow_s = max(cells, key=lambda t: t[1]) if cells else (None, 0.0)
         rows.append(dict(
             chapter=stem, duration=pm.get("duration"), end_time=pm.get("end_time"),
@@ -279,6 +277,14 @@ def figure_png(stem: str, name: str, root: Path = ROOT) -> str | None:
 
 
 SCALE_NAMES = {"digits": "8x8 digits", "mnist5k14": "14x14 MNIST", "mnist5k": "28x28 MNIST", "cifar10": "CIFAR-10"}
+
+
+def scale_text(scale: str) -> str:
+    """A SCALE line's text with its dataset's display name ("14x14 MNIST, N=1000, ...")."""
+    if not scale:
+        return "no SCALE line"
+    name, _, rest = scale.partition(",")
+    return SCALE_NAMES.get(name.strip(), name.strip()) + ("," + rest if rest else "")
 
 
 def scale_label(c) -> str:

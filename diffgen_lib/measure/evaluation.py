@@ -8,7 +8,7 @@ sigmas in [0.002, 80], with the same per-image noise at every sigma and every sn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch

@@ -146,9 +146,8 @@ class ClaimRecord:
     def line(self, fmt: Callable[[float], str] = sig3) -> str:
         """The CLAIM line (:func:`format_claim_line`)."""
         head = self.headline
-        measured = head.statistic + (f" ({head.estimate.covers})" if head.estimate.covers else "")
-        if self.note:
-            measured += f"; {self.note}"
+        said = "; ".join(t for t in (head.estimate.covers, self.note) if t)
+        measured = head.statistic + (f" ({said})" if said else "")
         also = [(_short(p.statistic), p.estimate.text(fmt) if p.estimate else "not measured") for p in self.parts[1:]]
         criterion = " and ".join(p.criterion.text(fmt) if i == 0 else f"{_short(p.statistic)} {p.criterion.text(fmt)}"
                                  for i, p in enumerate(self.parts))
@@ -168,7 +167,9 @@ class ClaimRecord:
                              for p, e in zip(self.parts[1:], estimates[1:])) or "-"
 
         rows = [dict(setting="the claim", value=self.headline.estimate.text(fmt) if self.headline.estimate.n else "n/a",
-                     **{"other parts": other([p.estimate for p in self.parts])}, verdict=self.raw_verdict)]
+                     **{"other parts": other([p.estimate for p in self.parts])},
+                     verdict=self.verdict if self.verdict == self.raw_verdict
+                     else f"{self.verdict} (by the criterion alone: {self.raw_verdict})")]
         for c in self.controls:
             rows.append(dict(setting=f"control: {c.what}",
                              value=c.headline.text(fmt) if c.headline is not None else "not measured",

@@ -258,10 +258,11 @@ def cached_run_exists(config: TrainConfig) -> bool:
 # how far the effect is from noise is the interval's business.
 
 
-def c7_guidance(claim_id: str, what: str, index_rise, fd_rise, fd_gap: tuple, copies: str) -> "claims.ClaimRecord":
+def c7_guidance(claim_id: str, what: str, index_rise, fd_rise, fd_gap: tuple, copies: str,
+                weight: float) -> "claims.ClaimRecord":
     """C7a/C7b: guidance at weight w raises the memorization index (NN gap, pixels) and the
     absolute FD difference over w = 0 (paired per sample seed and reference draw). ``fd_gap``:
-    the paper's relative FD gap at w = 0 and at w (means), shown beside the claim. Control: guidance
+    the paper's relative FD gap at w = 0 and at w = ``weight`` (means), shown beside the claim. Control: guidance
     whose negative model is the positive one, D_w = D_pos + w (D_pos - D_pos) = D_pos: its samples
     are those of w = 0, so both rises are exactly 0."""
     n = int(np.asarray(index_rise).size)
@@ -270,7 +271,7 @@ def c7_guidance(claim_id: str, what: str, index_rise, fd_rise, fd_gap: tuple, co
     fd = intervals.bootstrap(fd_rise, covers=covers)
     way = "falls" if fd_gap[1] < fd_gap[0] else "rises"
     note = (f"the paper's statistic, the relative FD gap (classifier), {way}: {fd_gap[0]:.3g} at w = 0, "
-            f"{fd_gap[1]:.3g} at w; copy fraction {copies}")
+            f"{fd_gap[1]:.3g} at w = {weight:g}; copy fraction {copies}")
     zero = intervals.Estimate.exact(0.0, "by construction")
     return claims.claim(claim_id, [(f"{what}: rise of the memorization index (NN gap, pixels) over w = 0", index,
                                     claims.Criterion(">", 0.0)),

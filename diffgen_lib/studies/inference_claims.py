@@ -28,6 +28,7 @@ from .claims import ClaimRecord, Criterion
 
 HEADLINE = "pixels/nn_gap"  # the statistic of every C4 claim: the nearest-neighbour gap in pixels
 QUALITY_SPACE = "classifier"
+MIN_SEPARATION = 0.05  # a partial-inference index is drawn where copier and null differ by this much (NN gap)
 DECIDED_LIMIT = 0.9  # at this decided share at the peak step or more, partial inference cannot differ from the samples
 
 
@@ -196,6 +197,15 @@ def c4a(study: ScaleStudy, copy_fraction: float = 0.05, quality_criterion: float
                                  index, crit_index),
                                 (f"quality index (distance to val, {QUALITY_SPACE} features)", quality, crit_quality)],
                         controls, note=note)
+
+
+def resolved_steps(rc: RunCalibration, stat: str = HEADLINE, min_separation: float = MIN_SEPARATION) -> np.ndarray:
+    """Per sampler step (K,): whether the copier's and the null's reconstructions are told apart
+    (their mean statistics differ by at least ``min_separation``). Elsewhere (high noise, where
+    every reconstruction is near the data mean) the partial-inference index divides by about 0
+    and says nothing."""
+    p = rc.partial[stat]
+    return (np.asarray(p["copier"]) - np.asarray(p["null"])).mean(0) >= min_separation
 
 
 def _partial_at(rc: RunCalibration, k: int, model=None) -> np.ndarray:
@@ -434,8 +444,8 @@ def partial_rows(study: ScaleStudy) -> List[dict]:
         rows.append({"step k": k, "sigma_k": _fmt(float(sig[k])) + (" (peak)" if k == k_peak else ""),
                      "training gap": _fmt(summaries.value_at_sigma(curves.sigmas, curves.gap[-1], float(sig[k]))),
                      "decided share": f"{study.decided[s0][:, k].mean():.0%}",
-                     "partial index, model": draws_estimate(rc.partial_index(HEADLINE)[..., k]).text(_fmt),
-                     f"memorizing N={study.control_n}": draws_estimate(ctrl.partial_index(HEADLINE)[..., k]).text(_fmt),
+                     "index: model": draws_estimate(rc.partial_index(HEADLINE)[..., k]).text(_fmt),
+                     "memorizing run": draws_estimate(ctrl.partial_index(HEADLINE)[..., k]).text(_fmt),
                      "optimal denoiser": draws_estimate(opt[..., k]).text(_fmt),
-                     "optimal: decided": f"{study.optimal[study.main_n]['decided'].numpy()[:, k].mean():.0%}"})
+                     "its decided share": f"{study.optimal[study.main_n]['decided'].numpy()[:, k].mean():.0%}"})
     return rows

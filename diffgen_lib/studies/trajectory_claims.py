@@ -25,6 +25,7 @@ from .claims import ClaimRecord, Criterion
 
 _SOURCES = cache.sources("measure/trajectories.py", "measure/metrics.py", "diffusion.py", "measure/inference.py",
                          "analytic.py")
+MIN_SHELL_SEPARATION = 0.02  # the shell index is drawn where noisy train and val r differ by 2%
 SEPARATION_AUC = 0.75  # copying trajectories "separate" from the others where their r is smaller with this AUC
 
 
@@ -40,6 +41,13 @@ class ShellDraw:
     @property
     def index(self) -> np.ndarray:
         return trajectories.shell_index(self.r)
+
+    def resolved(self, min_separation: float = MIN_SHELL_SEPARATION) -> np.ndarray:
+        """Per step (K,): whether noisy training and noisy fresh images lie at distinguishable
+        distances r (relative difference at least ``min_separation``); elsewhere the shell index
+        divides by about 0 and says nothing."""
+        v, c = self.r["val"].mean(1), self.r["train"].mean(1)
+        return (v - c) >= min_separation * v
 
 
 def _shell(key: dict, rec: dict, train_images, val_images, n_ref: int, seed: int) -> ShellDraw:

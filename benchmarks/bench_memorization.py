@@ -10,13 +10,11 @@ generators, shaped (N, 1, 28, 28) when ``--dims`` is 784, else (N, dims)), with 
 threads (default: every core this process may use). Prints one table row: the wall-clock
 seconds of the whole check and of each of its stages (``MemorizationReport.timings``).
 
-Where the time goes (measured with 2 loaded cores; see the report of the memorization check): the
-book's :meth:`Calibration.statistics <diffgen_lib.measure.calibration.Calibration.statistics>`
-computes the exact (non-matrix-product) distances and the cosine similarities of every sample set
-to *all* training and held-out images, once per call, and the check makes 47 such calls (the
-samples, the fitted Gaussian, a null and a copier per draw and 7 copy mixtures per draw). At
-10,000 samples x 60,000 training images of 784 pixels that is hours; run smaller sizes to see the
-stages' shares.
+Where the time goes at the default sizes (2 cores): nearest-neighbour searches on the
+matrix-product path (the held-out images' two nearest training images for the null's copy
+fraction, the samples' for theirs and for the gallery and C_T, the copier pool against each
+draw's references), k-means for C_T's cells (fitted on at most 10,000 training images) and the
+fitted Gaussian's samples. README ("Check your own model") gives the measured times.
 """
 
 from __future__ import annotations

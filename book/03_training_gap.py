@@ -616,7 +616,7 @@ scale2_seed_curves = {s: evaluation.gap_curves(r, n_eval=n_eval) for s, r in sca
 scale2_exchanged = {s: evaluation.exchanged_curves(r, n_eval=n_eval) for s, r in scale2_seed_runs.items()}
 scale2_optimal = evaluation.optimal_curves(scale2_run, n_eval=n_eval)
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-scales", "caption": "The two scales. Left: relative gap against the noise level in units of sigma_data at the last snapshot, 8x8 digits (main run) and 14x14 MNIST digits (the second-scale runs, one per training-set size); dotted: each run's resolve level. Right: the peak gap against the fraction of training done."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-scales", "caption": "The two scales. Left: relative gap against the noise level in units of sigma_data at the last snapshot, 8x8 digits (main run) and the second scale's digits (14x14 MNIST; 28x28 on the pages at 28x28), one run per training-set size; dotted: each run's resolve level. Right: the peak gap against the fraction of training done."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.2))
 for (name, (r, c)), color in zip(scale_runs.items(), ("C0", "C3", "C1", "C2", "C4", "C5")):
     label = f"{'x'.join(map(str, r.splits.image_shape[1:]))}, N = {r.config.n_train}, {r.config.max_steps} steps"
@@ -750,7 +750,7 @@ scale(dataset, n_train, f"U-Net {count_parameters(main.denoiser) / 1e6:.2f}M par
 for r in records["first"]:
     print(r.line())
 scale(scale2_dataset, scale2_n_train, f"U-Net {count_parameters(scale2_run.denoiser) / 1e6:.2f}M params",
-      f"{scale2_steps} steps, {len(scale2_seed_runs)} training seeds")
+      f"{scale2_steps} steps, {len(scale2_seed_runs)} training seed" + "s" * (len(scale2_seed_runs) != 1))
 for r in records["second"]:
     print(r.line())
 

@@ -95,6 +95,7 @@ from diffgen_lib import features, train
 from diffgen_lib.measure import inference, metrics, summaries
 from diffgen_lib.studies import experiments, inference_claims as ic
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
+from diffgen_lib.book.aggregate import SCALE_NAMES
 
 params = setup_chapter("04_inference_gap", globals())
 glue_values(params)
@@ -105,7 +106,7 @@ for label, main_n, seed_cfg, size_cfg, n_steps in (
         ("8x8 digits", n_train, experiments.main_seed_runs(training),
          experiments.size_runs(sorted(set(size_map) | {n_train}), **experiments.run_kwargs(training, ("n_train",))),
          sampler_steps),
-        ("14x14 MNIST", scale2_n_train, experiments.second_scale_seed_runs(training),
+        (SCALE_NAMES.get(scale2_dataset, scale2_dataset), scale2_n_train, experiments.second_scale_seed_runs(training),
          experiments.second_scale_size_runs(training), scale2_sampler_steps)):
     runs = dict(zip([("s", k) for k in seed_cfg] + [("n", k) for k in size_cfg],
                     train.train_many(list(seed_cfg.values()) + list(size_cfg.values()))))
@@ -309,7 +310,7 @@ show_table([{"scale": s.label, **row} for s in scales.values() for row in ic.par
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-transfer", "caption": "Training index m_train at the training gap's peak (interval over the evaluation images) against the memorization index of the samples m_inf (first sample seed, interval over reference draws), every snapshot of every run at both scales; the marker grows with the fraction of training done. Dashed: the diagonal (everything memorized in training reaches the samples); star: the optimal-denoiser sampler."}}
 points = [p for s in scales.values() for p in ic.transfer_points(s)]
 fig, ax = plt.subplots(figsize=(6.4, 4.4))
-markers = {"8x8 digits": "o", "14x14 MNIST": "s"}
+markers = dict(zip(scales, "os"))  # main scale: circles, second scale: squares
 for (sc, n), color in zip(sorted({(p["scale"], p["n"]) for p in points}), plt.cm.tab10.colors):
     ps = [p for p in points if (p["scale"], p["n"]) == (sc, n)]
     x, y = [p["m_train"].value for p in ps], [p["m_inf"].value for p in ps]
@@ -444,7 +445,7 @@ for s, (n_steps, n_sz) in zip(scales.values(), ((sampler_steps, sorted(set(size_
                                                 (scale2_sampler_steps, sorted(large.sizes)))):
     run0 = s.seeds[0]
     scale(run0.config.dataset, s.main_n, f"UNet {sum(p.numel() for p in run0.denoiser.parameters()) / 1e6:.2f}M params",
-          f"{run0.config.max_steps} steps, {len(s.seeds)} training seeds x {len(seeds)} sample seeds x {n_draws} "
+          f"{run0.config.max_steps} steps, {len(s.seeds)} training seed{'s' * (len(s.seeds) != 1)} x {len(seeds)} sample seeds x {n_draws} "
           f"reference draws, {n_samples} samples x {n_steps} Heun steps, sizes N = {', '.join(map(str, n_sz))}")
     records[s.label] = [ic.c4a(s, copy_mixture, quality_criterion), ic.c4b(s, partial_criterion),
                         ic.c4c(s, rank_criterion), ic.c4d(s, band_criterion), ic.c4e(s, transfer_criterion)]

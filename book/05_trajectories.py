@@ -87,6 +87,7 @@ from diffgen_lib import toy, train
 from diffgen_lib.measure import evaluation, intervals, metrics, summaries, trajectories
 from diffgen_lib.studies import claims, experiments, trajectory_claims as tc
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
+from diffgen_lib.book.aggregate import SCALE_NAMES
 
 params = setup_chapter("05_trajectories", globals())
 glue_values(params)
@@ -97,7 +98,8 @@ for label, seed_cfg, size_cfg, k_steps in (
         ("8x8 digits", experiments.main_seed_runs(training),
          experiments.size_runs(sorted(set(size_map) | {n_train}), **experiments.run_kwargs(training, ("n_train",))),
          sampler_steps),
-        ("14x14 MNIST", experiments.second_scale_seed_runs(training), experiments.second_scale_size_runs(training),
+        (SCALE_NAMES.get(scale2_dataset, scale2_dataset), experiments.second_scale_seed_runs(training),
+         experiments.second_scale_size_runs(training),
          scale2_sampler_steps)):
     runs = train.train_many(list(seed_cfg.values()) + list(size_cfg.values()))
     seed_runs, size_runs = dict(zip(seed_cfg, runs[:len(seed_cfg)])), dict(zip(size_cfg, runs[len(seed_cfg):]))
@@ -290,10 +292,10 @@ for label, sc in scales.items():
     band = tc.band_steps(sc["curves"][main_n], sig_k)
     scale(run0.config.dataset, main_n, f"UNet {sum(p.numel() for p in run0.denoiser.parameters()) / 1e6:.2f}M params",
           f"{run0.config.max_steps} steps, {n_samples} trajectories x {sc['steps']} Heun steps, {len(sc['seed_runs'])} "
-          f"training seeds x {len(seeds)} sample seeds, sizes N = {', '.join(map(str, sizes))}")
+          f"training seed{'s' * (len(sc['seed_runs']) != 1)} x {len(seeds)} sample seeds, sizes N = {', '.join(map(str, sizes))}")
     optimal = {"optimal-denoiser trajectories": {0: sc["optimal"][main_n]}}
     memorizing = {f"memorizing run N={sizes[0]}": {0: sc["size_draws"][sizes[0]]}}
-    covers = f"{len(sc['seed_runs'])} training seeds x {len(seeds)} sample seeds"
+    covers = f"{len(sc['seed_runs'])} training seed{'s' * (len(sc['seed_runs']) != 1)} x {len(seeds)} sample seeds"
     here = [tc.shell_claim("C5a", f"main run N={main_n}", sc["seed_draws"], band, shell, {**optimal, **memorizing},
                                   covers)]
     if sizes[0] != main_n:

@@ -482,7 +482,7 @@ win = np.minimum(rf["windows"], image_size)
 rf_window_peaks = summaries.peaks(rf["sigmas"], rf["gap"])
 rf_peaks, rf_peak_sigma = rf_window_peaks["peak_gap"], rf_window_peaks["peak_sigma"]
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on 14x14 MNIST digits, evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on the second scale's digits (14x14 MNIST; 28x28 on the pages at 28x28), evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 colors = plt.cm.cividis(np.linspace(0.05, 0.9, len(win)))
 for i, (w, c) in enumerate(zip(win, colors)):

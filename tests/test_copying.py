@@ -104,3 +104,19 @@ def test_bad_inputs():
         copying.data_copying_test(x, x, np.zeros((10, 4)), k=2)
     with pytest.raises(ValueError, match="k must be"):
         copying.data_copying_test(x, x, x, k=11)
+
+
+def test_given_distances_and_a_subset_fit_keep_the_statistic(data):
+    train, test, spacing = data
+    gen = copying.kde_samples(train, spacing / 50, 1000, seed=3)
+    full = copying.data_copying_test(train, test, gen, k=5)
+    d_gen = metrics.nearest_neighbors(gen, train, k=2)[0][:, 0]
+    given = copying.data_copying_test(train, test, gen, k=5, generated_distances=d_gen)
+    assert given.c_t == pytest.approx(full.c_t, rel=1e-9)
+    with pytest.raises(ValueError, match="generated_distances"):
+        copying.data_copying_test(train, test, gen, k=5, generated_distances=d_gen[:10])
+    # k-means fitted on a seeded half of the training set: every training point still gets a cell,
+    # copies stay far below 0 and fresh draws near it
+    half = copying.data_copying_test(train, test, gen, k=5, fit_max=1000)
+    assert half.n_train.sum() == 2000 and half.c_t < -3
+    assert abs(copying.data_copying_test(train, test, _blobs(1000, 7), k=5, fit_max=1000).c_t) < 2

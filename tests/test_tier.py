@@ -29,6 +29,8 @@ def test_tier_notebook_is_complete(path):
     record = tier.tier_record(nb)
     assert record and len(record["library"]) == 12 and record["date"] and record["machine"] and record["seconds"] > 0
     assert not any("long-long-" in json.dumps(c) for c in nb["cells"])  # labels prefixed once
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and all("hide-input" in c["metadata"]["tags"] for c in injected)  # the profile's values, folded
 
 
 def test_a_changed_library_shows_the_notice():

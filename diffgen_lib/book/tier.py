@@ -84,11 +84,15 @@ def header_cell(record: dict) -> dict:
     """The Markdown cell under a tier page's title: when, where, how long, which library."""
     import nbformat
 
-    minutes = record["seconds"] / 60
+    seconds = float(record["seconds"])
+    took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
     return nbformat.v4.new_markdown_cell(
         f"```{{note}}\nThis page is the chapter executed with the `{TIER}` profile (the second scale on 28x28 MNIST "
-        f"digits). Executed on {record['date']} on {record['machine']} in {minutes:.0f} minutes, library version "
-        f"`{record['library']}`. `make book-long` executes it again.\n```")
+        f"digits). Executed on {record['date']} on {record['machine']} in {took} (results already in the cache are "
+        f"loaded, not computed again; README gives the times from an empty cache), library version "
+        f"`{record['library']}`. `make book-long` executes it again. The text was written for the default "
+        f"second scale, 14x14 MNIST digits; here the second scale is 28x28 MNIST digits (784 dimensions), as "
+        f"the tables, figures and CLAIM lines say.\n```")
 
 
 def finish_notebook(path: Path, seconds: float, root: Path = ROOT) -> None:
@@ -104,6 +108,10 @@ def finish_notebook(path: Path, seconds: float, root: Path = ROOT) -> None:
     if title >= 0:
         lines = nb.cells[title].source.split("\n")
         nb.cells[title].source = lines[0].rstrip() + f" ({TIER_TITLE})\n" + "\n".join(lines[1:])
+    for cell in nb.cells:  # the profile's values, as papermill injected them: folded under the parameters cell
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            cell.metadata["tags"] = list(tags) + ["hide-input"]
     nb.cells.insert(title + 1, header_cell(record))
     nbformat.write(nb, path)
 

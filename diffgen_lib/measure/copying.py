@@ -20,6 +20,7 @@ import torch
 
 from .metrics import nearest_neighbors
 
+KMEANS_FIT_MAX = 10_000     # k-means is fitted on at most this many training points (a seeded subset)
 DEFAULT_MIN_GENERATED = 20  # tau = 20 / m: the authors' choice, and where U's normal approximation holds
 
 
@@ -68,14 +69,16 @@ def mann_whitney_z(test_distances, generated_distances) -> float:
 
 def data_copying_test(train, test, generated, k: int = 10, min_generated: int = DEFAULT_MIN_GENERATED,
                       seed: int = 0, n_init: int = 3, within_cell: bool = False,
-                      device=None) -> CopyingTest:
+                      device=None, generated_distances=None, fit_max: int = KMEANS_FIT_MAX) -> CopyingTest:
     """The data-copying statistic C_T(P_n, Q_m) of Meehan et al. 2020 (their global test):
 
         C_T(P_n, Q_m) = sum_{pi in Pi_tau} P_n(pi) Z_U(pi) / sum_{pi in Pi_tau} P_n(pi),
         Pi_tau = {pi : Q_m(pi) >= tau},
 
     with the cells pi from k-means (k clusters, ``seed``, ``n_init`` restarts) fitted on the
-    training set ``train`` (m, d), the held-out ``test`` set P_n (n, d), the ``generated`` set
+    training set ``train`` (m, d; on ``fit_max`` of its points drawn with ``seed`` when it has
+    more: the cells only partition the space, and any partition fixed before the generated points
+    are seen is a valid one), the held-out ``test`` set P_n (n, d), the ``generated`` set
     Q_m (m', d) (NumPy arrays or tensors; images are flattened), and Z_U(pi) from
     :func:`mann_whitney_z` on the Euclidean distances to the nearest training point of the
     test and generated points in pi (:func:`~diffgen_lib.measure.metrics.nearest_neighbors`,
@@ -89,7 +92,8 @@ def data_copying_test(train, test, generated, k: int = 10, min_generated: int = 
     approximation of U, which is trusted from about 20 points per group; tau = 20 / m is the
     form of threshold the authors use in their experiments. A cell also needs one test point
     (else its weight P_n(pi) is 0 anyway). Raises ValueError when no cell qualifies: use fewer
-    cells or more samples.
+    cells or more samples. ``generated_distances``: the generated points' distances to their
+    nearest training point when the caller has them already (whole-T distances only).
     """
     t, p, q = (_flat(x) for x in (train, test, generated))
     if len({t.dtype, p.dtype, q.dtype}) > 1:  # one dtype for k-means' predict and the NN search
@@ -105,8 +109,9 @@ def data_copying_test(train, test, generated, k: int = 10, min_generated: int = 
         raise ValueError(f"min_generated must be >= 1, got {min_generated}")
     from sklearn.cluster import KMeans
 
-    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(t)
-    cell_t, cell_p, cell_q = km.labels_, km.predict(p), km.predict(q)
+    fit = t if len(t) <= fit_max else t[np.sort(np.random.default_rng([seed, 17]).choice(len(t), fit_max, replace=False))]
+    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(fit)
+    cell_t, cell_p, cell_q = (km.labels_ if fit is t else km.predict(t)), km.predict(p), km.predict(q)
     if within_cell:
         d_p, d_q = np.empty(len(p)), np.empty(len(q))
         for c in range(k):
@@ -117,7 +122,10 @@ def data_copying_test(train, test, generated, k: int = 10, min_generated: int = 
                     out[sel] = nearest_neighbors(x[sel], ref, k=1, device=device)[0][:, 0]
     else:
         d_p = nearest_neighbors(p, t, k=1, device=device)[0][:, 0]
-        d_q = nearest_neighbors(q, t, k=1, device=device)[0][:, 0]
+        d_q = (nearest_neighbors(q, t, k=1, device=device)[0][:, 0] if generated_distances is None
+               else np.asarray(generated_distances, dtype=np.float64).reshape(-1))
+        if len(d_q) != len(q):
+            raise ValueError(f"generated_distances: {len(d_q)} values for {len(q)} generated points")
     n_train, n_test, n_gen = (np.bincount(c, minlength=k) for c in (cell_t, cell_p, cell_q))
     z = np.full(k, np.nan)
     for c in range(k):

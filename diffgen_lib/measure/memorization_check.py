@@ -335,7 +335,7 @@ def check_memorization(samples, train, heldout, features: Union[str, Callable] =
         done("copy mixtures")
         gauss = cal.statistics(cal.features(GaussianFit(x_t).sample(n_gen, seed)))
         done("fitted Gaussian")
-        c_t = _copying(cal, sample_feats, space, seed)
+        c_t = _copying(cal, sample_feats, space, seed, d12[:, 0] if space == "pixels" else None)
         done("C_T")
     finally:
         bar.close()
@@ -439,10 +439,11 @@ def _quality_scale(rc, space: str) -> dict:
     return out
 
 
-def _copying(cal, sample_feats: dict, space: str, seed: int) -> dict:
+def _copying(cal, sample_feats: dict, space: str, seed: int, sample_distances=None) -> dict:
     """C_T of the samples in ``space``: training set, all held-out images as the test set, k-means
     cells (at most :data:`CT_MAX_CELLS`, fewer when the samples are few: a cell counts from 20
-    samples on)."""
+    samples on). ``sample_distances``: the samples' nearest-training-image distances in this
+    space, when already found (pixels: the gallery's search)."""
     from .copying import DEFAULT_MIN_GENERATED, data_copying_test
 
     n_gen = len(sample_feats[space])
@@ -450,7 +451,7 @@ def _copying(cal, sample_feats: dict, space: str, seed: int) -> dict:
     t, p, q = (np.asarray(a, dtype=np.float32) for a in (cal.train_feats[space], cal.val_feats[space],
                                                           sample_feats[space]))
     try:
-        res = data_copying_test(t, p, q, k=k, seed=seed)
+        res = data_copying_test(t, p, q, k=k, seed=seed, generated_distances=sample_distances)
     except ValueError as exc:
         return {"value": None, "space": space, "cells": k, "cells_used": 0, "reason": str(exc)}
     return {"value": float(res.c_t), "space": space, "cells": int(res.k), "cells_used": int(res.used.sum()),

@@ -441,11 +441,11 @@ def partial_rows(study: ScaleStudy) -> List[dict]:
     opt = rc.partial_index(HEADLINE, study.optimal[study.main_n][f"partial/{HEADLINE}"].numpy())
     rows = []
     for k in steps:
-        rows.append({"step k": k, "sigma_k": _fmt(float(sig[k])) + (" (peak)" if k == k_peak else ""),
+        rows.append({"step k (sigma_k)": f"{k} ({_fmt(float(sig[k]))}{', peak' if k == k_peak else ''})",
                      "training gap": _fmt(summaries.value_at_sigma(curves.sigmas, curves.gap[-1], float(sig[k]))),
                      "decided share": f"{study.decided[s0][:, k].mean():.0%}",
                      "index: model": draws_estimate(rc.partial_index(HEADLINE)[..., k]).text(_fmt),
                      "memorizing run": draws_estimate(ctrl.partial_index(HEADLINE)[..., k]).text(_fmt),
-                     "optimal denoiser": draws_estimate(opt[..., k]).text(_fmt),
-                     "its decided share": f"{study.optimal[study.main_n]['decided'].numpy()[:, k].mean():.0%}"})
+                     "optimal denoiser (decided share)": draws_estimate(opt[..., k]).text(_fmt)
+                     + f" ({study.optimal[study.main_n]['decided'].numpy()[:, k].mean():.0%})"})
     return rows

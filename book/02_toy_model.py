@@ -88,7 +88,7 @@ from diffgen_lib.progress import progress_bar
 from diffgen_lib import diffusion, toy
 from diffgen_lib.measure import metrics, summaries
 from diffgen_lib.studies import explorer, toy_analysis
-from diffgen_lib.book import claim_over_draws, glue_values, pin_threads, scale, setup_chapter, sig3
+from diffgen_lib.book import claim_over_draws, glue_values, pin_threads, scale, setup_chapter, show_table, sig3
 
 params = setup_chapter("02_toy_model", globals())
 glue_values(params)
@@ -228,10 +228,10 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 train_angle_idx = np.isin(probe_angles, np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi))
-for d in angle_deltas:
-    g = angle_gaps[d]
-    print(f"delta = {d:g}: gap at training points max |.| = {sig3(np.abs(g[train_angle_idx]).max(), roundoff=True)}, "
-          f"largest gap on the circle = {sig3(g.max(), roundoff=True)}")
+show_table([{"delta": f"{d:g}", "largest |gap| at the training points": sig3(np.abs(angle_gaps[d][train_angle_idx]).max(), roundoff=True),
+             "largest gap on the circle": sig3(angle_gaps[d].max(), roundoff=True)} for d in angle_deltas],
+           "tbl-toy-angle", "The gap around the circle: at the training points it vanishes for every model error; "
+           "between them it is largest for the memorizing model (delta = 0) and shrinks as delta grows.")
 
 # %% [markdown]
 # ### Across noise levels
@@ -261,14 +261,15 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'delta':>6} {'peak gap':>9} {'at sigma':>9} {'gap(sigma_max)':>15} {'gap(sigma_min)':>15}")
-for d in deltas:
-    g = curves[d]
-    print(f"{d:>6.3g} {peaks[d]['peak_gap']:>9.3g} {peaks[d]['peak_sigma']:>9.3g} {sig3(g[0], roundoff=True):>15} {sig3(g[-1], roundoff=True):>15}")
+show_table([{"delta": f"{d:.3g}", "peak gap": f"{peaks[d]['peak_gap']:.3g}", "at sigma": f"{peaks[d]['peak_sigma']:.3g}",
+             "gap at sigma_max": sig3(curves[d][0], roundoff=True), "gap at sigma_min": sig3(curves[d][-1], roundoff=True)}
+            for d in deltas], "tbl-toy-delta",
+           "Peak of the validation gap against the noise level per model error delta, and the gap at the two ends "
+           "of the sigma range (about 0: the gap lives at intermediate noise).")
 
 # %% [markdown]
 # **Monte-Carlo check of the protocol.** At the largest model error, where the gap is smallest
-# and the draws matter most: the peak with the old protocol (50 draws shared by all points), and
+# and the draws matter most: the peak with 50 draws shared by all points, and
 # with {glue:text}`n_noise` draws per point for three seeds, once with paired and once with
 # independent draws for the validation points (the spread is the largest minus the smallest
 # peak; "end" is the largest |gap| at the two ends of the $\sigma$ range).
@@ -287,10 +288,13 @@ for design, paired in (("paired", True), ("independent", False)):
           for s in (seed, seed + 1, seed + 2)]
     peaks_s = [summaries.peak(gap_sigmas, g)['peak_gap'] for g in gs]
     mc[design] = (peaks_s, max(max(abs(g[0]), abs(g[-1])) for g in gs))
-print(f"delta = {mc_delta:g}: peak with 50 shared draws (old protocol) {sig3(mc_old)}")
-for design, (peaks_s, end) in mc.items():
-    print(f"{n_noise} draws per point, {design:>11} val draws: peaks {' '.join(sig3(p) for p in peaks_s)} "
-          f"(spread {sig3(max(peaks_s) - min(peaks_s))}), end |gap| up to {sig3(end, roundoff=True)}")
+show_table([{"noise draws": "50 shared by all points", "peak gap (per seed)": sig3(mc_old), "spread": "", "end |gap| up to": ""}]
+           + [{"noise draws": f"{n_noise} per point, {design} val draws", "peak gap (per seed)": ", ".join(sig3(p) for p in peaks_s),
+               "spread": sig3(max(peaks_s) - min(peaks_s)), "end |gap| up to": sig3(end, roundoff=True)}
+              for design, (peaks_s, end) in mc.items()],
+           "tbl-toy-mc", f"Monte-Carlo check of the protocol at delta = {mc_delta:g}: the peak gap with 50 noise draws "
+           "shared by all points (one seed) and with per-point draws for three seeds, paired or independent for the "
+           "validation points.")
 glue_values({"mc_delta": mc_delta, "mc_old_peak": sig3(mc_old), "mc_new_peak": sig3(mc["paired"][0][0]),
              "mc_spread_paired": sig3(max(mc["paired"][0]) - min(mc["paired"][0])),
              "mc_spread_indep": sig3(max(mc["independent"][0]) - min(mc["independent"][0])),
@@ -346,9 +350,9 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'N train':>7} {'peak gap':>9} {'at sigma':>9}")
-for n in density_train:
-    print(f"{n:>7d} {density_peaks[n]['peak_gap']:>9.3g} {density_peaks[n]['peak_sigma']:>9.3g}")
+show_table([{"N train": n, "peak gap": f"{density_peaks[n]['peak_gap']:.3g}", "at sigma": f"{density_peaks[n]['peak_sigma']:.3g}"}
+            for n in density_train], "tbl-toy-density", "Peak gap and its noise level against the number of training "
+           "points on the circle.")
 
 # %% [markdown]
 # ## Autoguidance
@@ -405,10 +409,10 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'w':>5} {'peak gap':>9} {'at sigma':>9} {'delta (same weight)':>20} {'delta (same peak)':>18}")
-for w in guidance_weights:
-    print(f"{w:>5.3g} {guided_peaks[w]['peak_gap']:>9.3g} {guided_peaks[w]['peak_sigma']:>9.3g} "
-          f"{delta_by_weight[w]:>20.3g} {delta_by_peak[w]:>18.3g}")
+show_table([{"w": f"{w:.3g}", "peak gap": f"{guided_peaks[w]['peak_gap']:.3g}", "at sigma": f"{guided_peaks[w]['peak_sigma']:.3g}",
+             "effective delta (same weight)": f"{delta_by_weight[w]:.3g}", "effective delta (same peak)": f"{delta_by_peak[w]:.3g}"}
+            for w in guidance_weights], "tbl-toy-guidance", "Autoguidance with weight w: the peak gap, its noise level "
+           "and the model error delta of an unguided model with the same weight or the same peak gap.")
 
 # %% [markdown]
 # ## Sampling: recall or generalization
@@ -485,10 +489,12 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"FD(train, val) = {fd_floor:.3g}")
-print(f"{'delta':>6} {'FD gen-train':>12} {'FD gen-val':>11} {'NN train':>9} {'NN val':>7} {'recall':>7}")
-for k, d in enumerate(fd_deltas):
-    print(f"{d:>6.3g} {fd_train[k]:>12.3g} {fd_val[k]:>11.3g} {sig3(nn_train[k], roundoff=True):>9} {nn_val[k]:>7.3g} {recall[k]:>7.3g}")
+show_table([{"delta": f"{d:.3g}", "FD gen-train": f"{fd_train[k]:.3g}", "FD gen-val": f"{fd_val[k]:.3g}",
+             "NN train": sig3(nn_train[k], roundoff=True), "NN val": f"{nn_val[k]:.3g}", "exact recalls": f"{recall[k]:.3g}"}
+            for k, d in enumerate(fd_deltas)], "tbl-toy-fd",
+           f"Generated points per model error delta: Frechet distance to the training and validation points (the two "
+           f"sets themselves are {fd_floor:.3g} apart), mean nearest-neighbour distance to each, and the fraction of "
+           "exact recalls.")
 
 # %% tags=["hide-input"]
 diff = nn_val - nn_train

@@ -93,6 +93,7 @@ import torch
 from IPython.display import Markdown, display
 
 from diffgen_lib import analytic, data, diffusion, toy
+from diffgen_lib.seeds import SAMPLES
 from diffgen_lib.measure import memorization, metrics
 from diffgen_lib.studies import explorer
 from diffgen_lib.book import claim_over_draws, scale, setup_chapter, sig3
@@ -146,8 +147,7 @@ splits = data.load_splits(dataset, n_train=n_train, n_val=n_val, n_feature=0, se
 train_images, val_images = splits.train.images, splits.val.images
 image_shape = tuple(train_images.shape[1:])
 denoise = analytic.image_denoiser(train_images)
-seeds = [seed * 1_000_003 + i for i in range(n_samples)]
-samples = diffusion.generate(denoise, seeds, image_shape, n_steps=n_steps, progress=True)
+samples = diffusion.generate(denoise, SAMPLES.seeds(n_samples, seed), image_shape, n_steps=n_steps, progress=True)
 report = memorization.copy_report(samples, train_images, val_images)
 # reference: how far real held-out images are from the training set
 val_report = memorization.copy_report(val_images, train_images, val_images[:2])
@@ -229,13 +229,13 @@ sigma_grid = diffusion.log_sigma_grid(n_sigma_grid).numpy()
 n_probe_train = min(n_probe, n_train)
 n_probe_val = min(n_probe, n_val)
 conc_train = memorization.posterior_concentration(train_images[:n_probe_train], train_images, sigma_grid,
-                                                  noise_seed=seed * 1_000_003,
+                                                  noise_seed=SAMPLES.seed(seed),
                                                   source_index=torch.arange(n_probe_train))
 conc_val = memorization.posterior_concentration(val_images[:n_probe_val], train_images, sigma_grid,
-                                                noise_seed=seed * 1_000_003 + n_probe_train)
+                                                noise_seed=SAMPLES.seed(seed, n_probe_train))
 # the same measurement at sigma_local, for claim C1c
 local_train = memorization.posterior_concentration(train_images[:n_probe_train], train_images, [sigma_local],
-                                                   noise_seed=seed * 1_000_003,
+                                                   noise_seed=SAMPLES.seed(seed),
                                                    source_index=torch.arange(n_probe_train))
 dim = int(np.prod(image_shape))
 variance = memorization.per_dimension_variance(train_images)

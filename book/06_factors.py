@@ -99,9 +99,9 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import diffusion, features, toy, train
-from diffgen_lib.measure import calibration, evaluation, intervals, metrics, summaries
+from diffgen_lib.measure import evaluation, intervals, metrics, summaries
 from diffgen_lib.measure.windows import SlidingWindow
-from diffgen_lib.studies import book_runs, claims, experiments, factors
+from diffgen_lib.studies import book_runs, claims, experiments, factors, guidance
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
 from diffgen_lib.measure.verdicts import verdict
 from diffgen_lib.networks import count_parameters
@@ -202,9 +202,9 @@ print(f"FD features: {features.describe_feature_spaces(pretrained)}")
 book_runs.train_together(chapter_runs.all())
 class_run = train.train(class_config)
 neg_step = sorted(class_run.snapshots)[autoguide_snapshot]
-guide = factors.guidance_sweep(class_config, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,
-                               n_ref=n_ref, n_subsets=n_subsets, n_eval=n_eval_guided, seed=seed,
-                               extra_features=pretrained)
+guide = guidance.guidance_sweep(class_run, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,
+                                n_ref=n_ref, n_subsets=n_subsets, n_eval=n_eval_guided, seed=seed,
+                                extra_features=pretrained)
 guide_sigmas = guide["sigmas"].numpy()
 if pretrained is not None:  # the inference gap in the pretrained network's features
     for kind in diffusion.GUIDANCE_KINDS:
@@ -214,16 +214,9 @@ if pretrained is not None:  # the inference gap in the pretrained network's feat
 kinds = {"cfg": "classifier-free", "auto": f"autoguidance (D_neg: step {neg_step})"}
 W = np.asarray(guidance_weights)
 calib_weights = [0.0, float(claim_weight)]
-gcal = calibration.guidance_calibration(class_run, calib_weights, neg_step, sample_seeds, n_draws, n_gen,
-                                        sampler_steps, calib_ref, extra_features=pretrained)
+gcal = guidance.guidance_calibration(class_run, calib_weights, neg_step, sample_seeds, n_draws, n_gen,
+                                     sampler_steps, calib_ref, extra_features=pretrained)
 calib_spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
-w2 = f"{claim_weight:g}"
-
-
-def guided_index(name, stat):
-    """Per-draw memorization index (S, R) of a calibrated sample set ("cfg/2", "gaussian", ...)."""
-    return calibration.index_draws(gcal[f"{name}/{stat}"].numpy(), gcal[f"null/{stat}"].numpy(),
-                                   gcal[f"copier/{stat}"].numpy())
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Top left: relative FD gap (seed 0) in the classifier's features (solid) and in pixels (dashed) against the guidance weight. Top right: fraction of samples that are copies of a training image (d1/d2 < 1/3, seed 0). Bottom left: calibrated memorization index (nearest-neighbour gap, pixels) at w = 0 and at the claim weight, mean and 90% interval over sample seeds x reference draws; 0 is the null (fresh val images), 1 the copier (training images), dotted the Gaussian fitted to the training pixels. Bottom right: the same for the absolute FD difference FD_val - FD_train in classifier features, raw values, with the null's and the copier's means as horizontal lines."}}
 fig, axes = plt.subplots(2, 2, figsize=(7, 5.6))
@@ -237,21 +230,20 @@ axes[0, 0].set(xlabel="guidance weight w", ylabel="relative FD gap")
 axes[0, 1].set(xlabel="guidance weight w", ylabel="copy fraction", ylim=(0, None))
 for panel, (stat, raw) in zip(axes[1], (("pixels/nn_gap", False), ("classifier/fd_diff", True))):
     for j, (kind, color) in enumerate(zip(kinds, ("tab:blue", "tab:orange"))):
-        vals = [gcal[f"{kind}/{w:g}/{stat}"].numpy() if raw else guided_index(f"{kind}/{w:g}", stat)
-                for w in calib_weights]
-        sm = [calibration.summarize(v) for v in vals]
+        vals = [gcal.values(kind, w, stat) if raw else gcal.index(kind, w, stat) for w in calib_weights]
+        sm = [intervals.bootstrap(v) for v in vals]
         x = np.asarray(calib_weights) + (j - 0.5) * 0.08
         panel.errorbar(x, [v.mean for v in sm], yerr=[[v.mean - v.lo for v in sm], [v.hi - v.mean for v in sm]],
                        fmt="o-", color=color, capsize=3, label=kind)
     if raw:
-        panel.axhline(gcal[f"null/{stat}"].numpy().mean(), color="0.4", lw=1, label="null")
-        panel.axhline(gcal[f"copier/{stat}"].numpy().mean(), color="k", ls="--", lw=1, label="copier")
-        panel.axhline(gcal[f"gaussian/{stat}"].numpy().mean(), color="k", ls=":", lw=1.2, label="Gaussian")
+        panel.axhline(gcal.null[stat].mean(), color="0.4", lw=1, label="null")
+        panel.axhline(gcal.copier[stat].mean(), color="k", ls="--", lw=1, label="copier")
+        panel.axhline(gcal.gaussian[stat].mean(), color="k", ls=":", lw=1.2, label="Gaussian")
         panel.set(xlabel="guidance weight w", ylabel="FD_val - FD_train (classifier)")
     else:
         panel.axhline(0, color="0.4", lw=1)
         panel.axhline(1, color="k", ls="--", lw=1)
-        panel.axhline(guided_index("gaussian", stat).mean(), color="k", ls=":", lw=1.2)
+        panel.axhline(gcal.gaussian_index(stat).mean(), color="k", ls=":", lw=1.2)
         panel.set(xlabel="guidance weight w", ylabel="index (NN gap, pixels)")
     panel.set_xticks(calib_weights)
 axes[0, 0].legend()
@@ -291,23 +283,21 @@ for sp_name in calib_spaces:
     for stat, label in (("nn_gap", "nearest-neighbour gap"), ("fd_gap", "FD gap (relative)"),
                         ("fd_diff", "FD_val - FD_train")):
         key = f"{sp_name}/{stat}"
-        exchanged = intervals.bootstrap(gcal[f"exchange/{key}"].numpy())
-        row = {"statistic": f"{label}, {sp_name}", "null": intervals.bootstrap(gcal[f"null/{key}"].numpy()).text(sig3),
-               "exchanged null": exchanged.text(sig3), "copier": sig3(gcal[f"copier/{key}"].numpy().mean()),
-               "Gaussian (index)": f"{sig3(gcal[f'gaussian/{key}'].numpy().mean())} "
-                                   f"({sig3(guided_index('gaussian', key).mean())})"}
+        exchanged = intervals.bootstrap(gcal.exchange[key])
+        row = {"statistic": f"{label}, {sp_name}", "null": intervals.bootstrap(gcal.null[key]).text(sig3),
+               "exchanged null": exchanged.text(sig3), "copier": sig3(gcal.copier[key].mean()),
+               "Gaussian (index)": f"{sig3(gcal.gaussian[key].mean())} ({sig3(gcal.gaussian_index(key).mean())})"}
         for kind in kinds:
             for w in calib_weights:
-                name = f"{kind}/{w:g}"
                 if w == 0 and kind != next(iter(kinds)):
                     continue
                 row[f"index, {'w = 0' if w == 0 else kind + ' w = ' + format(w, 'g')}"] = \
-                    intervals.bootstrap(guided_index(name, key)).text(sig3)
+                    intervals.bootstrap(gcal.index(kind, w, key)).text(sig3)
         rows.append(row)
 show_table(rows, "tbl-guidance-calibrated",
            f"The calibrated guidance measurement: every statistic's null (with the exchanged null beside it), copier "
            f"and Gaussian, and the memorization index of the samples at each guidance weight; mean [90% interval] over "
-           f"{len(sample_seeds)} sample seeds x {n_draws} reference draws; references {int(gcal['n_ref'])} training "
+           f"{len(sample_seeds)} sample seeds x {n_draws} reference draws; references {gcal.n_ref} training "
            f"images (of {n_train}) and as many held-out images; {n_gen} images per set.")
 
 # %% [markdown]
@@ -360,8 +350,8 @@ show_table([{"w": f"{w:g}", "toy peak gap": sig3(toy_peaks[i]), "D_w peak gap, c
 gi = {k: guide[k]["classifier/gap"].numpy() for k in kinds}
 cf = {k: guide[k]["copy_fraction"].numpy() for k in kinds}
 # per-draw differences w = claim_weight minus w = 0 (the same sample seed and reference draw)
-rise = {k: {"index": guided_index(f"{k}/{w2}", "pixels/nn_gap") - guided_index(f"{k}/0", "pixels/nn_gap"),
-            "fd_diff": (gcal[f"{k}/{w2}/classifier/fd_diff"] - gcal[f"{k}/0/classifier/fd_diff"]).numpy()}
+rise = {k: {"index": gcal.index(k, claim_weight, "pixels/nn_gap") - gcal.index(k, 0, "pixels/nn_gap"),
+            "fd_diff": gcal.values(k, claim_weight, "classifier/fd_diff") - gcal.values(k, 0, "classifier/fd_diff")}
         for k in kinds}
 rise_ci = {k: {m: intervals.bootstrap(v.ravel()) for m, v in r.items()} for k, r in rise.items()}
 
@@ -687,8 +677,8 @@ scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}
       f"{n_gen} samples, K in {{{', '.join(map(str, clusters))}}}", f"{steps} steps, {n_seeds} training seeds")
 records = []
 for cid, kind in (("C7a", "cfg"), ("C7b", "auto")):
-    fd_gap = tuple(float(gcal[f"{kind}/{w:g}/classifier/fd_gap"].numpy().mean()) for w in (0, claim_weight))
-    copies = ", ".join(f"{gcal[f'{kind}/{w:g}/copy_fraction'].numpy().mean():.3g} at w = {w:g}" for w in calib_weights)
+    fd_gap = tuple(float(gcal.values(kind, w, "classifier/fd_gap").mean()) for w in (0, claim_weight))
+    copies = ", ".join(f"{gcal.values(kind, w, 'copy_fraction').mean():.3g} at w = {w:g}" for w in calib_weights)
     records.append(factors.c7_guidance(cid, f"{kinds[kind]}, w = {claim_weight:g}", rise[kind]["index"].ravel(),
                                        rise[kind]["fd_diff"].ravel(), fd_gap, copies,
                                        claim_weight))

@@ -87,7 +87,7 @@ from pathlib import Path
 
 from diffgen_lib.book import glue_values, setup_chapter, show_table, sig3
 from diffgen_lib.book.memorization import export_book_run
-from diffgen_lib.measure import calibration
+from diffgen_lib.measure.calibrated_run import run_calibration
 
 params = setup_chapter("07_check_your_model", globals())
 glue_values(params)
@@ -115,8 +115,8 @@ from diffgen_lib import train
 from diffgen_lib.studies import experiments
 
 run = train.train(experiments.gap_run(dataset=dataset, n_train=n_train, steps=steps))
-chapter = calibration.run_calibration(run, [0], 5, n_samples, sampler_steps, 1000, steps=[max(run.snapshots)],
-                                      progress=False)
+chapter = run_calibration(run, [0], 5, n_samples, sampler_steps, 1000, steps=[max(run.snapshots)],
+                          progress=False)
 chapter_draws = chapter.index("pixels/nn_gap")[0]
 command_draws = report["index_draws"]
 show_table([{"reference draw": r + 1, "the command": sig3(a), "the inference chapter": sig3(b)}

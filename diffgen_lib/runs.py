@@ -29,7 +29,7 @@ from .networks import MLPDenoiser, UNet, resolve_device
 Tensor = torch.Tensor
 
 # Modules whose source decides a trained result; editing one of them invalidates the cache.
-_RESULT_MODULES = ("data.py", "networks.py", "diffusion.py", "runs.py", "train.py")
+_RESULT_MODULES = ("data.py", "networks.py", "diffusion.py", "runs.py", "train.py", "optim.py")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # training arithmetic: autocast dtype (None: fp32)
 
 

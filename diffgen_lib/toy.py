@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import analytic, diffusion
+from .seeds import SAMPLES
 
 RADIUS = 10.0
 OFFSET = 1e-2
@@ -77,7 +78,7 @@ def sample_trajectories(train: np.ndarray, delta: float, n_samples: int, n_steps
     """
     train_t = torch.from_numpy(np.asarray(train, dtype=np.float64))
     sigmas = diffusion.edm_sigmas(n_steps)
-    x0 = diffusion.per_sample_noise([seed * 1_000_003 + i for i in range(n_samples)], (2,),
+    x0 = diffusion.per_sample_noise(SAMPLES.seeds(n_samples, seed), (2,),
                                     dtype=torch.float64) * float(sigmas[0])
     states = [x0]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from diffgen_lib import features
-from diffgen_lib.measure import calibration, metrics, references
+from diffgen_lib.measure import calibrated_run, calibration, exchange, intervals, metrics, references, statistics
 
 
 def mixture(n, seed, d=16, k=5):
@@ -81,8 +81,8 @@ def test_null_is_about_zero_and_copier_one():
     copies = references.copier_images(tr, cal.n_gen, seed=5)
     m_copy = cal.model_statistics(copies)
     for stat in ("pixels/nn_gap", "pixels/fd_diff"):
-        i_fresh = calibration.memorization_index(m_fresh[stat], stats["null"][stat], stats["copier"][stat])
-        i_copy = calibration.memorization_index(m_copy[stat], stats["null"][stat], stats["copier"][stat])
+        i_fresh = statistics.memorization_index(m_fresh[stat], stats["null"][stat], stats["copier"][stat])
+        i_copy = statistics.memorization_index(m_copy[stat], stats["null"][stat], stats["copier"][stat])
         assert abs(i_fresh.mean()) < 0.2, (stat, i_fresh)
         assert abs(i_copy.mean() - 1) < 0.2, (stat, i_copy)
 
@@ -93,7 +93,7 @@ def test_half_copies_score_about_half():
     fresh, _ = mixture(cal.n_gen // 2, 77)
     half = torch.cat([fresh, references.copier_images(tr, cal.n_gen - len(fresh), seed=8)])
     m = cal.model_statistics(half)
-    idx = calibration.memorization_index(m["pixels/nn_gap"], stats["null"]["pixels/nn_gap"],
+    idx = statistics.memorization_index(m["pixels/nn_gap"], stats["null"]["pixels/nn_gap"],
                                          stats["copier"]["pixels/nn_gap"])
     assert 0.3 < idx.mean() < 0.7
     assert m["copy_fraction"][0] == pytest.approx(0.5)
@@ -141,9 +141,9 @@ def test_reconstruction_statistics_identity_denoiser_at_zero_noise():
 
 def test_index_draws_and_summary():
     model = np.array([[0.1, 0.2], [0.3, 0.4]])  # (S, R)
-    idx = calibration.index_draws(model, [0.0, 0.1], [1.0, 1.1])
+    idx = statistics.index_draws(model, [0.0, 0.1], [1.0, 1.1])
     np.testing.assert_allclose(idx, [[0.1, 0.1], [0.3, 0.3]])
-    s = calibration.summarize(idx)
+    s = intervals.bootstrap(idx)
     assert s.n == 4 and s.lo <= s.mean <= s.hi
     assert s.contains(s.mean)
 
@@ -177,7 +177,7 @@ def test_run_calibration_indices():
                                "null": np.zeros((2, R)), "copier": np.full((2, R), 2.0)}}
     partial = {"pixels/nn_gap": {"model": np.ones((S, R, K)), "null": np.zeros((R, K)),
                                  "copier": np.tile([1.0, 2.0, 4.0, 8.0], (R, 1))}}
-    rc = calibration.RunCalibration(np.array([10, 20]), 300, 997, 1.0, final, {}, partial, np.arange(K) + 1.0)
+    rc = calibrated_run.RunCalibration(np.array([10, 20]), 300, 997, 1.0, final, {}, partial, np.arange(K) + 1.0)
     np.testing.assert_allclose(rc.index("pixels/nn_gap"), 0.25)
     np.testing.assert_allclose(rc.index("pixels/nn_gap", which="gaussian"), 0.0)
     np.testing.assert_allclose(rc.partial_index("pixels/nn_gap")[0, 0], [1.0, 0.5, 0.25, 0.125])
@@ -190,7 +190,7 @@ def test_exchange_null_is_zero_in_expectation_and_sized_like_the_references():
     own null may sit off 0; the exchanged one may not)."""
     ltr = (torch.arange(100) % 5)
     held, lheld = mixture(400, 3)
-    out = calibration.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, n_gen=150,
+    out = exchange.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, n_gen=150,
                                     n_ref=300, n_draws=20, seed=0)
     assert int(out["n_ref"]) == 100  # the training set's size: 400 held-out images hold three sets of it
     for stat in ("pixels/nn_gap", "pixels/fd_gap", "pixels/fd_diff", "pixels/nn_cos"):
@@ -199,14 +199,14 @@ def test_exchange_null_is_zero_in_expectation_and_sized_like_the_references():
         assert abs(x.mean()) < 3 * x.std(ddof=1) / np.sqrt(x.size) + 1e-12, (stat, x.mean(), x.std())
     # the copier of a stand-in would be 1: the exchanged null is far from it
     assert abs(out["pixels/nn_gap"].mean()) < 0.05
-    again = calibration.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, 150, 300, 20, 0)
+    again = exchange.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, 150, 300, 20, 0)
     np.testing.assert_array_equal(again["pixels/fd_diff"], out["pixels/fd_diff"])  # seeded
 
 
 def test_exchange_null_shrinks_to_the_held_out_images_and_refuses_too_few():
     ltr = torch.arange(300) % 5
     held, lheld = mixture(400, 3)
-    out = calibration.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, 100, 300, 3)
+    out = exchange.exchange_null(ltr, held, lheld, {"pixels": features.PixelFeatures()}, 100, 300, 3)
     assert int(out["n_ref"]) == 150  # (400 - 100) // 2
     with pytest.raises(ValueError, match="too few"):
-        calibration.exchange_null(ltr, held[:100], lheld[:100], {"pixels": features.PixelFeatures()}, 100, 300, 3)
+        exchange.exchange_null(ltr, held[:100], lheld[:100], {"pixels": features.PixelFeatures()}, 100, 300, 3)

@@ -6,6 +6,7 @@ import torch
 
 from diffgen_lib import diffusion
 from diffgen_lib.measure import evaluation, inference, windows
+from diffgen_lib.seeds import GUIDED_SAMPLES
 from diffgen_lib.studies import experiments, factors
 
 torch.set_num_threads(2)
@@ -76,8 +77,7 @@ def test_sample_set_is_per_sample_and_uses_labels():
 
     labels = torch.tensor([0, 1, 2, 3, 4])
     a = inference.sample_set(den, 5, (1, 2, 2), labels, n_steps=6)
-    b = diffusion.generate(den, range(inference.SAMPLE_SEED, inference.SAMPLE_SEED + 5), (1, 2, 2), 6, batch_size=2,
-                           labels=labels)
+    b = diffusion.generate(den, GUIDED_SAMPLES.seeds(5), (1, 2, 2), 6, batch_size=2, labels=labels)
     assert torch.equal(a, b)  # per-sample noise and labels: the batch does not matter
     assert torch.allclose(a.flatten(1).mean(1), labels.float(), atol=1e-4)  # ODE ends at D's target
     u = inference.sample_set(lambda x, s: torch.zeros_like(x), 3, (1, 2, 2), None, n_steps=6)

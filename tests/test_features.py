@@ -234,7 +234,7 @@ def captured_keys(monkeypatch):
 
 def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, captured_keys, monkeypatch):
     from diffgen_lib.measure import calibration
-    from diffgen_lib.studies import experiments, factors
+    from diffgen_lib.studies import experiments, factors, guidance
     from diffgen_lib.runs import run_key
 
     ext = features.pretrained_features(_traced(tmp_path, "net.pt"), "torchscript", device="cpu")
@@ -259,7 +259,7 @@ def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, capt
     cond = experiments.gap_run(labels="class")
     for extra in (None, ext):
         with pytest.raises(_Captured):
-            factors.guidance_sweep(cond, [0.0, 1.0], 250, sigmas=[0.1, 1.0], extra_features=extra)
+            guidance.guidance_sweep(stand_in(cond), [0.0, 1.0], 250, sigmas=[0.1, 1.0], extra_features=extra)
     old = {"run": run_key(cond), "weights": [0.0, 1.0], "negative_step": 250, "n_gen": 300, "n_steps": 18,
            "n_ref": 150, "n_subsets": 4, "n_eval": 200, "sigmas": [0.1, 1.0], "seed": 0}
     assert captured_keys[0] == ("factors-guidance", old)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from diffgen_lib import features
-from diffgen_lib.measure import calibration
+from diffgen_lib.measure import calibration, statistics
 from diffgen_lib.studies import claims, experiments, inference_claims as ic, trajectory_claims as tc
 
 torch.set_num_threads(2)
@@ -26,7 +26,7 @@ def test_the_index_of_a_copy_mixture_is_about_its_fraction_of_copies():
                                   {"pixels": features.PixelFeatures()}, n_gen=300, n_ref=200, n_draws=3)
     mixes = cal.mixture_statistics((0.0, 0.1, 0.5, 1.0))
     null, copier = mixes[0.0]["pixels/nn_gap"], mixes[1.0]["pixels/nn_gap"]
-    index = {p: calibration.memorization_index(m["pixels/nn_gap"], null, copier).mean() for p, m in mixes.items()}
+    index = {p: statistics.memorization_index(m["pixels/nn_gap"], null, copier).mean() for p, m in mixes.items()}
     assert index[0.0] == 0.0 and index[1.0] == 1.0
     assert index[0.1] == pytest.approx(0.1, abs=0.04) and index[0.5] == pytest.approx(0.5, abs=0.06)
     assert mixes[0.5]["copy_fraction"].mean() >= 0.5  # half the set are exact copies (ratio 0)

@@ -15,7 +15,7 @@ import torch
 from diffgen_lib import features
 from diffgen_lib.book import cli
 from diffgen_lib.book import memorization as cmd
-from diffgen_lib.measure import calibration, memorization_check as mc
+from diffgen_lib.measure import calibration, memorization_check as mc, statistics
 from diffgen_lib.measure.references import GaussianFit
 from diffgen_lib.measure.sample_files import BadInput
 
@@ -139,7 +139,7 @@ def test_same_numbers_as_the_book_calibration(data, fresh):
     cal = calibration.Calibration(train, zeros_t, heldout, zeros_h, {"pixels": features.PixelFeatures()}, N_GEN,
                                   1000, DRAWS, seed=0)
     model, ref = cal.model_statistics(samples), cal.calibration_statistics()
-    expected = calibration.memorization_index(model["pixels/nn_gap"], ref["null"]["pixels/nn_gap"],
+    expected = statistics.memorization_index(model["pixels/nn_gap"], ref["null"]["pixels/nn_gap"],
                                               ref["copier"]["pixels/nn_gap"])
     np.testing.assert_array_equal(r.index_draws, expected)
     assert r.index.value == pytest.approx(float(expected.mean()), rel=1e-12)

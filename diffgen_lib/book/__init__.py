@@ -83,7 +83,8 @@ from .chapter import (
     resolve_device, scale, show_table,
     setup_chapter, sig3,
 )
-from .cli import build_run_page, cmd_build, cmd_list, cmd_run, load_profile, main, parse_args, run_config
+from .cli import cmd_build, cmd_list, cmd_run, load_profile, main, parse_args
+from .run_page import build_run_page, run_config
 from .layout import AGGREGATE_PAGES, BOOK, LIB, PARAMETER_TAGS, ROOT, book_threads
 from .params import (
     ParamError,

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from .. import cache, diffusion
+from ..seeds import EVALUATION_NOISE
 from . import intervals, metrics, summaries
 from ..runs import TrainedRun
 
-NOISE_SEED = 20_260_313  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
-_SOURCES = cache.sources("measure/evaluation.py", "measure/metrics.py")
+NOISE_SEED = EVALUATION_NOISE.seed()  # per-image noise of the evaluation sets: image j uses NOISE_SEED + j
+_SOURCES = cache.sources("measure/evaluation.py", "measure/metrics.py", "seeds.py")
 
 
 @dataclass

@@ -16,13 +16,12 @@ import numpy as np
 import torch
 
 from .. import cache, diffusion, features
+from ..seeds import GUIDED_SAMPLES, SAMPLES
 from . import metrics
 from ..runs import TrainedRun
 
 Tensor = torch.Tensor
-_SOURCES = cache.sources("measure/inference.py", "diffusion.py")
-SEED_STRIDE = 1_000_003     # sample i of sample set ``seed`` uses noise seed seed * SEED_STRIDE + i
-SAMPLE_SEED = 1_000_000     # sample i of :func:`sample_set` starts from noise seeded SAMPLE_SEED + i
+_SOURCES = cache.sources("measure/inference.py", "diffusion.py", "seeds.py")
 SAMPLE_BATCH = 500          # images per sampler batch of :func:`sample_set`
 
 
@@ -32,7 +31,7 @@ SAMPLE_BATCH = 500          # images per sampler batch of :func:`sample_set`
 
 def sample_seeds(n: int, seed: int = 0) -> List[int]:
     """The per-sample noise seeds of a sample set: sample i depends only on (seed, i)."""
-    return [seed * SEED_STRIDE + i for i in range(n)]
+    return SAMPLES.seeds(n, seed)
 
 
 def record_sampler(denoise: diffusion.Denoiser, seeds: Sequence[int], shape: Sequence[int],
@@ -130,7 +129,7 @@ def decided_share(record: Dict[str, Tensor], train_images: Tensor) -> np.ndarray
 
 
 def sample_set(denoise: Callable, n: int, shape, labels: Optional[Tensor], n_steps: int = 18, device="cpu",
-               seed_base: int = SAMPLE_SEED) -> Tensor:
+               seed_base: int = GUIDED_SAMPLES.seed()) -> Tensor:
     """n final samples of :func:`diffusion.generate` (batches of :data:`SAMPLE_BATCH`): sample i
     starts from noise seeded ``seed_base + i`` and uses ``labels[i]`` (None: unconditional)."""
     return diffusion.generate(denoise, range(seed_base, seed_base + n), shape, n_steps, device,

@@ -49,6 +49,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 import numpy as np
 
+from ..seeds import CHECK_BOOTSTRAP
 from .intervals import Estimate
 
 HEADLINE = "pixels/nn_gap"        # the index of the check: the nearest-neighbour gap in pixels (chapter 04)
@@ -277,31 +278,16 @@ def validate(samples, train, heldout, features="pixels", n_draws: int = 5, n_ref
 # The check
 
 
-def check_memorization(samples, train, heldout, features: Union[str, Callable] = "pixels", n_draws: int = 5,
-                       seed: int = 0, train_labels=None, heldout_labels=None, n_ref: int = 1000,
-                       progress: bool = False) -> MemorizationReport:
-    """The calibrated memorization index of ``samples`` against their ``train``ing set, with
-    ``heldout`` images from the same distribution as fresh data (see the module docstring).
-
-    Images: :class:`~diffgen_lib.measure.sample_files.ImageSet` (as :func:`load_images` reads
-    them; an .npz's labels are used), tensors or arrays (taken as they are: the book's
-    convention is [-1, 1]), (N, C, H, W) or (N, D), one shape for all three. ``features``:
-    "pixels" or a feature extractor (images -> (N, d), e.g.
-    :class:`~diffgen_lib.features.PretrainedFeatures`) for the quality index and C_T (the index
-    is always in pixels). ``n_draws`` reference draws of ``n_ref`` images (at most the training
-    set), drawn with ``seed``, which also seeds the Gaussian's samples and C_T's k-means.
-    ``train_labels``/``heldout_labels``: class labels of both, or neither (then plain random val
-    references). Bad inputs raise :class:`~diffgen_lib.measure.sample_files.BadInput` before any
-    computation. Deterministic for given inputs; ``progress`` shows a tqdm bar of the stages.
-    """
+def _statistics(inputs: dict, n_draws: int, n_ref: int, seed: int, progress: bool) -> tuple:
+    """The stages of :func:`check_memorization` on validated inputs, timed: (the Calibration, the
+    samples', the null's and copier's, the mixtures' and the Gaussian's statistics, the samples'
+    nearest-neighbour values, C_T, the samples' two nearest training distances and indices, timings)."""
     from ..progress import progress_bar
-    from . import calibration, intervals, metrics
+    from . import calibration, metrics
     from .references import GaussianFit
 
-    inputs = validate(samples, train, heldout, features, n_draws, n_ref, train_labels, heldout_labels)
     x_s, x_t, x_h = inputs["samples"], inputs["train"], inputs["heldout"]
-    space = inputs["space"]
-    n_gen, n_draws, seed = len(x_s), int(n_draws), int(seed)
+    space, n_gen = inputs["space"], len(x_s)
     stages = ["references", "samples", "fresh and copies", "copy mixtures", "fitted Gaussian", "C_T"]
     timings: Dict[str, float] = {}
     bar = progress_bar(total=len(stages), desc="memorization check", disable=not progress)
@@ -340,6 +326,35 @@ def check_memorization(samples, train, heldout, features: Union[str, Callable] =
     finally:
         bar.close()
 
+    return cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, timings
+
+
+def check_memorization(samples, train, heldout, features: Union[str, Callable] = "pixels", n_draws: int = 5,
+                       seed: int = 0, train_labels=None, heldout_labels=None, n_ref: int = 1000,
+                       progress: bool = False) -> MemorizationReport:
+    """The calibrated memorization index of ``samples`` against their ``train``ing set, with
+    ``heldout`` images from the same distribution as fresh data (see the module docstring).
+
+    Images: :class:`~diffgen_lib.measure.sample_files.ImageSet` (as :func:`load_images` reads
+    them; an .npz's labels are used), tensors or arrays (taken as they are: the book's
+    convention is [-1, 1]), (N, C, H, W) or (N, D), one shape for all three. ``features``:
+    "pixels" or a feature extractor (images -> (N, d), e.g.
+    :class:`~diffgen_lib.features.PretrainedFeatures`) for the quality index and C_T (the index
+    is always in pixels). ``n_draws`` reference draws of ``n_ref`` images (at most the training
+    set), drawn with ``seed``, which also seeds the Gaussian's samples and C_T's k-means.
+    ``train_labels``/``heldout_labels``: class labels of both, or neither (then plain random val
+    references). Bad inputs raise :class:`~diffgen_lib.measure.sample_files.BadInput` before any
+    computation. Deterministic for given inputs; ``progress`` shows a tqdm bar of the stages.
+    """
+    from . import intervals
+
+    inputs = validate(samples, train, heldout, features, n_draws, n_ref, train_labels, heldout_labels)
+    x_s, x_t, x_h = inputs["samples"], inputs["train"], inputs["heldout"]
+    space = inputs["space"]
+    n_gen, n_draws, seed = len(x_s), int(n_draws), int(seed)
+    cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, timings = _statistics(inputs, n_draws, n_ref, seed,
+                                                                                       progress)
+    ratios = d12[:, 0] / np.maximum(d12[:, 1], 1e-12)
     rc = _run_calibration(cal, model, calib, mixtures, gauss, ratios, len(x_h))
     covers = f"{n_draws} reference draw{'s' if n_draws > 1 else ''}"
     index_draws = rc.index(HEADLINE).ravel()
@@ -393,7 +408,7 @@ def index_estimate(cal, near, rc, seed: int) -> Estimate:
     d_tr, d_va = near.d_train.astype(np.float64), near.d_val.astype(np.float64)  # (R, n): the samples' nearest distances
     R, n = d_tr.shape
     g_all = (d_va.mean(1) - d_tr.mean(1)) / d_va.mean(1)
-    rng = np.random.default_rng([int(seed), 7919, 3])
+    rng = CHECK_BOOTSTRAP.generator(seed)
     reps = []
     for start in range(0, intervals.N_BOOT, 250):
         b = min(250, intervals.N_BOOT - start)
@@ -410,10 +425,10 @@ def index_estimate(cal, near, rc, seed: int) -> Estimate:
 
 
 def _run_calibration(cal, model, calib, mixtures, gauss, ratios, n_heldout):
-    """The statistics as chapter 04's :class:`~diffgen_lib.measure.calibration.RunCalibration`
+    """The statistics as chapter 04's :class:`~diffgen_lib.measure.calibrated_run.RunCalibration`
     (one snapshot, one sample seed), so the index, the copy-equivalent fraction and the quality
     index come from the book's own formulas."""
-    from .calibration import RunCalibration
+    from .calibrated_run import RunCalibration
 
     final = {}
     for stat, v in model.items():

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from .. import diffusion
+from ..seeds import COPIER_DRAWS, GAUSSIAN, REFERENCE_DRAWS
 from . import metrics
 
 Tensor = torch.Tensor
 MIN_NULL_POOL = 100          # val images kept out of the val reference for the null, at least
-GAUSSIAN_SEED = 7_000_000_000  # Gaussian sample i of sample seed s: noise seed GAUSSIAN_SEED + s * STRIDE + i
-SEED_STRIDE = 1_000_003
 
 
 def heldout_pool(run, max_extra: Optional[int] = None):
@@ -76,7 +75,7 @@ def draw_references(train_labels, val_labels, n_gen: int, n_ref: int, seed: int 
     train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
     n_train, n_val = len(train_labels), len(val_labels)
     n = reference_size(n_train, n_val, n_ref, min_null)
-    rng = np.random.default_rng([int(seed), 7919])
+    rng = REFERENCE_DRAWS.generator(seed)
     train_ref = np.arange(n_train) if n == n_train else np.sort(rng.choice(n_train, n, replace=False))
     val_ref = metrics.matched_subsets(val_labels, train_labels[train_ref], 1, seed=int(rng.integers(2 ** 31)),
                                       fallback=True)[0]  # a class too rare in the val split: a random draw
@@ -88,7 +87,7 @@ def draw_references(train_labels, val_labels, n_gen: int, n_ref: int, seed: int 
 
 def copier_images(train_images: Tensor, n_gen: int, seed: int = 0) -> Tensor:
     """``n_gen`` training images drawn with replacement: the samples of a sampler that only copies."""
-    rng = np.random.default_rng([int(seed), 7919, 1])
+    rng = COPIER_DRAWS.generator(seed)
     return train_images[torch.from_numpy(rng.choice(len(train_images), int(n_gen), replace=True))]
 
 
@@ -102,7 +101,7 @@ class GaussianFit:
         self.root = metrics.psd_sqrt(torch.cov(x.T))
 
     def sample(self, n: int, seed: int = 0) -> Tensor:
-        """n samples; sample i uses its own CPU generator seeded ``GAUSSIAN_SEED + seed * STRIDE + i``."""
-        z = diffusion.per_sample_noise([GAUSSIAN_SEED + seed * SEED_STRIDE + i for i in range(n)],
+        """n samples; sample i uses its own CPU generator of :data:`GAUSSIAN` (set ``seed``)."""
+        z = diffusion.per_sample_noise(GAUSSIAN.seeds(n, seed),
                                        (self.mean.numel(),), dtype=torch.float64)
         return (self.mean + z @ self.root).float().reshape((n,) + self.shape)

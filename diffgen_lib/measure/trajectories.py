@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from .. import analytic, cache, diffusion, toy
+from ..seeds import TRAJECTORY_NOISE, TRAJECTORY_STEP
 from ..runs import TrainedRun
 from . import metrics
 
 Tensor = torch.Tensor
-_SOURCES = cache.sources("measure/trajectories.py", "analytic.py", "measure/metrics.py", "diffusion.py", "toy.py")
-NOISE_SEED = 424_242  # noisy reference sample j at step k uses seed NOISE_SEED + 100_003 k + j
+_SOURCES = cache.sources("measure/trajectories.py", "analytic.py", "measure/metrics.py", "diffusion.py", "toy.py", "seeds.py")
 SETS = ("trajectory", "train", "val")
 
 
@@ -50,6 +50,12 @@ def normalized_nn_distance(x: Tensor, train: Tensor, sigma: float) -> np.ndarray
     """Distance from each row of x to its nearest training row, divided by sigma sqrt(D)."""
     d, _ = metrics.nearest_neighbors(x, train, k=1)
     return d[:, 0] / (float(sigma) * math.sqrt(x.shape[1]))
+
+
+def _reference_seed(seed: int, step: int, offset: int = 0) -> int:
+    """The first noise seed of a noisy reference set at sampler step ``step`` (:data:`TRAJECTORY_NOISE`;
+    ``offset`` 0: train, 50,000: val, 75,000: the copies)."""
+    return TRAJECTORY_NOISE.seed(seed, TRAJECTORY_STEP * step + offset)
 
 
 def noisy_samples(points: Tensor, sigma: float, n: int, seed: int) -> Tensor:
@@ -91,19 +97,18 @@ def trajectory_stats(states, sigmas, train, val, n_ref: int = 300, seed: int = 0
     sigmas = np.asarray(sigmas, dtype=np.float64)
     values = {s: {} for s in SETS}
     auc_t, auc_v, auc_c = np.empty(k_steps), np.empty(k_steps), np.empty(k_steps)
-    base = NOISE_SEED + seed * 7_919
     for k in range(k_steps):
         s = float(sigmas[k])
         sets = {"trajectory": flat[k],
-                "train": noisy_samples(train, s, n_ref, base + 100_003 * k),
-                "val": noisy_samples(val, s, n_ref, base + 100_003 * k + 50_000)}
+                "train": noisy_samples(train, s, n_ref, _reference_seed(seed, k)),
+                "val": noisy_samples(val, s, n_ref, _reference_seed(seed, k, 50_000))}
         for name, x in sets.items():
             for meas, v in point_stats(x, s, train).items():
                 values[name].setdefault(meas, []).append(v)
         auc_t[k] = overlap_auc(values["trajectory"]["logp"][-1], values["train"]["logp"][-1])
         auc_v[k] = overlap_auc(values["val"]["logp"][-1], values["train"]["logp"][-1])
         # the copier: states that are noisy training images themselves (a second noise draw)
-        copies = noisy_samples(train, s, n_ref, base + 100_003 * k + 75_000)
+        copies = noisy_samples(train, s, n_ref, _reference_seed(seed, k, 75_000))
         auc_c[k] = overlap_auc(analytic.log_density(copies, s, train).numpy(), values["train"]["logp"][-1])
     values = {n: {meas: np.stack(v) for meas, v in d.items()} for n, d in values.items()}
     return TrajectoryStats(sigmas, values, auc_t, auc_v, auc_c)
@@ -239,12 +244,11 @@ def shell_distances(states, sigmas, train, val, n_ref: int = 300, seed: int = 0)
     flat = states.reshape(k_steps, m, -1).to(torch.float64)
     train = torch.as_tensor(train).reshape(len(train), -1).to(torch.float64)
     val = torch.as_tensor(val).reshape(len(val), -1).to(torch.float64)
-    base = NOISE_SEED + seed * 7_919
     out = {name: [] for name in SETS}
     for k, s in enumerate(np.asarray(sigmas, dtype=np.float64)):
         s = float(s)
-        sets = {"trajectory": flat[k], "train": noisy_samples(train, s, n_ref, base + 100_003 * k),
-                "val": noisy_samples(val, s, n_ref, base + 100_003 * k + 50_000)}
+        sets = {"trajectory": flat[k], "train": noisy_samples(train, s, n_ref, _reference_seed(seed, k)),
+                "val": noisy_samples(val, s, n_ref, _reference_seed(seed, k, 50_000))}
         for name, x in sets.items():
             out[name].append(normalized_nn_distance(x, train, s))
     return {name: np.stack(v) for name, v in out.items()}

@@ -2,11 +2,7 @@
 granularity, receptive field. Each takes a config, trains (or loads) its run and measures it with
 :mod:`diffgen_lib.measure`.
 
-- Guidance (the paper's measurement): D_w = D_pos + w (D_pos - D_neg) (:func:`diffusion.guided`)
-  on a class-conditional network; classifier-free guidance takes D_neg = the same network with the
-  NULL label, autoguidance an earlier (less-trained) snapshot of the same network with the same labels.
-  :func:`guidance_sweep` measures, per kind and weight, the inference gap (FD protocol), the
-  fraction of copies among the samples and the training-objective gap of D_w.
+- Guidance: :mod:`diffgen_lib.studies.guidance`.
 - Condition granularity: one run per number of k-means clusters K used as labels
   (:func:`kmeans_config`, K = 0 is the book's unconditional main run); :func:`kmeans_sweep`.
 - Receptive field: :class:`~diffgen_lib.measure.windows.SlidingWindow` applies a trained denoiser to windows smaller than the
@@ -27,8 +23,8 @@ import torch
 
 from .. import cache, diffusion, features
 from ..measure import evaluation, intervals, metrics
-from ..measure.calibration import InferenceProtocol
 from ..measure.inference import sample_set
+from ..measure.protocol import InferenceProtocol
 from ..measure.windows import SlidingWindow
 from ..networks import resolve_device
 from ..runs import TrainConfig, run_dir
@@ -37,8 +33,7 @@ from . import claims, experiments
 
 Tensor = torch.Tensor
 _SOURCES = cache.sources("studies/factors.py", "measure/metrics.py", "diffusion.py", "measure/evaluation.py",
-                         "features.py", "measure/calibration.py", "measure/inference.py", "measure/windows.py")
-GUIDANCE_KINDS = diffusion.GUIDANCE_KINDS
+                         "features.py", "measure/protocol.py", "measure/inference.py", "measure/windows.py")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,63 +103,6 @@ def last_peak(config: TrainConfig, n_eval: int = 200, all_snapshots: bool = Fals
 
 # ----------------------------------------------------------------------------------------------
 # Sweeps (cached)
-
-
-def guidance_sweep(config: TrainConfig, weights: Sequence[float], negative_step: int, n_gen: int = 300,
-                   n_steps: int = 18, n_ref: int = 150, n_subsets: int = 4, n_eval: int = 200,
-                   sigmas: Optional[Sequence[float]] = None, seed: int = 0, progress: bool = True,
-                   extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[str, dict]:
-    """Guidance on a class-conditional run (trained with label dropout), for each kind in
-    :data:`GUIDANCE_KINDS` and each weight: inference gap (pixels and classifier features, and
-    ``extra_features`` when given), copy fraction and memorization ratios of the samples,
-    training-objective gap of D_w.
-
-    Returns ``{kind: {"weights", "gap/<space>", "fd_val/<space>", ..., "copy_fraction",
-    "ratios" (W, n_gen), "train_error", "val_error", "train_gap" (W, S)}, "sigmas": ...}``.
-    """
-    if not config.conditional or config.label_dropout <= 0:
-        raise ValueError("guidance needs a conditional run trained with label dropout")
-    sigmas = eval_sigmas(0.01, 10.0, 2) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
-    weights = [float(w) for w in weights]
-    run = train(config, progress=progress)
-    if negative_step not in run.snapshots:
-        raise ValueError(f"no snapshot at step {negative_step}; the run has {sorted(run.snapshots)}")
-    key = {"run": run.key, "weights": weights, "negative_step": int(negative_step),
-           "n_gen": n_gen, "n_steps": n_steps, "n_ref": n_ref, "n_subsets": n_subsets,
-           "n_eval": n_eval, "sigmas": [float(s) for s in sigmas], "seed": seed}
-    key = features.with_features_identity(key, extra_features)
-
-    def compute():
-        from ..progress import progress_bar
-
-        device = resolve_device(config.device)
-        pos, early = run.denoiser, run.snapshots[negative_step]
-        protocol = InferenceProtocol(config, n_ref, n_subsets, seed, device, extra_features)
-        labels = features.class_splits(config).val.labels
-        gen_labels = labels[torch.arange(n_gen) % len(labels)]  # the val set's class prior
-        result: Dict[str, dict] = {"sigmas": torch.from_numpy(sigmas)}
-        jobs = [(kind, w) for kind in GUIDANCE_KINDS for w in weights]
-        rows: Dict[str, List[dict]] = {k: [] for k in GUIDANCE_KINDS}
-        for kind, w in progress_bar(jobs, desc="guidance", disable=not progress):
-            if w == 0 and kind != GUIDANCE_KINDS[0] and 0.0 in weights:  # D_0 = D_pos for every kind
-                rows[kind].append(rows[GUIDANCE_KINDS[0]][weights.index(0.0)])
-                continue
-            den = diffusion.guided(pos, pos if kind == "cfg" else early, w, null_negative=kind == "cfg")
-            samples = sample_set(den, n_gen, run.splits.image_shape, gen_labels, n_steps, device)
-            ratios = metrics.memorization_ratio(samples, run.splits.train.images)
-            row = protocol.table(samples)
-            row["copy_fraction"] = metrics.copy_fraction(ratios)
-            row["ratios"] = ratios
-            row.update(evaluation.denoising_gap(den, run, n_eval, sigmas, device))
-            rows[kind].append(row)
-        for kind, rs in rows.items():
-            result[kind] = {"weights": torch.tensor(weights, dtype=torch.float64)}
-            for field in rs[0]:
-                result[kind][field] = torch.from_numpy(np.stack([np.asarray(r[field], dtype=np.float64)
-                                                                 for r in rs]))
-        return result
-
-    return cache.cached_result("factors-guidance", key, compute, _SOURCES)
 
 
 def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps: int = 18,

@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import diffusion
 from ..measure import calibration, evaluation, inference, intervals, metrics, summaries
-from ..measure.calibration import RunCalibration
+from ..measure.calibrated_run import RunCalibration, run_calibration
+from ..measure.statistics import index_draws
 from ..measure.evaluation import GapCurves
 from ..runs import TrainedRun
 from . import claims
@@ -99,7 +100,7 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
     # partial inference at every step for the first training seed (the figure), at the steps the
     # claims judge (the training gap's band and peak) for the others and for the memorizing run
     judged = {s: judged_steps(c, sigmas) for s, c in seed_curves.items()}
-    seed_cal = {s: calibration.run_calibration(r, sample_seeds, steps=[max(r.snapshots)], partial_steps=[max(r.snapshots)],
+    seed_cal = {s: run_calibration(r, sample_seeds, steps=[max(r.snapshots)], partial_steps=[max(r.snapshots)],
                                                partial_k=True if s == first else judged[s], **kw)
                 for s, r in seeds.items()}
     size_cal = {}
@@ -108,10 +109,10 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
             size_cal[n] = seed_cal[first]
         else:
             control = sorted(set(judged[first]) | set(judged_steps(size_curves[n], sigmas)))
-            size_cal[n] = calibration.run_calibration(r, sample_seeds, steps=[max(r.snapshots)],
+            size_cal[n] = run_calibration(r, sample_seeds, steps=[max(r.snapshots)],
                                                       partial_steps=[max(r.snapshots)] if n == control_n else [],
                                                       partial_k=control, **kw)
-    maps = {n: calibration.run_calibration(r, sample_seeds[:1], **kw) for n, r in sizes.items()}
+    maps = {n: run_calibration(r, sample_seeds[:1], **kw) for n, r in sizes.items()}
     kw_opt = dict(n_draws=n_draws, n_gen=n_gen, n_steps=n_steps, n_ref=n_ref, extra_features=extra_features)
     optimal = {n: calibration.optimal_calibration(r, sample_seeds, **kw_opt) for n, r in sizes.items()}
 
@@ -135,14 +136,14 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
 def optimal_index(study: ScaleStudy, n: int, stat: str = HEADLINE) -> np.ndarray:
     """The optimal-denoiser sampler's memorization index (S, R) against training set n's references."""
     f = study.size_calibration[n].final[stat]
-    return calibration.index_draws(study.optimal[n][f"final/{stat}"].numpy(), f["null"][-1], f["copier"][-1])
+    return index_draws(study.optimal[n][f"final/{stat}"].numpy(), f["null"][-1], f["copier"][-1])
 
 
 def optimal_quality(study: ScaleStudy, n: int) -> np.ndarray:
     """The optimal-denoiser sampler's quality index (S, R) on training set n's scale."""
     rc = study.size_calibration[n]
     f = rc.final[f"{QUALITY_SPACE}/nn_val"]
-    return calibration.index_draws(study.optimal[n][f"final/{QUALITY_SPACE}/nn_val"].numpy(), f["null"][-1],
+    return index_draws(study.optimal[n][f"final/{QUALITY_SPACE}/nn_val"].numpy(), f["null"][-1],
                                    f["gaussian"][-1].mean(0))
 
 

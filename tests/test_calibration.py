@@ -55,7 +55,10 @@ def test_draw_references_subset_when_training_set_is_large():
     d = calibration.draw_references(ltr, lva, n_gen=300, n_ref=1000, seed=0)
     assert len(d.train_ref) == len(d.val_ref) == 400  # 500 val images less 100 for the null
     assert len(np.unique(d.train_ref)) == 400
-    assert d.copier.max() >= 400 or d.copier.max() < 600  # the copier draws from all 600
+    # the copier draws from all 600 training images, not only the 400 of the train reference
+    assert len(d.copier) == 300 and d.copier.min() >= 0 and d.copier.max() < 600
+    assert d.copier.max() >= 400  # an index that a draw from 400 images could not give
+    assert not np.isin(d.copier, d.train_ref).all()  # some copies are outside the train reference
 
 
 def test_copier_matches_full_train_reference():
@@ -159,15 +162,20 @@ def test_heldout_pool_is_val_then_unused_images():
     images, labels = calibration.heldout_pool(run)
     assert len(images) == 500 + 497  # 1797 digits less 1300 in the splits
     torch.testing.assert_close(images[:500], sp.val.images)
-    used = torch.cat([sp.train.images, sp.val.images, sp.feature.images]).flatten(1)
     assert len(images) == len(labels)
+    # the extra held-out images are none of the images the splits use (the digits are all distinct)
+    used = torch.cat([sp.train.images, sp.val.images, sp.feature.images]).flatten(1)
+    extra = images[500:].flatten(1)
+    assert len(torch.unique(torch.cat([used, extra]), dim=0)) == len(used) + len(extra)
     # the extra images are the ones a larger training set of the same seed would add
     larger = data.load_splits("digits", 797, 500, 500, seed=0)
     torch.testing.assert_close(larger.train.images[:300], sp.train.images)
+    torch.testing.assert_close(images[500:], larger.train.images[300:])
     assert set(larger.train.indices[300:].tolist()).isdisjoint(
         torch.cat([sp.train.indices, sp.val.indices, sp.feature.indices]).tolist())
     small, _ = calibration.heldout_pool(run, max_extra=10)
-    assert len(small) == 510 and used.shape[1] == 64
+    assert len(small) == 510
+    torch.testing.assert_close(small, images[:510])
 
 
 def test_run_calibration_indices():

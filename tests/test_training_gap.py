@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from diffgen_lib import analytic, diffusion
-from diffgen_lib.measure import verdicts
 from diffgen_lib.studies import training_gap
 from diffgen_lib.data import load_splits
 from diffgen_lib.measure.evaluation import NOISE_SEED, GapCurves
@@ -131,19 +130,6 @@ def test_spacing_closed_form():
     assert s.train_nn == pytest.approx(2.0) and s.val_nn == pytest.approx(0.5)
     assert s.per_pixel == pytest.approx(1.0)
     assert s.resolve_sigma == pytest.approx(0.5 / (2 * math.sqrt(2 * math.log(5))))
-
-
-def test_verdicts_over_seeds():
-    assert verdicts.all_verdict([True, True, True]) == "PASS"
-    assert verdicts.all_verdict([False, False]) == "FAIL"
-    assert verdicts.all_verdict([True, False, True]) == "INCONCLUSIVE"
-    assert verdicts.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
-    assert verdicts.worst_verdict("PASS", "PASS") == "PASS"
-    assert verdicts.worst_verdict("INCONCLUSIVE", "FAIL", "PASS") == "FAIL"
-    with pytest.raises(ValueError):
-        verdicts.worst_verdict("PASS", "maybe")
-    with pytest.raises(ValueError):
-        verdicts.all_verdict([])
 
 
 def test_c3_draw_and_seed_band():

@@ -28,7 +28,16 @@ def test_verdict_directions_and_bad_input():
 
 def test_combinators_share_one_order():
     assert verdicts.worst_verdict("PASS", "INCONCLUSIVE") == "INCONCLUSIVE"
+    assert verdicts.worst_verdict("PASS", "PASS") == "PASS"
+    assert verdicts.worst_verdict("INCONCLUSIVE", "FAIL", "PASS") == "FAIL"
+    assert verdicts.all_verdict([True, True, True]) == "PASS"
+    assert verdicts.all_verdict([False, False]) == "FAIL"
     assert verdicts.all_verdict([True, False]) == "INCONCLUSIVE"
+    assert verdicts.all_verdict([True, False, True]) == "INCONCLUSIVE"
     assert sorted(verdicts.VERDICTS, key=verdicts.ORDER.__getitem__) == ["FAIL", "INCONCLUSIVE", "PASS"]
+    with pytest.raises(ValueError):
+        verdicts.worst_verdict("PASS", "maybe")
+    with pytest.raises(ValueError):
+        verdicts.all_verdict([])
 
 

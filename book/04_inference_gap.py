@@ -350,7 +350,7 @@ plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-copy-grid", "caption": "The 12 samples of the main run's last snapshot (8x8 digits, first sample seed) with the smallest memorization ratio (top row), their nearest training image (middle) and their nearest validation image (bottom); the ratio above each column."}}
 main_run = small.seeds[0]
-final = inference.sampler_record(main_run, max(main_run.snapshots), n_samples, sampler_steps, seeds[0])["final"]
+final = inference.snapshot_sampler_record(main_run, max(main_run.snapshots), n_samples, sampler_steps, seeds[0])["final"]
 ratios0 = main0.ratios["model"][-1][0]
 order = np.argsort(ratios0)[:12]
 _, i_tr = metrics.nearest_neighbors(final[order], main_run.splits.train.images, k=1)

@@ -384,9 +384,8 @@ display(Markdown(
 # hand-made labels.
 
 # %%
-ksweep = factors.kmeans_sweep(clusters, n_eval=n_eval, n_gen=n_gen, n_steps=sampler_steps, n_ref=n_ref,
-                              n_subsets=n_subsets, subset_seed=seed, extra_features=pretrained,
-                              channels=channels, **common)
+ksweep = factors.kmeans_sweep({k: train.train(cluster_configs[k, seed]) for k in clusters}, n_eval=n_eval, n_gen=n_gen, n_steps=sampler_steps, n_ref=n_ref,
+                              n_subsets=n_subsets, subset_seed=seed, extra_features=pretrained)
 if pretrained is not None:  # the inference gap in the pretrained network's features
     print(f"[{pretrained.name}] inference gap: "
           + ", ".join(f"K = {k}: {sig3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
@@ -395,14 +394,14 @@ class_peak = class_curves.peak()
 Ks = np.asarray(clusters)
 # peaks of every seed run (K = 0 and the first class seed evaluated at every snapshot, as the
 # training-gap chapter does: the same cache entries; the first seed's cluster runs are the sweep's own)
-k_seed_peaks = {k: [factors.last_peak(cluster_configs[k, s], n_eval, all_snapshots=k == 0) for s in seed_list]
+k_seed_peaks = {k: [factors.last_peak(train.train(cluster_configs[k, s]), n_eval, all_snapshots=k == 0) for s in seed_list]
                 for k in clusters}
-class_seed_peaks = [factors.last_peak(class_seed_configs[s], n_eval, all_snapshots=s == seed) for s in seed_list]
+class_seed_peaks = [factors.last_peak(train.train(class_seed_configs[s]), n_eval, all_snapshots=s == seed) for s in seed_list]
 k_gaps = np.array([[p["peak_gap"] for p in k_seed_peaks[k]] for k in clusters])      # (K, seeds)
 k_sigmas = np.array([[p["peak_sigma"] for p in k_seed_peaks[k]] for k in clusters])
 class_gaps = np.array([p["peak_gap"] for p in class_seed_peaks])
 class_sigmas = np.array([p["peak_sigma"] for p in class_seed_peaks])
-uncond_gaps = np.array([factors.last_peak(uncond_seed_configs[s], n_eval, all_snapshots=True)["peak_gap"]
+uncond_gaps = np.array([factors.last_peak(train.train(uncond_seed_configs[s]), n_eval, all_snapshots=True)["peak_gap"]
                         for s in seed_list])  # K = 0's when swept
 k_peak, k_sigma = k_gaps.mean(1), k_sigmas.mean(1)  # seed means
 
@@ -466,7 +465,7 @@ show_table([{"labels": f"K = {k}", "peak gap": sig3(ksweep[k]["peak_gap"]), "at 
 
 # %%
 rf_run = train.train(rf_config)
-rf = factors.window_sweep(rf_config, windows, stride=window_stride or None, n_eval=n_eval_window)
+rf = factors.window_sweep(rf_run, windows, stride=window_stride or None, n_eval=n_eval_window)
 image_size = rf_run.splits.image_shape[-1]
 win = np.minimum(rf["windows"], image_size)
 rf_window_peaks = summaries.peaks(rf["sigmas"], rf["gap"])

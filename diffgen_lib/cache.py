@@ -170,7 +170,7 @@ def _read_or_none(path: Path) -> Any:
 @contextmanager
 def computed_once(path: os.PathLike):
     """Hold an exclusive lock for the cache entry ``path`` while it is computed, so that processes
-    working side by side (the book's chapters) compute a shared entry once: the others wait, then
+    working side by side (the runs and notebooks of one build) compute a shared entry once: the others wait, then
     read it. Inside, check again whether the entry exists. The lock files stay in ``locks/`` of the
     cache folder (removing them would race); where ``fcntl`` is missing (Windows) there is no lock."""
     try:

@@ -129,7 +129,7 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, config: Cla
         features = _fit_classifier(images, labels, n_classes, config, device)
         features.net.to(device)
         return features
-    with cache.computed_once(path):  # chapters side by side train it once
+    with cache.computed_once(path):  # processes side by side train it once
         if path.exists():
             try:
                 state = cache.read_checked(path)
@@ -268,9 +268,8 @@ class PretrainedFeatures:
         if not path.is_file():
             raise FileNotFoundError(
                 f"no {kind} weights at {str(path)!r}: {_HOW_TO_GET[kind]}; put the file in a folder of "
-                f"your choice and pass its path (chapter parameter feature_net, with feature_kind = "
-                f"{kind!r}; or features.pretrained_features(path, {kind!r})). An empty feature_net "
-                "runs without a pretrained network.")
+                f"your choice and pass its path (features.pretrained_features(path, {kind!r})); an empty path "
+                "means no pretrained network.")
         self.path, self.kind, self.batch_size = path, kind, int(batch_size)
         self.device = resolve_device(device)
         self.sha256 = file_sha256(path)
@@ -321,7 +320,7 @@ class PretrainedFeatures:
 
 def pretrained_features(path: Union[str, os.PathLike, None], kind: str = "inception", device="auto",
                         batch_size: int = 64, allow_pickle: bool = False) -> Optional[PretrainedFeatures]:
-    """The chapters' entry point: :class:`PretrainedFeatures` of a local weights file, or None
+    """The entry point for a path parameter: :class:`PretrainedFeatures` of a local weights file, or None
     for an empty path (no pretrained network: pixels and the classifier only)."""
     _check_kind(kind)
     if path is None or not str(path).strip():

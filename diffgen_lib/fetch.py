@@ -11,7 +11,7 @@ The base URLs are each dataset's official mirrors, tried in order, unless a mirr
 (``--mirror URL`` or ``$DIFFGEN_DATA_MIRROR``): it holds ``<mirror>/<dataset>/<archive>``, e.g.
 ``<mirror>/cifar10/cifar-10-python.tar.gz``; ``file://`` URLs work too.
 
-The chapters never download: only this module does.
+Nothing else in the package downloads.
 """
 
 from __future__ import annotations

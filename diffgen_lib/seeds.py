@@ -38,7 +38,8 @@ class Stream:
 
 # Per-image noise (torch CPU generators)
 SAMPLES = Stream(0)                   # the sampler's initial noise: sample i of sample set s
-GUIDED_SAMPLES = Stream(1_000_000)    # guided samples: sample i of sample set s
+GUIDED_SAMPLES = Stream(1_000_000)    # guided samples: sample i of sample set s (= SAMPLES.seed(s + 1, i - 3)
+                                      # for i >= 3: guided and unguided sets share noise, on other networks)
 GAUSSIAN = Stream(7_000_000_000)      # samples of the Gaussian fitted to the training pixels
 EVALUATION_NOISE = Stream(20_260_313)  # the gap curves' noisy images: evaluation image j (train, then val)
 RECONSTRUCTION = Stream(31_337, stride=10_000_000)  # calibration images re-noised: train image j in set 0, val in set 1

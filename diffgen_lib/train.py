@@ -428,7 +428,7 @@ def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
     trained first, ``workers`` at a time, each in its own process.
 
     Independent runs side by side use two CPU cores better than one run on both: the book's
-    small networks use a second thread poorly (measured on 2 cores: the training-gap chapter's ten
+    small networks use a second thread poorly (measured on 2 cores: ten
     8x8 runs in 153 s two at a time with one thread each, against about 365 s one after the other
     with two threads each).
     A config's ``threads`` is the thread count it trains with wherever it trains, so a run trained
@@ -459,7 +459,7 @@ def train_many(configs: Sequence[TrainConfig], workers: Optional[int] = None,
 
 def _worker_init() -> None:
     """A :func:`train_many` worker ends with the process that started it (Linux: the parent-death
-    signal), so an interrupted chapter leaves no training behind."""
+    signal), so an interrupted build leaves no training behind."""
     try:
         import ctypes
         import signal

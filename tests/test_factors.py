@@ -1,28 +1,14 @@
-"""Guidance and the k-means runs of the factors chapter (fast, CPU)."""
+"""The k-means runs, sweeps and claim helpers of the factors chapter (fast, CPU)."""
 
 import numpy as np
 import pytest
 import torch
 
 from diffgen_lib import diffusion
-from diffgen_lib.measure import evaluation, inference
-from diffgen_lib.seeds import GUIDED_SAMPLES
+from diffgen_lib.measure import evaluation
 from diffgen_lib.studies import experiments, factors
 
 torch.set_num_threads(2)
-
-
-def test_sample_set_is_per_sample_and_uses_labels():
-    def den(x, s, labels):
-        return torch.zeros_like(x) + labels.view(-1, 1, 1, 1).to(x.dtype)  # collapses onto the label
-
-    labels = torch.tensor([0, 1, 2, 3, 4])
-    a = inference.sample_set(den, 5, (1, 2, 2), labels, n_steps=6)
-    b = diffusion.generate(den, GUIDED_SAMPLES.seeds(5), (1, 2, 2), 6, batch_size=2, labels=labels)
-    assert torch.equal(a, b)  # per-sample noise and labels: the batch does not matter
-    assert torch.allclose(a.flatten(1).mean(1), labels.float(), atol=1e-4)  # ODE ends at D's target
-    u = inference.sample_set(lambda x, s: torch.zeros_like(x), 3, (1, 2, 2), None, n_steps=6)
-    assert u.abs().max() < 1e-4
 
 
 def test_kmeans_config_zero_is_the_main_run():

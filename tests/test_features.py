@@ -173,7 +173,7 @@ def test_output_must_be_two_dimensional(tmp_path):
 def test_missing_file_wrong_kind_and_empty_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="inception-2015-12-05.pt") as err:
         features.pretrained_features(tmp_path / "nothing.pt", "inception")
-    assert "feature_net" in str(err.value) and features.INCEPTION_URL in str(err.value)
+    assert "pretrained_features(path" in str(err.value) and features.INCEPTION_URL in str(err.value)
     with pytest.raises(FileNotFoundError, match="torch.jit.trace"):
         features.PretrainedFeatures(tmp_path / "nothing.pt", "dinov2")
     with pytest.raises(ValueError, match="one of"):
@@ -244,7 +244,6 @@ def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, capt
     def stand_in(config, progress=True):  # a trained run's key and snapshots, without training it
         return types.SimpleNamespace(config=config, key=run_key(config), snapshots={250: None, 1500: None})
 
-    monkeypatch.setattr(factors, "train", stand_in)
     main = experiments.gap_run()
     for extra in (None, ext):
         with pytest.raises(_Captured):
@@ -269,7 +268,7 @@ def test_cache_keys_unchanged_without_and_extended_with_a_network(tmp_path, capt
     monkeypatch.setattr(factors.evaluation, "gap_curves", lambda *a, **k: None)
     for extra in (None, ext):
         with pytest.raises(_Captured):
-            factors.kmeans_sweep([0], progress=False, extra_features=extra)
+            factors.kmeans_sweep({0: stand_in(factors.kmeans_config(0))}, extra_features=extra)
     old = {"run": run_key(factors.kmeans_config(0)), "n_gen": 300, "n_steps": 18, "n_ref": 150,
            "n_subsets": 4, "seed": 0}
     assert captured_keys[0] == ("factors-kmeans-inference", old)

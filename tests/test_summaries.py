@@ -39,7 +39,7 @@ def test_nearest_index_and_values_at_a_sigma():
     assert abs(math.log(sig[k] / 0.3)) <= min(abs(math.log(s / 0.3)) for s in sig) + 1e-12
     sigmas = np.array([0.01, 0.1, 1.0, 10.0])
     curve = np.array([0.05, 0.1, 0.5, -0.02])
-    assert summaries.value_at(sigmas, curve, 0.9) == 0.5
+    assert summaries.value_at_nearest(sigmas, curve, 0.9) == 0.5
     # interpolation in log sigma: halfway between 0.1 and 1.0 in log is sqrt(0.1)
     assert summaries.value_at_sigma(sigmas, curve, math.sqrt(0.1)) == pytest.approx(0.3)
     assert summaries.value_at_sigma(sigmas[::-1], curve[::-1], math.sqrt(0.1)) == pytest.approx(0.3)  # any order

@@ -256,7 +256,7 @@ def export_run(run, out_dir, n_samples: int = 300, n_steps: int = 32, seed: int 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    record = inference.sampler_record(run, max(run.snapshots), n_samples, n_steps, seed)
+    record = inference.snapshot_sampler_record(run, max(run.snapshots), n_samples, n_steps, seed)
     held, held_labels = heldout_pool(run)
     paths = {"samples": out / "samples.npz", "train": out / "train.npz", "heldout": out / "heldout.npz"}
     np.savez(paths["samples"], samples=record["final"].numpy())

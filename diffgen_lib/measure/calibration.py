@@ -60,7 +60,7 @@ from .. import cache, diffusion, features
 from ..seeds import RECONSTRUCTION
 from ..runs import TrainedRun
 from . import inference, metrics
-from .references import (MIN_NULL_POOL, GaussianFit, draw_references, heldout_pool,  # noqa: F401
+from .references import (MIN_NULL_POOL, GaussianFit, draw_references, heldout_pool,
                          reference_size)
 from .statistics import nn_cos, nn_gap, stack_draws
 
@@ -281,7 +281,7 @@ def run_calibration_object(run: TrainedRun, n_gen: int, n_ref: int, n_draws: int
          "ref_seed": int(ref_seed)}, extra_features))
     if key not in _CALIBRATIONS:
         held_images, held_labels = heldout_pool(run)
-        _CALIBRATIONS.clear()  # one split at a time is all a chapter's loop needs
+        _CALIBRATIONS.clear()  # one split at a time: a loop over runs keeps one
         _CALIBRATIONS[key] = Calibration(run.splits.train.images, run.splits.train.labels, held_images, held_labels,
                                          features.feature_spaces(run.config, extra_features), n_gen, n_ref, n_draws,
                                          ref_seed)
@@ -365,7 +365,7 @@ def snapshot_calibration(run: TrainedRun, step: int, seeds: Sequence[int], n_dra
                          extra_features: Optional[features.PretrainedFeatures] = None) -> dict:
     """Calibrated statistics of one snapshot of a run, cached.
 
-    The model's samples are the sampler records of :func:`inference.sampler_record` (one per
+    The model's samples are the sampler records of :func:`inference.snapshot_sampler_record` (one per
     sample seed). Returns tensors: ``final/<stat>/model`` (S, R) and ``ratios/model`` (S, M); with
     ``partial`` (True: every sampler step; or the indices of some steps, NaN at the others),
     ``sigmas`` and ``partial/<set>/<stat>`` for every sampler step k: model (S, R, K),
@@ -385,7 +385,7 @@ def snapshot_calibration(run: TrainedRun, step: int, seeds: Sequence[int], n_dra
         dev = next(net.parameters()).device
         cal = run_calibration_object(run, n_gen, n_ref, n_draws, ref_seed, extra_features)
         judged = partial_steps_of(partial, n_steps)
-        rows = [_record_statistics(cal, inference.sampler_record(run, step, n_gen, n_steps, s), judged)
+        rows = [_record_statistics(cal, inference.snapshot_sampler_record(run, step, n_gen, n_steps, s), judged)
                 for s in seeds]
         out: Dict[str, Tensor] = {}
         for stat in rows[0][0]:

@@ -67,7 +67,7 @@ def _label_cycle(run: TrainedRun, n: int) -> Optional[Tensor]:
     return labels[torch.arange(n) % len(labels)]
 
 
-def sampler_record(run: TrainedRun, step: int, n_samples: int = 300, n_steps: int = 18,
+def snapshot_sampler_record(run: TrainedRun, step: int, n_samples: int = 300, n_steps: int = 18,
                    seed: int = 0) -> Dict[str, Tensor]:
     """:func:`record_sampler` for one snapshot of a run, cached by the run's key and the settings.
 

@@ -1,4 +1,4 @@
-"""Memorization by the optimal denoiser on real data (claim C1): the closed-form denoiser as an
+"""Memorization by the optimal denoiser on real data: the closed-form denoiser as an
 image denoiser, the concentration of its posterior over training images against sigma, and the
 summaries of the copies it makes.
 """

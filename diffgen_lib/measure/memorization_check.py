@@ -1,5 +1,5 @@
 """The memorization check for anyone's samples: the book's calibrated memorization index
-(chapter 04) of a set of generated images against their training set and held-out images.
+(:mod:`~diffgen_lib.measure.calibrated_run`) of a set of generated images against their training set and held-out images.
 
     python -m diffgen_lib.book memorization SAMPLES --train TRAIN --heldout HELDOUT
         [--features pixels|FILE.pt] [--out DIR] [--draws N] [--seed S] [--n-ref N]
@@ -13,7 +13,7 @@ reference's class counts, as in the book.
 
 What is measured (:func:`check_memorization`), by the code of the book
 (:class:`~diffgen_lib.measure.calibration.Calibration`, with ``n_gen`` = the number of samples,
-so the same inputs give chapter 04's numbers):
+so the same inputs give the book's numbers):
 
 - the **memorization index** of the nearest-neighbour gap in pixels, per reference draw:
   (g_samples - g_fresh) / (g_copies - g_fresh), where g is the nearest-neighbour gap
@@ -52,10 +52,10 @@ import numpy as np
 from ..seeds import CHECK_BOOTSTRAP
 from .intervals import Estimate
 
-HEADLINE = "pixels/nn_gap"        # the index of the check: the nearest-neighbour gap in pixels (chapter 04)
+HEADLINE = "pixels/nn_gap"        # the index of the check: the nearest-neighbour gap in pixels
 GALLERY_SIZE = 16                 # samples in the gallery
 CT_MAX_CELLS = 10                 # k-means cells of C_T, fewer when the samples are few
-THRESHOLD_MIXTURE = 0.05          # the copy mixture the verdict compares the index with (chapter 04's C4a)
+THRESHOLD_MIXTURE = 0.05          # the copy mixture the verdict compares the index with
 QUALITY_SCALE_MIN = 1.1           # the fitted Gaussian's distance to held-out images must be this many times fresh images'
 
 
@@ -393,7 +393,7 @@ def check_memorization(samples, train, heldout, features: Union[str, Callable] =
 
 
 def index_estimate(cal, near, rc, seed: int) -> Estimate:
-    """The headline index: the mean over reference draws of the per-draw index (chapter 04's
+    """The headline index: the mean over reference draws of the per-draw index (the book's
     number), with a 90% percentile-bootstrap interval that covers the reference draws *and* the
     samples. The book's interval covers sample seeds x reference draws; a single sample set has no
     seeds, and the draws alone miss the noise of the set itself (fresh images would be called
@@ -425,7 +425,7 @@ def index_estimate(cal, near, rc, seed: int) -> Estimate:
 
 
 def _run_calibration(cal, model, calib, mixtures, gauss, ratios, n_heldout):
-    """The statistics as chapter 04's :class:`~diffgen_lib.measure.calibrated_run.RunCalibration`
+    """The statistics as a :class:`~diffgen_lib.measure.calibrated_run.RunCalibration`
     (one snapshot, one sample seed), so the index, the copy-equivalent fraction and the quality
     index come from the book's own formulas."""
     from .calibrated_run import RunCalibration

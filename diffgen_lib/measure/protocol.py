@@ -8,6 +8,7 @@ from typing import Dict, Optional
 import torch
 
 from .. import features
+from ..runs import TrainedRun
 from . import metrics
 
 Tensor = torch.Tensor
@@ -22,8 +23,9 @@ class InferenceProtocol:
     FD code (:class:`metrics.FDReference`) as :class:`Calibration`, which adds the null and the
     copier and redraws the references."""
 
-    def __init__(self, config, n_ref: int, n_subsets: int, seed: int = 0, device="cpu",
+    def __init__(self, run: TrainedRun, n_ref: int, n_subsets: int, seed: int = 0, device="cpu",
                  extra_features: Optional[features.PretrainedFeatures] = None):
+        config = run.config
         splits = features.class_splits(config)
         self.val_images = splits.val.images[:n_ref]
         train_labels, val_labels = splits.train.labels.numpy(), splits.val.labels[:n_ref].numpy()

@@ -1,6 +1,6 @@
 """Summaries of a curve over noise levels (a gap curve, an index over sampler steps): its peak,
 its value at a noise level, how its ends compare with the peak. One place for each, used by
-every measurement and chapter.
+every measurement and study.
 
 A curve is a sequence of values on a grid of noise levels ``sigmas`` (any order unless said).
 """
@@ -35,7 +35,7 @@ def nearest_index(sigmas: Sequence[float], sigma: float) -> int:
     return int(np.argmin(np.abs(np.log(np.asarray(sigmas, dtype=np.float64)) - math.log(sigma))))
 
 
-def value_at(sigmas: Sequence[float], curve: Sequence[float], sigma: float) -> float:
+def value_at_nearest(sigmas: Sequence[float], curve: Sequence[float], sigma: float) -> float:
     """The curve at the grid point nearest to ``sigma`` (:func:`nearest_index`)."""
     return float(np.asarray(curve)[nearest_index(sigmas, sigma)])
 

@@ -159,12 +159,12 @@ def toy_trajectories(train: np.ndarray, delta: float, n_samples: int, n_steps: i
 
 def run_trajectory_stats(run: TrainedRun, step: int, n_samples: int = 300, n_steps: int = 18, seed: int = 0,
                          n_ref: int = 300) -> TrajectoryStats:
-    """:func:`trajectory_stats` of one snapshot's sampler record (:func:`inference.sampler_record`,
+    """:func:`trajectory_stats` of one snapshot's sampler record (:func:`inference.snapshot_sampler_record`,
     the same cache entry as the final and partial samples), against the run's training and
     validation images."""
     from . import inference
 
-    rec = inference.sampler_record(run, step, n_samples, n_steps, seed)
+    rec = inference.snapshot_sampler_record(run, step, n_samples, n_steps, seed)
     key = {"run": run.key, "step": int(step), "n": int(n_samples), "n_steps": int(n_steps),
            "seed": int(seed)}
     return cached_trajectory_stats(key, rec["states"], rec["sigmas"].numpy(), run.splits.train.images,

@@ -1,5 +1,5 @@
 """The sweeps of what moves the generalization gap (claim C7): guidance, condition
-granularity, receptive field. Each takes a config, trains (or loads) its run and measures it with
+granularity, receptive field. Each takes trained runs and measures them with
 :mod:`diffgen_lib.measure`.
 
 - Guidance: :mod:`diffgen_lib.studies.guidance`.
@@ -27,8 +27,7 @@ from ..measure.inference import sample_set
 from ..measure.protocol import InferenceProtocol
 from ..measure.windows import SlidingWindow
 from ..networks import resolve_device
-from ..runs import TrainConfig, run_dir
-from ..train import train
+from ..runs import TrainConfig, TrainedRun, run_dir
 from . import claims, experiments
 
 Tensor = torch.Tensor
@@ -91,13 +90,11 @@ def eval_sigmas(low: float, high: float, every: int = 1) -> np.ndarray:
     return grid[(grid >= low) & (grid <= high)][::every]
 
 
-def last_peak(config: TrainConfig, n_eval: int = 200, all_snapshots: bool = False,
-              progress: bool = True) -> Dict[str, float]:
+def last_peak(run: TrainedRun, n_eval: int = 200, all_snapshots: bool = False) -> Dict[str, float]:
     """Peak gap and its sigma at the run's last snapshot (:func:`evaluation.gap_curves`, cached).
-    ``all_snapshots`` evaluates every snapshot, which shares the cache entry of a chapter that
+    ``all_snapshots`` evaluates every snapshot, which shares the cache entry of a study that
     measures them all (the last snapshot's numbers are the same either way)."""
-    curves = evaluation.gap_curves(train(config, progress=progress), n_eval,
-                                   steps=None if all_snapshots else [config.max_steps])
+    curves = evaluation.gap_curves(run, n_eval, steps=None if all_snapshots else [run.config.max_steps])
     return curves.peak()
 
 
@@ -105,18 +102,17 @@ def last_peak(config: TrainConfig, n_eval: int = 200, all_snapshots: bool = Fals
 # Sweeps (cached)
 
 
-def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps: int = 18,
-                 n_ref: int = 150, n_subsets: int = 4, subset_seed: int = 0, progress: bool = True,
-                 extra_features: Optional[features.PretrainedFeatures] = None, **run_kwargs) -> Dict[int, dict]:
-    """One run per K (:func:`kmeans_config`, ``run_kwargs`` go to it): its gap curve at the last
+def kmeans_sweep(runs: Dict[int, TrainedRun], n_eval: int = 200, n_gen: int = 300, n_steps: int = 18,
+                 n_ref: int = 150, n_subsets: int = 4, subset_seed: int = 0,
+                 extra_features: Optional[features.PretrainedFeatures] = None) -> Dict[int, dict]:
+    """One run per K (``runs``: K -> the run of :func:`kmeans_config`): its gap curve at the last
     snapshot (64-sigma grid, via :func:`evaluation.gap_curves`) and the inference gap of n_gen
     samples whose labels follow the cluster prior of the val set (unconditional for K = 0);
     ``subset_seed`` draws the train subsets of the FD protocol; ``extra_features`` adds a
     pretrained network's feature space."""
     out = {}
-    for k in ks:
-        config = kmeans_config(int(k), **run_kwargs)
-        run = train(config, progress=progress)
+    for k, run in runs.items():
+        config = run.config
         # K = 0 is the main run: all snapshots, the training-gap chapter's cache entry; the
         # other runs only at their last snapshot (the same numbers for that snapshot).
         curves = evaluation.gap_curves(run, n_eval, steps=None if k == 0 else [config.max_steps])
@@ -130,7 +126,7 @@ def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps
             if config.conditional:  # cluster ids of the val images: the val set's prior
                 labels = run.splits.val.labels[torch.arange(n_gen) % len(run.splits.val)]
             samples = sample_set(run.denoiser, n_gen, run.splits.image_shape, labels, n_steps, device)
-            protocol = InferenceProtocol(config, n_ref, n_subsets, subset_seed, device, extra_features)
+            protocol = InferenceProtocol(run, n_ref, n_subsets, subset_seed, device, extra_features)
             row = protocol.table(samples)
             row["copy_fraction"] = metrics.copy_fraction(metrics.memorization_ratio(samples, run.splits.train.images))
             return row
@@ -143,7 +139,7 @@ def kmeans_sweep(ks: Sequence[int], n_eval: int = 200, n_gen: int = 300, n_steps
     return out
 
 
-def window_sweep(config: TrainConfig, windows: Sequence[int], stride: Optional[int] = None, n_eval: int = 200,
+def window_sweep(run: TrainedRun, windows: Sequence[int], stride: Optional[int] = None, n_eval: int = 200,
                  sigmas: Optional[Sequence[float]] = None, progress: bool = True) -> Dict[str, np.ndarray]:
     """Denoising errors and gaps of the run's last snapshot applied through sliding windows of
     each size (a window as large as the image is the network itself). Returns ``{"windows",
@@ -151,14 +147,13 @@ def window_sweep(config: TrainConfig, windows: Sequence[int], stride: Optional[i
     (n_windows, S, n_eval): every image's error}``."""
     sigmas = eval_sigmas(0.005, 20.0, 2) if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     windows = [int(w) for w in windows]
-    run = train(config, progress=progress)
     key = {"run": run.key, "windows": windows, "stride": stride, "n_eval": n_eval,
            "sigmas": [float(s) for s in sigmas]}
 
     def compute():
         from ..progress import progress_bar
 
-        device = resolve_device(config.device)
+        device = resolve_device(run.config.device)
         rows = [evaluation.denoising_gap(SlidingWindow(run.denoiser, w, stride), run, n_eval, sigmas, device, per_image=True)
                 for w in progress_bar(windows, desc="windows", disable=not progress)]
         return {"windows": torch.tensor(windows), "sigmas": torch.from_numpy(sigmas),

@@ -109,7 +109,7 @@ def guidance_sweep(run: TrainedRun, weights: Sequence[float], negative_step: int
 
     def compute():
         device = resolve_device(config.device)
-        protocol = InferenceProtocol(config, n_ref, n_subsets, seed, device, extra_features)
+        protocol = InferenceProtocol(run, n_ref, n_subsets, seed, device, extra_features)
 
         def measure(den, samples):
             ratios = metrics.memorization_ratio(samples, run.splits.train.images)

@@ -117,7 +117,7 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
     optimal = {n: calibration.optimal_calibration(r, sample_seeds, **kw_opt) for n, r in sizes.items()}
 
     def decided(run):
-        return np.stack([inference.decided_share(inference.sampler_record(run, max(run.snapshots), n_gen, n_steps, s),
+        return np.stack([inference.decided_share(inference.snapshot_sampler_record(run, max(run.snapshots), n_gen, n_steps, s),
                                                  run.splits.train.images) for s in sample_seeds])
 
     return ScaleStudy(

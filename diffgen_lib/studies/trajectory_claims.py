@@ -67,7 +67,7 @@ def shell_draws(run: TrainedRun, n_samples: int, n_steps: int, sample_seeds: Seq
     step = max(run.snapshots)
     out = []
     for s in sample_seeds:
-        rec = inference.sampler_record(run, step, n_samples, n_steps, s)
+        rec = inference.snapshot_sampler_record(run, step, n_samples, n_steps, s)
         key = {"run": run.key, "step": step, "n": int(n_samples), "n_steps": int(n_steps), "sample_seed": int(s)}
         out.append(_shell(key, rec, run.splits.train.images, run.splits.val.images, n_ref, s))
     return out

@@ -115,6 +115,11 @@ def test_given_distances_and_a_subset_fit_keep_the_statistic(data):
     assert given.c_t == pytest.approx(full.c_t, rel=1e-9)
     with pytest.raises(ValueError, match="generated_distances"):
         copying.data_copying_test(train, test, gen, k=5, generated_distances=d_gen[:10])
+    d_test = metrics.nearest_neighbors(test, train, k=2)[0][:, 0]
+    both = copying.data_copying_test(train, test, gen, k=5, generated_distances=d_gen, test_distances=d_test)
+    assert both.c_t == pytest.approx(full.c_t, rel=1e-9)
+    with pytest.raises(ValueError, match="test_distances"):
+        copying.data_copying_test(train, test, gen, k=5, test_distances=d_test[:10])
     # k-means fitted on a seeded half of the training set: every training point still gets a cell,
     # copies stay far below 0 and fresh draws near it
     half = copying.data_copying_test(train, test, gen, k=5, fit_max=1000)

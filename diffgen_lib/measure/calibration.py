@@ -120,7 +120,11 @@ class Calibration:
         self.val_feats = {s: features.as_numpy_features(f, val_images) for s, f in self.spaces.items()}
         self.fd = [{s: metrics.FDReference(self.train_feats[s][d.train_ref], self.val_feats[s][d.val_ref],
                                            [np.arange(self.n_ref)]) for s in self.fd_spaces} for d in self.draws]
-        self.val_ratios = metrics.memorization_ratio(val_images, train_images)
+        # each held-out image's two nearest training images (pixels): its memorization ratio d1/d2
+        # (:func:`metrics.memorization_ratio`) and its nearest distance (the test set's of C_T)
+        d12, _ = metrics.nearest_neighbors(val_images, train_images, k=2)
+        self.val_nearest = d12[:, 0]
+        self.val_ratios = d12[:, 0] / np.maximum(d12[:, 1], 1e-12)
         full = len(train_images)
         self._train_cols = [None if len(d.train_ref) == full else d.train_ref for d in self.draws]
         self._val_cols = [d.val_ref for d in self.draws]

@@ -69,7 +69,8 @@ def mann_whitney_z(test_distances, generated_distances) -> float:
 
 def data_copying_test(train, test, generated, k: int = 10, min_generated: int = DEFAULT_MIN_GENERATED,
                       seed: int = 0, n_init: int = 3, within_cell: bool = False,
-                      device=None, generated_distances=None, fit_max: int = KMEANS_FIT_MAX) -> CopyingTest:
+                      device=None, generated_distances=None, test_distances=None,
+                      fit_max: int = KMEANS_FIT_MAX) -> CopyingTest:
     """The data-copying statistic C_T(P_n, Q_m) of Meehan et al. 2020 (their global test):
 
         C_T(P_n, Q_m) = sum_{pi in Pi_tau} P_n(pi) Z_U(pi) / sum_{pi in Pi_tau} P_n(pi),
@@ -93,7 +94,8 @@ def data_copying_test(train, test, generated, k: int = 10, min_generated: int = 
     form of threshold the authors use in their experiments. A cell also needs one test point
     (else its weight P_n(pi) is 0 anyway). Raises ValueError when no cell qualifies: use fewer
     cells or more samples. ``generated_distances``: the generated points' distances to their
-    nearest training point when the caller has them already (whole-T distances only).
+    nearest training point when the caller has them already (whole-T distances only), and
+    ``test_distances`` the test points'.
     """
     t, p, q = (_flat(x) for x in (train, test, generated))
     if len({t.dtype, p.dtype, q.dtype}) > 1:  # one dtype for k-means' predict and the NN search
@@ -121,11 +123,12 @@ def data_copying_test(train, test, generated, k: int = 10, min_generated: int = 
                 if sel.any():
                     out[sel] = nearest_neighbors(x[sel], ref, k=1, device=device)[0][:, 0]
     else:
-        d_p = nearest_neighbors(p, t, k=1, device=device)[0][:, 0]
-        d_q = (nearest_neighbors(q, t, k=1, device=device)[0][:, 0] if generated_distances is None
-               else np.asarray(generated_distances, dtype=np.float64).reshape(-1))
-        if len(d_q) != len(q):
-            raise ValueError(f"generated_distances: {len(d_q)} values for {len(q)} generated points")
+        d_p, d_q = (nearest_neighbors(x, t, k=1, device=device)[0][:, 0] if known is None
+                    else np.asarray(known, dtype=np.float64).reshape(-1)
+                    for x, known in ((p, test_distances), (q, generated_distances)))
+        for name, d, x in (("test_distances", d_p, p), ("generated_distances", d_q, q)):
+            if len(d) != len(x):
+                raise ValueError(f"{name}: {len(d)} values for {len(x)} points")
     n_train, n_test, n_gen = (np.bincount(c, minlength=k) for c in (cell_t, cell_p, cell_q))
     z = np.full(k, np.nan)
     for c in range(k):

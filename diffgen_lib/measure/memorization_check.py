@@ -458,7 +458,8 @@ def _copying(cal, sample_feats: dict, space: str, seed: int, sample_distances=No
     """C_T of the samples in ``space``: training set, all held-out images as the test set, k-means
     cells (at most :data:`CT_MAX_CELLS`, fewer when the samples are few: a cell counts from 20
     samples on). ``sample_distances``: the samples' nearest-training-image distances in this
-    space, when already found (pixels: the gallery's search)."""
+    space, when already found (pixels: the gallery's search); in pixels the held-out images'
+    distances are the Calibration's."""
     from .copying import DEFAULT_MIN_GENERATED, data_copying_test
 
     n_gen = len(sample_feats[space])
@@ -466,7 +467,8 @@ def _copying(cal, sample_feats: dict, space: str, seed: int, sample_distances=No
     t, p, q = (np.asarray(a, dtype=np.float32) for a in (cal.train_feats[space], cal.val_feats[space],
                                                           sample_feats[space]))
     try:
-        res = data_copying_test(t, p, q, k=k, seed=seed, generated_distances=sample_distances)
+        res = data_copying_test(t, p, q, k=k, seed=seed, generated_distances=sample_distances,
+                                test_distances=cal.val_nearest if space == "pixels" else None)
     except ValueError as exc:
         return {"value": None, "space": space, "cells": k, "cells_used": 0, "reason": str(exc)}
     return {"value": float(res.c_t), "space": space, "cells": int(res.k), "cells_used": int(res.used.sum()),

@@ -99,11 +99,9 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import diffusion, features, toy, train
-from diffgen_lib.measure import evaluation, intervals, metrics, summaries
-from diffgen_lib.measure.windows import SlidingWindow
-from diffgen_lib.studies import book_runs, claims, experiments, factors, guidance
+from diffgen_lib.measure import evaluation, intervals, summaries
+from diffgen_lib.studies import book_runs, claims, experiments, factor_figures, factor_study, factor_tables, factors, guidance
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
-from diffgen_lib.measure.verdicts import verdict
 from diffgen_lib.networks import count_parameters
 
 params = setup_chapter("06_factors", globals())
@@ -116,8 +114,6 @@ chapter_runs = factors.factor_runs(params)
 common = experiments.run_kwargs(params, exclude=("channels",))  # the run parameters but the width
 main_config, class_config, rf_config = chapter_runs.main, chapter_runs.class_conditional, chapter_runs.receptive_field
 seed_list = [seed + j for j in range(n_seeds)]
-cluster_configs, class_seed_configs = chapter_runs.clusters, chapter_runs.class_seeds
-uncond_seed_configs = chapter_runs.unconditional_seeds
 if sorted(clusters) != list(clusters) or sorted(windows) != list(windows):
     raise ValueError(f"clusters and windows must be increasing, got {clusters} and {windows}")
 if 0.0 not in guidance_weights:
@@ -205,7 +201,6 @@ neg_step = sorted(class_run.snapshots)[autoguide_snapshot]
 guide = guidance.guidance_sweep(class_run, guidance_weights, neg_step, n_gen=n_gen, n_steps=sampler_steps,
                                 n_ref=n_ref, n_subsets=n_subsets, n_eval=n_eval_guided, seed=seed,
                                 extra_features=pretrained)
-guide_sigmas = guide["sigmas"].numpy()
 if pretrained is not None:  # the inference gap in the pretrained network's features
     for kind in diffusion.GUIDANCE_KINDS:
         gaps = guide[kind][f"{pretrained.short_name}/gap"].tolist()
@@ -219,46 +214,13 @@ gcal = guidance.guidance_calibration(class_run, calib_weights, neg_step, sample_
 calib_spaces = ("classifier", "pixels") + ((pretrained.short_name,) if pretrained is not None else ())
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-inference", "caption": "Guidance on the class-conditional network. Top left: relative FD gap (seed 0) in the classifier's features (solid) and in pixels (dashed) against the guidance weight. Top right: fraction of samples that are copies of a training image (d1/d2 < 1/3, seed 0). Bottom left: calibrated memorization index (nearest-neighbour gap, pixels) at w = 0 and at the claim weight, mean and 90% interval over sample seeds x reference draws; 0 is the null (fresh val images), 1 the copier (training images), dotted the Gaussian fitted to the training pixels. Bottom right: the same for the absolute FD difference FD_val - FD_train in classifier features, raw values, with the null's and the copier's means as horizontal lines."}}
-fig, axes = plt.subplots(2, 2, figsize=(7, 5.6))
-for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
-    g = guide[kind]
-    axes[0, 0].plot(W, g["classifier/gap"].numpy(), "o-", color=color, label=f"{kind}, classifier")
-    axes[0, 0].plot(W, g["pixels/gap"].numpy(), "s--", color=color, alpha=0.7, label=f"{kind}, pixels")
-    axes[0, 1].plot(W, g["copy_fraction"].numpy(), "o-", color=color, label=kind)
-axes[0, 0].axhline(0, color="0.6", lw=0.8)
-axes[0, 0].set(xlabel="guidance weight w", ylabel="relative FD gap")
-axes[0, 1].set(xlabel="guidance weight w", ylabel="copy fraction", ylim=(0, None))
-for panel, (stat, raw) in zip(axes[1], (("pixels/nn_gap", False), ("classifier/fd_diff", True))):
-    for j, (kind, color) in enumerate(zip(kinds, ("tab:blue", "tab:orange"))):
-        vals = [gcal.values(kind, w, stat) if raw else gcal.index(kind, w, stat) for w in calib_weights]
-        sm = [intervals.bootstrap(v) for v in vals]
-        x = np.asarray(calib_weights) + (j - 0.5) * 0.08
-        panel.errorbar(x, [v.mean for v in sm], yerr=[[v.mean - v.lo for v in sm], [v.hi - v.mean for v in sm]],
-                       fmt="o-", color=color, capsize=3, label=kind)
-    if raw:
-        panel.axhline(gcal.null[stat].mean(), color="0.4", lw=1, label="null")
-        panel.axhline(gcal.copier[stat].mean(), color="k", ls="--", lw=1, label="copier")
-        panel.axhline(gcal.gaussian[stat].mean(), color="k", ls=":", lw=1.2, label="Gaussian")
-        panel.set(xlabel="guidance weight w", ylabel="FD_val - FD_train (classifier)")
-    else:
-        panel.axhline(0, color="0.4", lw=1)
-        panel.axhline(1, color="k", ls="--", lw=1)
-        panel.axhline(gcal.gaussian_index(stat).mean(), color="k", ls=":", lw=1.2)
-        panel.set(xlabel="guidance weight w", ylabel="index (NN gap, pixels)")
-    panel.set_xticks(calib_weights)
-axes[0, 0].legend()
-axes[1, 1].legend()
+factor_figures.guidance_inference_figure(guide, gcal, kinds, guidance_weights, calib_weights)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 g0 = guide["cfg"]
-show_table([{"guidance": kind, "w": f"{w:g}", "FD gap, classifier": sig3(guide[kind]["classifier/gap"][i].item()),
-             "FD gap, pixels": sig3(guide[kind]["pixels/gap"][i].item()),
-             "FD val": sig3(guide[kind]["classifier/fd_val"][i].item()),
-             "FD train": sig3(guide[kind]["classifier/fd_train"][i].item()),
-             "copies": sig3(guide[kind]["copy_fraction"][i].item()),
-             "peak training gap of D_w": sig3(guide[kind]["gap"][i].max().item())} for kind in kinds for i, w in enumerate(W)],
+show_table(factor_tables.guidance_sweep_rows(guide, kinds, W),
            "tbl-guidance-sweep",
            f"The uncalibrated guidance sweep (one sample set of seed 0 per weight): the paper's relative FD gap in both "
            f"feature spaces, the FDs to the val reference and to the train subsets (classifier features), the copy "
@@ -278,23 +240,7 @@ show_table([{"guidance": kind, "w": f"{w:g}", "FD gap, classifier": sig3(guide[k
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-rows = []
-for sp_name in calib_spaces:
-    for stat, label in (("nn_gap", "nearest-neighbour gap"), ("fd_gap", "FD gap (relative)"),
-                        ("fd_diff", "FD_val - FD_train")):
-        key = f"{sp_name}/{stat}"
-        exchanged = intervals.bootstrap(gcal.exchange[key])
-        row = {"statistic": f"{label}, {sp_name}", "null": intervals.bootstrap(gcal.null[key]).text(sig3),
-               "exchanged null": exchanged.text(sig3), "copier": sig3(gcal.copier[key].mean()),
-               "Gaussian (index)": f"{sig3(gcal.gaussian[key].mean())} ({sig3(gcal.gaussian_index(key).mean())})"}
-        for kind in kinds:
-            for w in calib_weights:
-                if w == 0 and kind != next(iter(kinds)):
-                    continue
-                row[f"index, {'w = 0' if w == 0 else kind + ' w = ' + format(w, 'g')}"] = \
-                    intervals.bootstrap(gcal.index(kind, w, key)).text(sig3)
-        rows.append(row)
-show_table(rows, "tbl-guidance-calibrated",
+show_table(factor_tables.guidance_calibrated_rows(gcal, calib_spaces, kinds, calib_weights), "tbl-guidance-calibrated",
            f"The calibrated guidance measurement: every statistic's null (with the exchanged null beside it), copier "
            f"and Gaussian, and the memorization index of the samples at each guidance weight; mean [90% interval] over "
            f"{len(sample_seeds)} sample seeds x {n_draws} reference draws; references {gcal.n_ref} training "
@@ -320,29 +266,12 @@ toy_curves = {w: toy.gap_curve(toy_train, toy_val, toy_sigmas, toy_delta_pos, gu
 toy_peaks = np.array([summaries.peak(toy_sigmas, toy_curves[w])["peak_gap"] for w in W])
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-guidance-training", "caption": "Training-objective gap of the guided denoiser. Top: the network's relative gap (val - train) / train of D_w against the noise level (classifier-free guidance solid, autoguidance dashed; colour: weight). Bottom left: its peak over the noise levels against w (cfg: classifier-free, auto: autoguidance). Bottom right: the toy model's peak gap against the autoguidance weight."}}
-fig = plt.figure(figsize=(7, 5.6))
-grid = fig.add_gridspec(2, 2)
-axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
-colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(W)))
-for i, (w, c) in enumerate(zip(W, colors)):
-    axes[0].semilogx(guide_sigmas, guide["cfg"]["gap"][i].numpy(), color=c, label=f"w = {w:g}")
-    axes[0].semilogx(guide_sigmas, guide["auto"]["gap"][i].numpy(), "--", color=c)
-axes[0].set(xlabel="$\\sigma$", ylabel="relative gap of $D_w$")
-axes[0].legend(ncol=2)
-for kind, color in zip(kinds, ("tab:blue", "tab:orange")):
-    axes[1].plot(W, guide[kind]["gap"].numpy().max(1), "o-", color=color, label=kind)
-axes[1].set(xlabel="guidance weight w", ylabel="peak gap of $D_w$")
-axes[1].legend()
-axes[2].plot(W, toy_peaks, "o-", color="tab:green")
-axes[2].set(xlabel="autoguidance weight w", ylabel="toy peak gap",
-            title=f"toy: $\\delta$ = {toy_delta_pos:g}, $\\delta_{{neg}}$ = {toy_delta_neg:g}")
+factor_figures.guidance_training_figure(guide, kinds, W, toy_peaks, toy_delta_pos, toy_delta_neg)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"w": f"{w:g}", "toy peak gap": sig3(toy_peaks[i]), "D_w peak gap, classifier-free":
-             sig3(guide["cfg"]["gap"][i].max().item()), "D_w peak gap, autoguidance": sig3(guide["auto"]["gap"][i].max().item())}
-            for i, w in enumerate(W)], "tbl-guidance-training",
+show_table(factor_tables.guidance_training_rows(guide, W, toy_peaks), "tbl-guidance-training",
            "The training-objective gap of the guided denoiser at each weight: the toy model's peak gap and the network's "
            "(classifier-free and autoguidance).")
 
@@ -350,9 +279,7 @@ show_table([{"w": f"{w:g}", "toy peak gap": sig3(toy_peaks[i]), "D_w peak gap, c
 gi = {k: guide[k]["classifier/gap"].numpy() for k in kinds}
 cf = {k: guide[k]["copy_fraction"].numpy() for k in kinds}
 # per-draw differences w = claim_weight minus w = 0 (the same sample seed and reference draw)
-rise = {k: {"index": gcal.index(k, claim_weight, "pixels/nn_gap") - gcal.index(k, 0, "pixels/nn_gap"),
-            "fd_diff": gcal.values(k, claim_weight, "classifier/fd_diff") - gcal.values(k, 0, "classifier/fd_diff")}
-        for k in kinds}
+rise = factor_study.guidance_rises(gcal, kinds, claim_weight)
 rise_ci = {k: {m: intervals.bootstrap(v.ravel()) for m, v in r.items()} for k, r in rise.items()}
 
 
@@ -384,8 +311,9 @@ display(Markdown(
 # hand-made labels.
 
 # %%
-ksweep = factors.kmeans_sweep({k: train.train(cluster_configs[k, seed]) for k in clusters}, n_eval=n_eval, n_gen=n_gen, n_steps=sampler_steps, n_ref=n_ref,
-                              n_subsets=n_subsets, subset_seed=seed, extra_features=pretrained)
+ksweep = factors.kmeans_sweep({k: train.train(chapter_runs.clusters[k, seed]) for k in clusters}, n_eval=n_eval,
+                              n_gen=n_gen, n_steps=sampler_steps, n_ref=n_ref, n_subsets=n_subsets, subset_seed=seed,
+                              extra_features=pretrained)
 if pretrained is not None:  # the inference gap in the pretrained network's features
     print(f"[{pretrained.name}] inference gap: "
           + ", ".join(f"K = {k}: {sig3(ksweep[k][pretrained.short_name + '/gap'])}" for k in clusters))
@@ -394,54 +322,21 @@ class_peak = class_curves.peak()
 Ks = np.asarray(clusters)
 # peaks of every seed run (K = 0 and the first class seed evaluated at every snapshot, as the
 # training-gap chapter does: the same cache entries; the first seed's cluster runs are the sweep's own)
-k_seed_peaks = {k: [factors.last_peak(train.train(cluster_configs[k, s]), n_eval, all_snapshots=k == 0) for s in seed_list]
-                for k in clusters}
-class_seed_peaks = [factors.last_peak(train.train(class_seed_configs[s]), n_eval, all_snapshots=s == seed) for s in seed_list]
-k_gaps = np.array([[p["peak_gap"] for p in k_seed_peaks[k]] for k in clusters])      # (K, seeds)
-k_sigmas = np.array([[p["peak_sigma"] for p in k_seed_peaks[k]] for k in clusters])
-class_gaps = np.array([p["peak_gap"] for p in class_seed_peaks])
-class_sigmas = np.array([p["peak_sigma"] for p in class_seed_peaks])
-uncond_gaps = np.array([factors.last_peak(train.train(uncond_seed_configs[s]), n_eval, all_snapshots=True)["peak_gap"]
-                        for s in seed_list])  # K = 0's when swept
-k_peak, k_sigma = k_gaps.mean(1), k_sigmas.mean(1)  # seed means
+peaks = factor_study.seed_peaks(chapter_runs, clusters, seed_list, seed, n_eval)
+k_peak, k_sigma = peaks.k_peak, peaks.k_sigma  # seed means
+class_gaps, uncond_peak = peaks.class_gaps, peaks.uncond_gaps.mean()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-clusters-gap", "caption": "Relative training gap against the noise level at the last snapshot, one network per number of k-means clusters K used as labels (K = 0: unconditional), and the class-conditional network (dashed)."}}
-fig, ax = plt.subplots(figsize=(7, 4))
-colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(clusters)))
-for k, c in zip(clusters, colors):
-    ax.semilogx(ksweep[k]["sigmas"], ksweep[k]["gap"], color=c, label=f"K = {k}")
-ax.semilogx(class_curves.sigmas, class_curves.gap[-1], "k--", lw=1, label="10 digit classes")
-ax.axhline(0, color="0.6", lw=0.8)
-ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-ax.legend(fontsize=8)
+factor_figures.clusters_gap_figure(ksweep, clusters, class_curves)
 plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-clusters-peaks", "caption": "Against the number of clusters K: the peak training gap (left) and the noise level of the peak (middle), mean over the training seeds with bars from the smallest to the largest, and the inference gap of unguided samples in the classifier's features, first seed (right). Dashed: the class-conditional network (mean over the training seeds)."}}
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
-for panel, values in ((axes[0], k_gaps), (axes[1], k_sigmas)):
-    mid = values.mean(1)
-    panel.errorbar(Ks, mid, yerr=[mid - values.min(1), values.max(1) - mid], fmt="o-", capsize=3)
-axes[0].axhline(class_gaps.mean(), color="k", ls="--", lw=1)
-axes[0].set(xlabel="clusters K", ylabel="peak relative gap")
-axes[1].axhline(class_sigmas.mean(), color="k", ls="--", lw=1)
-axes[1].set(xlabel="clusters K", ylabel="$\\sigma$ of the peak", yscale="log")
-axes[2].plot(Ks, [ksweep[k]["classifier/gap"] for k in clusters], "o-", label="classifier")
-axes[2].plot(Ks, [ksweep[k]["pixels/gap"] for k in clusters], "s--", label="pixels")
-axes[2].axhline(0, color="0.6", lw=0.8)
-axes[2].set(xlabel="clusters K", ylabel="inference gap")
-axes[2].legend(fontsize=8)
+factor_figures.clusters_peaks_figure(ksweep, clusters, peaks)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"labels": f"K = {k}", "peak gap": sig3(ksweep[k]["peak_gap"]), "at sigma": sig3(ksweep[k]["peak_sigma"]),
-             "inference gap (classifier)": sig3(ksweep[k]["classifier/gap"]), "FD val": sig3(ksweep[k]["classifier/fd_val"]),
-             "copies": sig3(ksweep[k]["copy_fraction"]),
-             "per training seed: peak gap (sigma)": ", ".join(f"{sig3(g)} ({sig3(x)})" for g, x in zip(k_gaps[i], k_sigmas[i]))}
-            for i, k in enumerate(clusters)]
-           + [{"labels": "10 digit classes", "peak gap": sig3(class_peak["peak_gap"]), "at sigma": sig3(class_peak["peak_sigma"]),
-               "inference gap (classifier)": "", "FD val": "", "copies": "",
-               "per training seed: peak gap (sigma)": ", ".join(f"{sig3(g)} ({sig3(x)})" for g, x in zip(class_gaps, class_sigmas))}],
+show_table(factor_tables.cluster_rows(ksweep, clusters, peaks, class_peak),
            "tbl-clusters", "Condition granularity: the first training seed's peak gap, inference gap, FD and copies per K, "
            "and every training seed's peak gap (at sigma).")
 
@@ -472,25 +367,12 @@ rf_window_peaks = summaries.peaks(rf["sigmas"], rf["gap"])
 rf_peaks, rf_peak_sigma = rf_window_peaks["peak_gap"], rf_window_peaks["peak_sigma"]
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-window-gap", "caption": "The network trained on the second scale's digits (14x14 MNIST; 28x28 on the pages at 28x28), evaluated through sliding windows. Left: relative training gap against the noise level per window size (the largest window is the whole image). Middle: peak gap against the window size. Right: train (solid) and val (dashed) denoising errors."}}
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
-colors = plt.cm.cividis(np.linspace(0.05, 0.9, len(win)))
-for i, (w, c) in enumerate(zip(win, colors)):
-    axes[0].semilogx(rf["sigmas"], rf["gap"][i], color=c, label=f"{w}x{w}")
-    axes[2].loglog(rf["sigmas"], rf["train_error"][i], color=c, label=f"{w}x{w}")
-    axes[2].loglog(rf["sigmas"], rf["val_error"][i], "--", color=c)
-axes[0].axhline(0, color="0.6", lw=0.8)
-axes[0].set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-axes[0].legend(fontsize=8, title="window")
-axes[1].plot(win, rf_peaks, "o-")
-axes[1].set(xlabel="window size (pixels)", ylabel="peak relative gap")
-axes[2].set(xlabel="$\\sigma$", ylabel="denoising error (MSE)")
+factor_figures.window_figure(rf, win, rf_peaks)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"window": f"{w}x{w}", "windows per image": SlidingWindow(None, int(w), window_stride or None).n_windows(
-             image_size, image_size), "peak gap": sig3(rf_peaks[i]), "at sigma": sig3(rf_peak_sigma[i])}
-            for i, w in enumerate(win)], "tbl-windows", "The receptive field: the peak gap of the network applied "
+show_table(factor_tables.window_rows(win, rf_peaks, rf_peak_sigma, window_stride or None, image_size), "tbl-windows", "The receptive field: the peak gap of the network applied "
            "through sliding windows of each size (the largest is the whole image).")
 
 # %% tags=["hide-input"]
@@ -524,33 +406,12 @@ glue_values({"rf_summary": (
 # %% tags=["hide-input"]
 main_curves = evaluation.gap_curves(train.train(main_config), n_eval=n_eval)
 main_peaks = summaries.peaks(main_curves.sigmas, main_curves.gap)["peak_gap"]
-
-
-def peaks_if_trained(configs):
-    """Peak gaps at the last snapshot, or None when a run is not in the cache (this chapter does
-    not train the training-gap chapter's model-size and dataset-size runs itself)."""
-    if not all(factors.cached_run_exists(c) for c in configs):
-        return None
-    return [evaluation.gap_curves(train.train(c), n_eval=n_eval).peak()["peak_gap"] for c in configs]
-
-
-width_peaks = peaks_if_trained(list(experiments.width_runs(table_widths, **common).values()))
-size_peaks = peaks_if_trained(list(experiments.size_runs(
-    table_sizes, channels=channels, **{k: v for k, v in common.items() if k != "n_train"}).values()))
+width_peaks = factor_study.peaks_if_trained(experiments.width_runs(table_widths, **common).values(), n_eval)
+size_peaks = factor_study.peaks_if_trained(experiments.size_runs(
+    table_sizes, channels=channels, **{k: v for k, v in common.items() if k != "n_train"}).values(), n_eval)
 toy_delta_peaks = [summaries.peak(toy_sigmas, toy.gap_curve(toy_train, toy_val, toy_sigmas, d))["peak_gap"]
                    for d in toy_deltas]
-uncond_peak = uncond_gaps.mean()
-
-
-def fmt_series(xs, ys):
-    return ", ".join(f"{x:g}: {y:.3g}" for x, y in zip(xs, ys))
-
-
-def measured(xs, ys):
-    """(direction, values) of a row, or a note when its runs are not in the cache."""
-    if ys is None:
-        return "not measured", "runs not in the cache: execute the training-gap chapter first"
-    return factors.direction(xs, ys), fmt_series(xs, ys)
+fmt_series, measured = factor_study.fmt_series, factor_tables.direction_and_values
 
 
 rows = [
@@ -574,9 +435,8 @@ rows = [
     ("toy model error delta", "down", factors.direction(toy_deltas, toy_delta_peaks),
      fmt_series(toy_deltas, toy_delta_peaks), "2-D circle, 10 + 10 points"),
 ]
-table = ["| factor (increasing) | paper | here | measured peak gap | scale here |", "|---|---|---|---|---|"]
-table += [f"| {a} | {b} | **{c}** | {d} | {e} |" for a, b, c, d, e in rows]
-display(Markdown("\n".join(table)))
+display(Markdown(factor_tables.markdown_table(("factor (increasing)", "paper", "here", "measured peak gap", "scale here"),
+                                              rows, bold=2)))
 
 # %% [markdown]
 # ## Compared with the paper
@@ -616,22 +476,17 @@ display(Markdown("\n".join(table)))
 # values of `-p dataset`, `-p n_train`, `-p channels`, `-p steps` and `-p seed`.
 
 # %% tags=["hide-input"]
-seeds_covered = f"{n_seeds} training seeds per setting"
-c7c = intervals.group_means_bootstrap(k_gaps, lambda m: round(metrics.rank_correlation(Ks, m), 9),
-                                      covers=seeds_covered)  # rounded: no float round-off
-c7d = intervals.group_means_bootstrap([k_sigmas[-1], k_sigmas[0]], lambda m: m[0] - m[1], covers=seeds_covered)
-c7e = intervals.group_means_bootstrap([class_gaps, uncond_gaps], lambda m: m[0] - m[1], covers=seeds_covered)
-c7_verdicts = {"C7c": verdict(c7c.lo, c7c.hi, ">=", cluster_rank), "C7d": verdict(c7d.lo, c7d.hi, ">", 0.0),
-               "C7e": verdict(c7e.lo, c7e.hi, ">", 0.0)}
+c7 = factor_study.condition_intervals(peaks, clusters, n_seeds)
+c7_verdicts = factor_study.condition_verdicts(c7, cluster_rank)
 OUTCOME = {"PASS": "reproduces", "FAIL": "does not reproduce", "INCONCLUSIVE": "is undecided"}
 display(Markdown(
     f"**Condition granularity, over {n_seeds} training seeds per setting.** The seed-mean peak training gap "
     f"against the number of clusters reads {fmt_series(Ks, k_peak)}; its rank correlation with $K$ is "
-    f"{ci_text(c7c)}, so the rise with finer conditioning {OUTCOME[c7_verdicts['C7c']]} here (C7c). "
+    f"{ci_text(c7['C7c'])}, so the rise with finer conditioning {OUTCOME[c7_verdicts['C7c']]} here (C7c). "
     f"The peak sits at $\\sigma$ = {k_sigma[-1]:.3g} for $K$ = {Ks[-1]} against {k_sigma[0]:.3g} for "
-    f"$K$ = {Ks[0]}, a shift of {ci_text(c7d)}: the move to higher noise levels {OUTCOME[c7_verdicts['C7d']]} "
+    f"$K$ = {Ks[0]}, a shift of {ci_text(c7['C7d'])}: the move to higher noise levels {OUTCOME[c7_verdicts['C7d']]} "
     f"(C7d). The ten digit classes give a seed-mean peak gap of {class_gaps.mean():.3g} against "
-    f"{uncond_peak:.3g} without labels, a difference of {ci_text(c7e)}: the larger gap of the conditional "
+    f"{uncond_peak:.3g} without labels, a difference of {ci_text(c7['C7e'])}: the larger gap of the conditional "
     f"network {OUTCOME[c7_verdicts['C7e']]} (C7e). The unconditional network already overfits strongly "
     f"(peak gap {uncond_peak:.3g}), so a coarse label has little left to add; a fine one ({Ks[-1]} clusters "
     f"of about {n_train / max(Ks[-1], 1):.0f} training images each) lets the network single out a training "
@@ -672,25 +527,8 @@ display(Markdown(
 # NBVAL_CHECK_OUTPUT
 full = int(np.argmax(win))
 small = int(np.argmin(win))
-scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}M params, "
-      f"{n_gen} samples, K in {{{', '.join(map(str, clusters))}}}", f"{steps} steps, {n_seeds} training seeds")
-records = []
-for cid, kind in (("C7a", "cfg"), ("C7b", "auto")):
-    fd_gap = tuple(float(gcal.values(kind, w, "classifier/fd_gap").mean()) for w in (0, claim_weight))
-    copies = ", ".join(f"{gcal.values(kind, w, 'copy_fraction').mean():.3g} at w = {w:g}" for w in calib_weights)
-    records.append(factors.c7_guidance(cid, f"{kinds[kind]}, w = {claim_weight:g}", rise[kind]["index"].ravel(),
-                                       rise[kind]["fd_diff"].ravel(), fd_gap, copies,
-                                       claim_weight))
-records += [
-    factors.c7_setting("C7c", f"rank correlation of the seed-mean peak training gap with K ({fmt_series(Ks, k_peak)})",
-                       c7c,
-                       claims.Criterion(">=", cluster_rank), 0.0, "the unconditional runs at every K"),
-    factors.c7_setting("C7d", f"seed-mean sigma of the peak gap at K = {Ks[-1]} ({k_sigma[-1]:.3g}) minus at K = "
-                       f"{Ks[0]} ({k_sigma[0]:.3g})", c7d,
-                       claims.Criterion(">", 0.0), 0.0, f"K = {Ks[0]} against itself"),
-    factors.c7_setting("C7e", f"seed-mean peak gap class-conditional ({class_gaps.mean():.3g}) minus unconditional "
-                       f"({uncond_peak:.3g})", c7e,
-                       claims.Criterion(">", 0.0), 0.0, "the unconditional runs against themselves")]
+records = (factor_study.guidance_records(gcal, kinds, claim_weight, calib_weights, rise)
+           + factor_study.condition_records(peaks, clusters, c7, cluster_rank))
 scale(dataset, n_train, f"U-Net {count_parameters(class_run.denoiser) / 1e6:.2f}M params, "
       f"{n_gen} samples, K in {{{', '.join(map(str, clusters))}}}", f"{steps} steps, {n_seeds} training seeds")
 for r in records:

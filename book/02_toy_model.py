@@ -80,14 +80,11 @@ seed = 0                 # int in [0, 2**31-1]: master seed (random circle, samp
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import torch
 from IPython.display import HTML, Markdown, display
 from diffgen_lib.progress import progress_bar
 
 from diffgen_lib import diffusion, toy
-from diffgen_lib.measure import metrics, summaries
-from diffgen_lib.studies import explorer, toy_analysis
+from diffgen_lib.studies import explorer, toy_analysis, toy_figures, toy_study, toy_tables
 from diffgen_lib.book import claim_over_draws, glue_values, pin_threads, scale, setup_chapter, show_table, sig3
 
 params = setup_chapter("02_toy_model", globals())
@@ -154,12 +151,7 @@ flow_rows = [0.0, regime_delta]
 flows = {(d, s): toy.flow_field(train, s, d, resolution=41) for d in flow_rows for s in regime_sigmas}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-regimes", "caption": "Flow fields $y_\\delta(x;\\sigma) - x$ of the toy model (streamlines, colour: log10 of the field's length) for the optimal denoiser ($\\delta = 0$, top) and the error-prone model (bottom) at noise levels far above, near and far below $\\delta$. Filled dots: training points; open red circles: validation points."}}
-fig, axes = plt.subplots(2, len(regime_sigmas), figsize=(7, 5.4))
-axes = np.asarray(axes).reshape(2, -1)
-for r, d in enumerate(flow_rows):
-    for c, s in enumerate(regime_sigmas):
-        stream = explorer.draw_flow(axes[r, c], train, s, d, val=val, field=flows[(d, s)], density=0.9)
-fig.colorbar(stream.lines, ax=axes, shrink=0.6, label="log10 of the length of $y_\\delta - x$")
+toy_figures.regime_flows_figure(train, val, flows, flow_rows, regime_sigmas)
 plt.show()
 
 # %% [markdown]
@@ -202,34 +194,17 @@ plt.show()
 # shrinks quickly as $\delta$ grows.
 
 # %%
-probe_angles = np.sort(np.concatenate([
-    np.linspace(0, 2 * np.pi, 721),
-    np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi),   # exactly at the training points
-    np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi),
-]))
+probe_angles = toy_study.probe_angles(train, val)
 angle_gaps = {d: toy.gap_along_circle(train, probe_angles, angle_sigma, d, n_noise=n_noise)
               for d in progress_bar(angle_deltas, desc="gap along the circle")}
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-angle", "caption": "Relative gap of a probe point on the circle against the mean training error, as a function of its angle, at one noise level, for several model errors (symmetric-log axis: linear below 0.1). Dotted black lines: training points (gap exactly 0); dotted red lines: validation points (halfway between)."}}
-fig, ax = plt.subplots(figsize=(7, 3.4))
-for d in angle_deltas:
-    ax.plot(np.degrees(probe_angles), angle_gaps[d], lw=1.4, label=f"$\\delta$ = {d:g}")
-for a in np.degrees(np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi)):
-    ax.axvline(a, color="k", ls=":", lw=0.7)
-for a in np.degrees(np.arctan2(val[:, 1], val[:, 0]) % (2 * np.pi)):
-    ax.axvline(a, color="tab:red", ls=":", lw=0.7)
-ax.set_yscale("symlog", linthresh=0.1)
-ax.set_ylim(-0.02, 30 * max(g[np.isfinite(g)].max() for g in angle_gaps.values()))  # room for the legend
-ax.set(xlabel="angle on the circle (degrees)", ylabel="(E(angle) - E_train) / E_train", xlim=(0, 360),
-       title=f"$\\sigma$ = {angle_sigma:g}")
-ax.legend(ncol=len(angle_deltas), loc="upper right", columnspacing=1.0, handlelength=1.5)
+toy_figures.gap_angle_figure(probe_angles, angle_gaps, train, val, angle_sigma)
 plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-train_angle_idx = np.isin(probe_angles, np.arctan2(train[:, 1], train[:, 0]) % (2 * np.pi))
-show_table([{"delta": f"{d:g}", "largest |gap| at the training points": sig3(np.abs(angle_gaps[d][train_angle_idx]).max(), roundoff=True),
-             "largest gap on the circle": sig3(angle_gaps[d].max(), roundoff=True)} for d in angle_deltas],
+show_table(toy_tables.angle_rows(probe_angles, angle_gaps, train),
            "tbl-toy-angle", "The gap around the circle: at the training points it vanishes for every model error; "
            "between them it is largest for the memorizing model (delta = 0) and shrinks as delta grows.")
 
@@ -244,26 +219,16 @@ show_table([{"delta": f"{d:g}", "largest |gap| at the training points": sig3(np.
 # unbounded at small $\sigma$: the training error goes to exactly zero.
 
 # %%
-curves = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise)
-          for d in progress_bar(deltas, desc="gap against sigma")}
-peaks = {d: summaries.peak(gap_sigmas, curves[d]) for d in deltas}
+curves = toy_study.delta_curves(train, val, gap_sigmas, deltas, n_noise, desc="gap against sigma")
+peaks = toy_study.peaks_of(gap_sigmas, curves)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-gap-sigma", "caption": "Relative gap (val - train) / train of the toy model against the noise level (120-step EDM schedule), symmetric circle with 10 training and 10 validation points, for model errors from 2.2 down to 1.2. Triangles: the peaks (tabulated below)."}}
-fig, ax = plt.subplots(figsize=(7, 4))
-colors = plt.cm.viridis(np.linspace(0.9, 0.1, len(deltas)))
-for d, color in zip(deltas, colors):
-    ax.semilogx(gap_sigmas, curves[d], color=color, lw=1.6, label=f"$\\delta$ = {d:g}")
-    ax.plot([peaks[d]['peak_sigma']], [peaks[d]['peak_gap']], "v", color=color, ms=6)
-ax.axhline(0, color="0.6", lw=0.8)
-ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-ax.legend()
+toy_figures.gap_sigma_figure(gap_sigmas, curves, peaks)
 plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-show_table([{"delta": f"{d:.3g}", "peak gap": f"{peaks[d]['peak_gap']:.3g}", "at sigma": f"{peaks[d]['peak_sigma']:.3g}",
-             "gap at sigma_max": sig3(curves[d][0], roundoff=True), "gap at sigma_min": sig3(curves[d][-1], roundoff=True)}
-            for d in deltas], "tbl-toy-delta",
+show_table(toy_tables.delta_rows(curves, peaks), "tbl-toy-delta",
            "Peak of the validation gap against the noise level per model error delta, and the gap at the two ends "
            "of the sigma range (about 0: the gap lives at intermediate noise).")
 
@@ -276,30 +241,12 @@ show_table([{"delta": f"{d:.3g}", "peak gap": f"{peaks[d]['peak_gap']:.3g}", "at
 
 # %%
 # NBVAL_CHECK_OUTPUT
-mc_delta = max(deltas)
-tt, vt = (torch.from_numpy(p) for p in (train, val))
-old_err = {name: toy._errors(pts, gap_sigmas, tt, mc_delta, toy.shared_local_noise(pts, 50, seed)).mean(1)
-           for name, pts in (("train", tt), ("val", vt))}
-mc_old = summaries.peak(gap_sigmas, (old_err["val"] - old_err["train"]) / old_err["train"])['peak_gap']
-mc = {}
-for design, paired in (("paired", True), ("independent", False)):
-    gs = [curves[mc_delta] if paired and s == seed and mc_delta in curves else
-          toy.gap_curve(train, val, gap_sigmas, mc_delta, n_noise=n_noise, seed=s, paired=paired)
-          for s in (seed, seed + 1, seed + 2)]
-    peaks_s = [summaries.peak(gap_sigmas, g)['peak_gap'] for g in gs]
-    mc[design] = (peaks_s, max(max(abs(g[0]), abs(g[-1])) for g in gs))
-show_table([{"noise draws": "50 shared by all points", "peak gap (per seed)": sig3(mc_old), "spread": "", "end |gap| up to": ""}]
-           + [{"noise draws": f"{n_noise} per point, {design} val draws", "peak gap (per seed)": ", ".join(sig3(p) for p in peaks_s),
-               "spread": sig3(max(peaks_s) - min(peaks_s)), "end |gap| up to": sig3(end, roundoff=True)}
-              for design, (peaks_s, end) in mc.items()],
-           "tbl-toy-mc", f"Monte-Carlo check of the protocol at delta = {mc_delta:g}: the peak gap with 50 noise draws "
+mc = toy_study.monte_carlo_check(train, val, gap_sigmas, max(deltas), n_noise, seed, paired_curve=curves[max(deltas)])
+show_table(toy_tables.monte_carlo_rows(mc, n_noise),
+           "tbl-toy-mc", f"Monte-Carlo check of the protocol at delta = {mc.delta:g}: the peak gap with 50 noise draws "
            "shared by all points (one seed) and with per-point draws for three seeds, paired or independent for the "
            "validation points.")
-glue_values({"mc_delta": mc_delta, "mc_old_peak": sig3(mc_old), "mc_new_peak": sig3(mc["paired"][0][0]),
-             "mc_spread_paired": sig3(max(mc["paired"][0]) - min(mc["paired"][0])),
-             "mc_spread_indep": sig3(max(mc["independent"][0]) - min(mc["independent"][0])),
-             "mc_indep_end": sig3(mc["independent"][1]),
-             "mc_indep_end_ratio": sig3(mc["independent"][1] / np.mean(mc["independent"][0]))})
+glue_values(toy_tables.monte_carlo_values(mc))
 
 # %% tags=["hide-input"]
 peak_sig = [peaks[d]['peak_sigma'] for d in deltas]
@@ -326,32 +273,16 @@ display(Markdown(
 # validation points are indistinguishable.
 
 # %%
-density_curves = {}
-for n in progress_bar(density_train, desc="density"):
-    tr_n, va_n = toy.circle_data(2 * n)
-    density_curves[n] = toy.gap_curve(tr_n, va_n, gap_sigmas, density_delta, n_noise=n_noise)
-density_peaks = {n: summaries.peak(gap_sigmas, density_curves[n]) for n in density_train}
+density_curves = toy_study.density_curves(density_train, gap_sigmas, density_delta, n_noise, desc="density")
+density_peaks = toy_study.peaks_of(gap_sigmas, density_curves)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-density", "caption": "Denser data. Left: relative gap against the noise level for 8 to 15 training points on the circle (as many validation points between them) at a fixed model error. Right: peak gap (blue) and the noise level of the peak (orange) against the number of training points."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
-colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(density_train)))
-for n, color in zip(density_train, colors):
-    ax1.semilogx(gap_sigmas, density_curves[n], color=color, lw=1.4, label=f"N = {n}")
-ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"$\\delta$ = {density_delta:g}")
-ax1.legend(ncol=2, loc="upper right", handlelength=1.0, columnspacing=0.6, labelspacing=0.2)
-ax2.plot(density_train, [density_peaks[n]['peak_gap'] for n in density_train], "o-", color="tab:blue")
-ax2.set(xlabel="training points N", ylabel="peak gap")
-ax2.yaxis.label.set_color("tab:blue")
-ax3 = ax2.twinx()
-ax3.plot(density_train, [density_peaks[n]['peak_sigma'] for n in density_train], "s--", color="tab:orange")
-ax3.set_ylabel("$\\sigma$ of the peak", color="tab:orange")
-ax3.grid(False)
+toy_figures.density_figure(gap_sigmas, density_curves, density_peaks, density_delta)
 plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-show_table([{"N train": n, "peak gap": f"{density_peaks[n]['peak_gap']:.3g}", "at sigma": f"{density_peaks[n]['peak_sigma']:.3g}"}
-            for n in density_train], "tbl-toy-density", "Peak gap and its noise level against the number of training "
+show_table(toy_tables.density_rows(density_peaks), "tbl-toy-density", "Peak gap and its noise level against the number of training "
            "points on the circle.")
 
 # %% [markdown]
@@ -377,41 +308,19 @@ show_table([{"N train": n, "peak gap": f"{density_peaks[n]['peak_gap']:.3g}", "a
 # {numref}`fig-toy-gap-sigma` equals the guided one (interpolated).
 
 # %%
-guided_curves = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, guidance=w,
-                                  delta_neg=delta_neg)
-                 for w in progress_bar(guidance_weights, desc="autoguidance")}
-guided_peaks = {w: summaries.peak(gap_sigmas, guided_curves[w]) for w in guidance_weights}
-delta_by_weight = {w: float(toy_analysis.effective_delta(guided_peaks[w]['peak_sigma'], delta_pos, delta_neg, w))
-                   for w in guidance_weights}
-delta_by_peak = {w: toy_analysis.matched_delta(guided_peaks[w]['peak_gap'], deltas, [peaks[d]['peak_gap'] for d in deltas])
-                 for w in guidance_weights}
+guided_curves = toy_study.guided_curves(train, val, gap_sigmas, delta_pos, delta_neg, guidance_weights, n_noise,
+                                       desc="autoguidance")
+guided_peaks = toy_study.peaks_of(gap_sigmas, guided_curves)
+delta_by_weight, delta_by_peak = toy_study.effective_deltas(guided_peaks, delta_pos, delta_neg, deltas, peaks)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-guidance", "caption": "Autoguidance in the toy model. Left: relative gap against the noise level for growing guidance weight w (guided model delta_pos, guiding model delta_neg). Right: the peak gap against w (blue) and two effective model errors (orange): the delta with the same identity weight at the peak noise level, and the delta whose unguided peak gap equals the guided one (missing where outside the range of deltas measured above)."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
-colors = plt.cm.magma(np.linspace(0.1, 0.8, len(guidance_weights)))
-for w, color in zip(guidance_weights, colors):
-    ax1.semilogx(gap_sigmas, guided_curves[w], color=color, lw=1.5, label=f"w = {w:g}")
-ax1.set(xlabel="$\\sigma$", ylabel="relative gap",
-        title=f"$\\delta_{{pos}}$ = {delta_pos:g}, $\\delta_{{neg}}$ = {delta_neg:g}")
-ax1.legend(handlelength=1.2, labelspacing=0.2)
-ax2.plot(guidance_weights, [guided_peaks[w]['peak_gap'] for w in guidance_weights], "o-", color="tab:blue")
-ax2.set(xlabel="guidance weight w", ylabel="peak gap")
-ax2.yaxis.label.set_color("tab:blue")
-ax3 = ax2.twinx()
-ax3.plot(guidance_weights, [delta_by_weight[w] for w in guidance_weights], "s--", color="tab:orange",
-         label="same identity weight")
-ax3.plot(guidance_weights, [delta_by_peak[w] for w in guidance_weights], "d:", color="tab:orange",
-         label="same peak gap")
-ax3.set_ylabel("effective $\\delta$", color="tab:orange")
-ax3.legend(loc="upper right", handlelength=1.5)
-ax3.grid(False)
+toy_figures.guidance_figure(gap_sigmas, guided_curves, guided_peaks, delta_pos, delta_neg, delta_by_weight, delta_by_peak)
 plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-show_table([{"w": f"{w:.3g}", "peak gap": f"{guided_peaks[w]['peak_gap']:.3g}", "at sigma": f"{guided_peaks[w]['peak_sigma']:.3g}",
-             "effective delta (same weight)": f"{delta_by_weight[w]:.3g}", "effective delta (same peak)": f"{delta_by_peak[w]:.3g}"}
-            for w in guidance_weights], "tbl-toy-guidance", "Autoguidance with weight w: the peak gap, its noise level "
+show_table(toy_tables.guidance_rows(guided_peaks, delta_by_weight, delta_by_peak), "tbl-toy-guidance",
+           "Autoguidance with weight w: the peak gap, its noise level "
            "and the model error delta of an unguided model with the same weight or the same peak gap.")
 
 # %% [markdown]
@@ -429,28 +338,11 @@ show_table([{"w": f"{w:.3g}", "peak gap": f"{guided_peaks[w]['peak_gap']:.3g}", 
 
 # %%
 random_train, random_val = toy.circle_data(n_random, symmetric=False, seed=seed)
-endpoints, paths = {}, {}
-for d in progress_bar(sorted(set(traj_deltas) | set(fd_deltas)), desc="sampling"):
-    states, _ = toy.sample_trajectories(random_train, d, n_gen, n_steps=traj_steps, seed=seed)
-    endpoints[d] = states[-1]
-    if d in traj_deltas:
-        paths[d] = states
+endpoints, paths = toy_study.sample_endpoints(random_train, set(traj_deltas) | set(fd_deltas), traj_deltas, n_gen,
+                                              traj_steps, seed)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-trajectories", "caption": "Euler trajectories (grey, the first 40 samples) and endpoints (blue) of the toy sampler on a random circle for growing model error. Black crosses: training points; open red circles: validation points. Titles: fraction of endpoints within the recall tolerance of a training point. The optimal denoiser (left) recalls training points exactly; with growing error the endpoints spread along the circle (and off it)."}}
-n_cols = min(2, len(traj_deltas))
-n_rows = -(-len(traj_deltas) // n_cols)
-fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 3.3 * n_rows), squeeze=False)
-for ax in axes.flat[len(traj_deltas):]:
-    ax.axis("off")
-for ax, d in zip(axes.flat, traj_deltas):
-    for k in range(min(40, n_gen)):
-        ax.plot(paths[d][:, k, 0], paths[d][:, k, 1], color="0.7", lw=0.5)
-    e = endpoints[d]
-    ax.scatter(e[:, 0], e[:, 1], s=14, color="tab:blue", alpha=0.5, zorder=3)
-    ax.scatter(random_val[:, 0], random_val[:, 1], s=30, facecolors="none", edgecolors="tab:red", zorder=4)
-    ax.scatter(random_train[:, 0], random_train[:, 1], s=22, marker="x", color="k", zorder=5)
-    ax.set(xlim=(-14, 14), ylim=(-14, 14), aspect="equal", xticks=[], yticks=[],
-           title=f"$\\delta$ = {d:g}: recall {toy_analysis.recall_fraction(e, random_train, recall_tol):.2f}")
+toy_figures.trajectories_figure(paths, traj_deltas, random_train, random_val, recall_tol)
 plt.show()
 
 # %% [markdown]
@@ -462,41 +354,21 @@ plt.show()
 # validation point ({numref}`fig-toy-fd`).
 
 # %%
-fd_train = np.array([metrics.frechet_distance(endpoints[d], random_train) for d in fd_deltas])
-fd_val = np.array([metrics.frechet_distance(endpoints[d], random_val) for d in fd_deltas])
-fd_floor = metrics.frechet_distance(random_train, random_val)
-nn_train = np.array([metrics.nearest_neighbors(endpoints[d], random_train)[0][:, 0].mean() for d in fd_deltas])
-nn_val = np.array([metrics.nearest_neighbors(endpoints[d], random_val)[0][:, 0].mean() for d in fd_deltas])
-recall = np.array([toy_analysis.recall_fraction(endpoints[d], random_train, recall_tol) for d in fd_deltas])
+dist = toy_study.generated_distances(endpoints, fd_deltas, random_train, random_val, recall_tol)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-toy-fd", "caption": "Generated points against model error on the random circle. Left: Fr\u00e9chet distance of the generated points to the training points and to the validation points; dotted: FD between the training and the validation points. Right: mean distance of a generated point to its nearest training point and to its nearest validation point, and the fraction of exact recalls (right axis)."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
-ax1.plot(fd_deltas, fd_train, "o-", label="FD(generated, train)")
-ax1.plot(fd_deltas, fd_val, "s-", label="FD(generated, val)")
-ax1.axhline(fd_floor, color="0.4", ls=":", label="FD(train, val)")
-ax1.set(xlabel="model error $\\delta$", ylabel="Fréchet distance")
-ax1.legend(handlelength=1.5)
-ax2.plot(fd_deltas, nn_train, "o-", label="to nearest train point")
-ax2.plot(fd_deltas, nn_val, "s-", label="to nearest val point")
-ax2.set(xlabel="model error $\\delta$", ylabel="mean distance")
-ax4 = ax2.twinx()
-ax4.plot(fd_deltas, recall, "^:", color="tab:green", label="exact recalls")
-ax4.set_ylabel("fraction of exact recalls", color="tab:green")
-ax4.set_ylim(-0.02, 1.02)
-ax4.grid(False)
-ax2.legend(loc="lower right", bbox_to_anchor=(1, 0.06), handlelength=1.5)
+toy_figures.generated_figure(dist)
 plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-show_table([{"delta": f"{d:.3g}", "FD gen-train": f"{fd_train[k]:.3g}", "FD gen-val": f"{fd_val[k]:.3g}",
-             "NN train": sig3(nn_train[k], roundoff=True), "NN val": f"{nn_val[k]:.3g}", "exact recalls": f"{recall[k]:.3g}"}
-            for k, d in enumerate(fd_deltas)], "tbl-toy-fd",
+show_table(toy_tables.generated_rows(dist), "tbl-toy-fd",
            f"Generated points per model error delta: Frechet distance to the training and validation points (the two "
-           f"sets themselves are {fd_floor:.3g} apart), mean nearest-neighbour distance to each, and the fraction of "
+           f"sets themselves are {dist.fd_floor:.3g} apart), mean nearest-neighbour distance to each, and the fraction of "
            "exact recalls.")
 
 # %% tags=["hide-input"]
+nn_train, nn_val, fd_train = dist.nn_train, dist.nn_val, dist.fd_train
 diff = nn_val - nn_train
 display(Markdown(
     f"The two measures tell different stories. The nearest-neighbour distances show the loss of "
@@ -506,7 +378,7 @@ display(Markdown(
     f"{diff[-1]:.3g}. Both distances grow, though: blurring moves points off the training points "
     f"in every direction, along the circle (towards the validation points) and off it. The Fréchet "
     f"distance to the training points stays between {fd_train.min():.3g} and {fd_train.max():.3g} "
-    f"and that to the validation points near the train-val distance of {fd_floor:.3g}: with "
+    f"and that to the validation points near the train-val distance of {dist.fd_floor:.3g}: with "
     f"{len(random_train)} points per set, the Gaussian fits of the training and the validation "
     f"points differ by chance far more than blurring moves the generated set, and blurring keeps the "
     f"*mean* of the training set. In two dimensions with a handful of points, FD is not the measure "
@@ -577,21 +449,11 @@ display(HTML(explorer.animation_html(tour)))
 # %%
 def claim_statistics(s):
     """C6a-e's statistics from the gap curves drawn with noise seed ``s`` (0: the curves above)."""
-    if s == 0:
-        c, dc, gc = curves, density_curves, guided_curves
-    else:
-        c = {d: toy.gap_curve(train, val, gap_sigmas, d, n_noise=n_noise, seed=s) for d in deltas}
-        dc = {n: toy.gap_curve(*toy.circle_data(2 * n), gap_sigmas, density_delta, n_noise=n_noise, seed=s)
-              for n in density_train}
-        gc = {w: toy.gap_curve(train, val, gap_sigmas, delta_pos, n_noise=n_noise, seed=s, guidance=w,
-                               delta_neg=delta_neg) for w in guidance_weights}
-    pk = {d: summaries.peak(gap_sigmas, c[d]) for d in deltas}
-    return dict(
-        rho_delta=metrics.rank_correlation(deltas, [pk[d]['peak_gap'] for d in deltas]),
-        rho_density=metrics.rank_correlation(density_train, [summaries.peak(gap_sigmas, dc[n])['peak_gap'] for n in density_train]),
-        rho_guidance=metrics.rank_correlation(guidance_weights, [summaries.peak(gap_sigmas, gc[w])['peak_gap'] for w in guidance_weights]),
-        end_ratio=max(max(abs(c[d][0]), abs(c[d][-1])) / pk[d]['peak_gap'] for d in deltas),
-        peak_off=toy_analysis.worst_peak_ratio([pk[d]['peak_sigma'] for d in deltas], deltas))
+    c, dc, gc = (curves, density_curves, guided_curves) if s == 0 else (
+        toy_study.delta_curves(train, val, gap_sigmas, deltas, n_noise, seed=s),
+        toy_study.density_curves(density_train, gap_sigmas, density_delta, n_noise, seed=s),
+        toy_study.guided_curves(train, val, gap_sigmas, delta_pos, delta_neg, guidance_weights, n_noise, seed=s))
+    return toy_study.claim_statistics(c, dc, gc, gap_sigmas, deltas, density_train, guidance_weights)
 
 
 draws = [claim_statistics(s) for s in progress_bar(range(claim_seeds), desc="claim seeds")]

@@ -83,47 +83,23 @@ n_seeds = 3              # run parameter: training seeds seed, seed + 1, ... of 
 scale2_n_seeds = 3       # run parameter: training seeds seed, seed + 1, ... of the second-scale run (C2a and C3 there; the next chapters judge C4 and C5 over them)
 
 # %%
-import math
-
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from diffgen_lib import analytic, train
-from diffgen_lib.measure import evaluation, metrics, summaries
-from diffgen_lib.studies import book_runs, experiments, training_gap
+from diffgen_lib.measure import evaluation, summaries
+from diffgen_lib.studies import book_runs, gap_figures, gap_prose, gap_study, gap_tables, training_gap
 from diffgen_lib.networks import count_parameters
-from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
+from diffgen_lib.book import glue_values, scale, setup_chapter, show_table
 
 params = setup_chapter("03_training_gap", globals())
 glue_values(params)
-common = dict(dataset=dataset, steps=steps, seed=seed, device=device, n_val=n_val, n_feature=n_feature,
-              model=model, batch_size=batch_size, precision=precision, compile=compile)
-main_config = experiments.gap_run(n_train=n_train, channels=channels, **common)
-width_configs = experiments.width_runs(widths, n_train=n_train, **common)
-size_configs = experiments.size_runs(size_trains, channels=channels, **common)
-class_config = experiments.gap_run(n_train=n_train, channels=channels, labels="class", **common)
-# The seed runs: the main run (its first seed is the main run itself, the one later chapters load)
-# and the extreme widths of claim C2b, each trained with n_seeds training seeds.
-seed_list = [seed + k for k in range(n_seeds)]
-seed_configs = {s: experiments.gap_run(n_train=n_train, channels=channels, **{**common, "seed": s})
-                for s in seed_list}
-extreme_widths = sorted({min(widths), max(widths)})
-width_seed_configs = {(w, s): experiments.gap_run(n_train=n_train, channels=w, **{**common, "seed": s})
-                      for w in extreme_widths for s in seed_list}
-assert seed_configs[seed] == main_config
-scale2_config = experiments.second_scale_run(params)
-scale2_size_configs = experiments.second_scale_size_runs(params)  # scale2_n_train's run is scale2_config
-scale2_seed_configs = experiments.second_scale_seed_runs(params)  # the first is scale2_config
-
-
-def sigma_axis(ax, sd):
-    """Mark sigma_data on a log-sigma axis and add sigma / sigma_data on top."""
-    ax.axvline(sd, color="0.4", ls=":", lw=1)
-    ax.text(sd, 0.98, " $\\sigma_\\mathrm{data}$", transform=ax.get_xaxis_transform(), va="top",
-            fontsize=9, color="0.3")
-    top = ax.secondary_xaxis("top", functions=(lambda s: s / sd, lambda r: r * sd))
-    top.set_xlabel("$\\sigma / \\sigma_\\mathrm{data}$", fontsize=9)
+# Every run of the chapter: the main run, one per width and per training-set size, the class-conditional
+# run, the seed runs (the main run, whose first seed is the main run itself, the one later chapters
+# load, and the extreme widths of claim C2b, each trained with n_seeds training seeds) and the second
+# scale's run, its training-set sizes and its training seeds.
+configs = gap_study.chapter_configs(params)
+seed_list = list(configs.seeds)
 
 # %% [markdown]
 # ## The measurement
@@ -162,12 +138,10 @@ def sigma_axis(ax, sd):
 # %%
 # every run of this chapter; the missing ones trained two at a time, longest first (`make book`
 # trains them before the chapters run, so here they are loaded)
-book_runs.train_together([*scale2_size_configs.values(), *scale2_seed_configs.values(), main_config,
-                          *width_configs.values(), *size_configs.values(), class_config, *seed_configs.values(),
-                          *width_seed_configs.values()])
-main = train.train(main_config)
+book_runs.train_together(configs.all())
+main = train.train(configs.main)
 curves = evaluation.gap_curves(main, n_eval=n_eval)
-seed_curves = {s: evaluation.gap_curves(train.train(c), n_eval=n_eval) for s, c in seed_configs.items()}
+seed_curves = gap_study.curves_of(configs.seeds, n_eval)
 band = training_gap.seed_band([c.gap[-1] for c in seed_curves.values()])
 sd = main.sigma_data
 sig = curves.sigmas
@@ -177,10 +151,7 @@ last = peaks["index"][-1]
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"step": int(step), "peak gap": sig3(peaks["peak_gap"][t]), "at sigma": sig3(sig[peaks["index"][t]]),
-             "sigma / sigma_data": sig3(sig[peaks["index"][t]] / sd),
-             "E_train": sig3(curves.train_error[t, peaks["index"][t]]), "E_val": sig3(curves.val_error[t, peaks["index"][t]]),
-             "threshold": sig3(curves.threshold[peaks["index"][t]])} for t, step in enumerate(curves.steps)],
+show_table(gap_tables.snapshot_rows(curves, peaks, sd),
            "tbl-gap-snapshots",
            f"The main run ({dataset}, {len(main.splits.train)} training and {len(main.splits.val)} validation images of "
            f"{'x'.join(map(str, main.splits.image_shape[1:]))} pixels, sigma_data = {sd:.3g}, "
@@ -193,21 +164,7 @@ show_table([{"step": int(step), "peak gap": sig3(peaks["peak_gap"][t]), "at sigm
 # spread of the last snapshot's curve over the {glue:text}`n_seeds` training seeds.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-sigma", "caption": "Relative gap (val - train) / train of the denoising error against the noise level, one curve per snapshot of the main run (colour: training step), and the overfitting threshold (dashed: the gap at the snapshot with the smallest validation error, per sigma). Grey band: smallest to largest gap of the last snapshot over the training seeds. Dotted: sigma_data; top axis: sigma / sigma_data."}}
-fig, ax = plt.subplots(figsize=(7, 4.2))
-cmap = plt.cm.viridis
-norm = plt.Normalize(0, curves.steps.max())
-ax.fill_between(sig, band["min"], band["max"], color="0.5", alpha=0.3, lw=0,
-                label=f"last step, {n_seeds} seeds")
-for t, step in enumerate(curves.steps):
-    ax.semilogx(sig, curves.gap[t], color=cmap(norm(step)), lw=1.5)
-ax.semilogx(sig, curves.threshold, "k--", lw=1.2, label="overfitting threshold")
-ax.plot(sig[last], peaks["peak_gap"][-1], "v", color=cmap(norm(curves.steps[-1])), ms=7,
-        label=f"peak at step {curves.steps[-1]}")
-ax.axhline(0, color="0.6", lw=0.8)
-sigma_axis(ax, sd)
-fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="training step")
-ax.set(xlabel="$\\sigma$", ylabel="relative gap (val - train) / train")
-ax.legend(loc="upper left")
+gap_figures.gap_snapshots_figure(curves, peaks, band, n_seeds, sd)
 plt.show()
 
 # %% [markdown]
@@ -217,13 +174,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-seed_peaks = {s: summaries.peaks(c.sigmas, c.gap) for s, c in seed_curves.items()}
-c3_draws = {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in seed_curves.items()}
-rho_draws = {s: metrics.rank_correlation(c.steps, seed_peaks[s]["peak_gap"]) for s, c in seed_curves.items()}
-show_table([{"training seed": s, "peak gap": sig3(c3_draws[s]["peak"]), "at sigma": sig3(c3_draws[s]["sigma"]),
-             "grid point": c3_draws[s]["index"], "gap at sigma_min / peak (abs.)": sig3(c3_draws[s]["low_end"]),
-             "gap at sigma_max / peak (abs.)": sig3(c3_draws[s]["high_end"]), "rank correlation": sig3(rho_draws[s])}
-            for s in seed_list], "tbl-gap-seeds",
+seed_stats = gap_study.seed_statistics(seed_curves, peak_margin)
+show_table(gap_tables.seed_rows(seed_stats, seed_list), "tbl-gap-seeds",
            "The main run with each training seed, last snapshot: the peak gap and where it lies, the gap at the two ends "
            "of the sigma grid relative to the peak, and the rank correlation of the peak gap with the training step.")
 
@@ -243,51 +195,25 @@ show_table([{"training seed": s, "peak gap": sig3(c3_draws[s]["peak"]), "at sigm
 # same images with the same noise.
 
 # %%
-ema_curves = {s: evaluation.gap_curves(train.train(c), n_eval=n_eval, weights="ema") for s, c in seed_configs.items()}
-ema_peaks = {s: summaries.peaks(c.sigmas, c.gap) for s, c in ema_curves.items()}
+ema_curves = gap_study.curves_of(configs.seeds, n_eval, weights="ema")
 ema_band = training_gap.seed_band([c.gap[-1] for c in ema_curves.values()])
-ema_h = min(main_config.ema_halflife_kimg * 1000,
-            (main_config.ema_rampup_ratio or math.inf) * (steps - 1) * batch_size)
-glue_values({"ema_halflife_kimg": main_config.ema_halflife_kimg, "ema_rampup_ratio": main_config.ema_rampup_ratio,
+ema_h = gap_study.ema_halflife_images(configs.main, steps, batch_size)
+glue_values({"ema_halflife_kimg": configs.main.ema_halflife_kimg, "ema_rampup_ratio": configs.main.ema_rampup_ratio,
              "ema_images": steps * batch_size, "ema_halflife_steps": f"{ema_h / batch_size:.0f}"})
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-ema", "caption": "Raw weights (blue) against their EMA (orange). Left: relative gap of the last snapshot against the noise level, mean over the training seeds with the band from the smallest to the largest. Right: the peak gap of every snapshot against the training step, mean over the seeds, bars from the smallest to the largest."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.4))
-for name, b, pk, color in (("raw", band, seed_peaks, "tab:blue"), ("EMA", ema_band, ema_peaks, "tab:orange")):
-    ax1.semilogx(sig, b["mean"], color=color, lw=1.5, label=name)
-    ax1.fill_between(sig, b["min"], b["max"], color=color, alpha=0.25, lw=0)
-    p = np.array([pk[s]["peak_gap"] for s in seed_list])
-    ax2.errorbar(curves.steps, p.mean(0), yerr=[p.mean(0) - p.min(0), p.max(0) - p.mean(0)], fmt="o-",
-                 color=color, ms=4, capsize=2, label=name)
-ax1.axhline(0, color="0.6", lw=0.8)
-ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"step {curves.steps[-1]}")
-ax1.legend(loc="upper left")
-ax2.set(xlabel="training step", ylabel="peak relative gap")
-ax2.legend(loc="upper left")
+gap_figures.ema_figure(sig, curves.steps, {"raw": band, "EMA": ema_band},
+                       {"raw": gap_study.peaks_of(seed_curves), "EMA": gap_study.peaks_of(ema_curves)}, seed_list)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-ema_c3 = {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in ema_curves.items()}
-ema_rho = {s: metrics.rank_correlation(c.steps, ema_peaks[s]["peak_gap"]) for s, c in ema_curves.items()}
-rows = []
-for name, d3, rho_s in (("raw", c3_draws, rho_draws), ("EMA", ema_c3, ema_rho)):
-    pg, ps, er = ([d3[s][k] for s in seed_list] for k in ("peak", "sigma", "end_ratio"))
-    rows.append({"weights": name, "peak gap": f"{sig3(np.mean(pg))} ({sig3(min(pg))} .. {sig3(max(pg))})",
-                 "peak sigma": f"{sig3(np.mean(ps))} ({sig3(min(ps))} .. {sig3(max(ps))})",
-                 "end ratio": f"{sig3(np.mean(er))} ({sig3(min(er))} .. {sig3(max(er))})",
-                 "rank correlation": sig3(np.mean([rho_s[s] for s in seed_list]))})
-show_table(rows, "tbl-gap-ema", f"Raw weights and their EMA, last snapshot: mean over the {n_seeds} training seeds "
+ema_stats = gap_study.seed_statistics(ema_curves, peak_margin)
+show_table(gap_tables.weights_rows({"raw": seed_stats, "EMA": ema_stats}, seed_list), "tbl-gap-ema", f"Raw weights and their EMA, last snapshot: mean over the {n_seeds} training seeds "
            "(smallest .. largest).")
 
 # %% tags=["hide-input"]
-raw_pk, ema_pk = (np.mean([d[s]["peak"] for s in seed_list]) for d in (c3_draws, ema_c3))
-raw_er, ema_er = (np.mean([d[s]["end_ratio"] for s in seed_list]) for d in (c3_draws, ema_c3))
-display(Markdown(
-    f"At the last snapshot the EMA's gap peaks at {ema_pk:.3g} (mean over the seeds) against "
-    f"{raw_pk:.3g} for the raw weights, and its gap at the ends of the $\\sigma$ range is "
-    f"{ema_er:.3g} of its peak against {raw_er:.3g}. The claims below read the raw weights, as they "
-    f"were fixed before the EMA was measured; the table gives the EMA's statistics beside them."))
+display(Markdown(gap_prose.ema_text(seed_stats["c3"], ema_stats["c3"], seed_list)))
 
 # %% [markdown]
 # At the noise level where the last snapshot's gap peaks, {numref}`fig-gap-time` follows the two
@@ -295,30 +221,11 @@ display(Markdown(
 # training error keeps falling while the validation error stops falling or turns upward.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-time", "caption": "At the peak noise level of the last snapshot: left, the denoising error of the training and of the validation images against the training step; right, their relative gap."}}
-k = last
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.4))
-ax1.plot(curves.steps, curves.train_error[:, k], "o-", label="train")
-ax1.plot(curves.steps, curves.val_error[:, k], "s-", label="val")
-ax1.set(xlabel="training step", ylabel="denoising error E($\\sigma$)",
-        title=f"$\\sigma$ = {sig[k]:.3g} ({sig[k] / sd:.3g} $\\sigma_\\mathrm{{data}}$)")
-ax1.legend()
-ax2.plot(curves.steps, curves.gap[:, k], "o-", color="tab:red")
-ax2.set(xlabel="training step", ylabel="relative gap", title=f"$\\sigma$ = {sig[k]:.3g}")
-ax2.set_ylim(bottom=min(0, curves.gap[:, k].min()))
+gap_figures.gap_time_figure(curves, last, sd)
 plt.show()
 
 # %% tags=["hide-input"]
-val_k = curves.val_error[:, k]
-best = int(np.argmin(val_k))
-turn = ("turns upward after step {} (its minimum, {:.3g}; {:.3g} at the last step)".format(
-            curves.steps[best], val_k[best], val_k[-1]) if best < len(val_k) - 1
-        else "is still falling at the last step ({:.3g})".format(val_k[-1]))
-display(Markdown(
-    f"In this run the peak of the last snapshot's gap lies at $\\sigma$ = {sig[k]:.3g}, "
-    f"{sig[k] / sd:.3g} $\\sigma_\\mathrm{{data}}$, with a relative gap of {peaks['peak_gap'][-1]:.3g}. "
-    f"There the training error falls from {curves.train_error[0, k]:.3g} to "
-    f"{curves.train_error[-1, k]:.3g} over the run, while the validation error {turn}. "
-    f"The peak gap of the snapshots goes {', '.join(f'{g:.3g}' for g in peaks['peak_gap'])}."))
+display(Markdown(gap_prose.peak_time_text(curves, peaks["peak_gap"], last, sd)))
 
 # %% [markdown]
 # ## The perfect memorizer as a reference
@@ -336,50 +243,18 @@ optimal = evaluation.optimal_curves(main, n_eval=n_eval)  # the perfect memorize
 opt_tr, opt_va = optimal.train_error[0], optimal.val_error[0]
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-optimal", "caption": "Denoising error against the noise level for the network's last snapshot (solid) and for the optimal denoiser of the same training set (dashed), on training (blue) and validation (orange) images; the dotted grey line is sigma^2, the error of returning the noisy input. Right: the network's training error divided by the optimal denoiser's, and the same for validation."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 4))
-ax1.loglog(sig, curves.train_error[-1], color="tab:blue", label="network, train")
-ax1.loglog(sig, curves.val_error[-1], color="tab:orange", label="network, val")
-ax1.loglog(sig, np.maximum(opt_tr, 1e-12), "--", color="tab:blue", label="optimal, train")
-ax1.loglog(sig, opt_va, "--", color="tab:orange", label="optimal, val")
-ax1.loglog(sig, sig ** 2, ":", color="0.5", lw=1, label="$\\sigma^2$")
-ax1.set_ylim(max(1e-7, curves.train_error[-1].min() / 10), 2 * opt_va.max())
-ax1.set(xlabel="$\\sigma$", ylabel="denoising error E($\\sigma$)")
-ax1.legend(handlelength=1.5, labelspacing=0.2, fontsize=9)
-sigma_axis(ax1, sd)
-with np.errstate(divide="ignore"):
-    ax2.loglog(sig, curves.train_error[-1] / opt_tr, color="tab:blue", label="train: network / optimal")
-ax2.loglog(sig, curves.val_error[-1] / opt_va, color="tab:orange", label="val: network / optimal")
-ax2.axhline(1, color="0.6", lw=0.8)
-ax2.set(xlabel="$\\sigma$", ylabel="error ratio")
-ax2.legend(handlelength=1.5, labelspacing=0.2)
-sigma_axis(ax2, sd)
+gap_figures.optimal_figure(curves, optimal, sd)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-rows = []
-for s_ in sorted({0.01, 0.1, float(sig[last]), sd, 1.0, 10.0}):
-    j = summaries.nearest_index(sig, s_)
-    rows.append({"sigma": sig3(sig[j]), "network, train": sig3(curves.train_error[-1, j]),
-                 "network, val": sig3(curves.val_error[-1, j]), "optimal, train": sig3(opt_tr[j], roundoff=True),
-                 "optimal, val": sig3(opt_va[j]), "network gap": sig3(curves.gap[-1, j]),
-                 "optimal gap": sig3(optimal.gap[0, j]) if opt_tr[j] > 1e-12 else "inf"})
-show_table(rows, "tbl-gap-optimal", "Denoising errors of the network's last snapshot and of the optimal denoiser of "
+show_table(gap_tables.optimal_rows(curves, optimal, (0.01, 0.1, float(sig[last]), sd, 1.0, 10.0)),
+           "tbl-gap-optimal", "Denoising errors of the network's last snapshot and of the optimal denoiser of "
            "the same training set, on the same images with the same noise, at a few noise levels (including the "
            "network's peak and sigma_data), and their relative gaps.")
 
 # %% tags=["hide-input"]
-j = last
-display(Markdown(
-    f"At the peak noise level $\\sigma$ = {sig[j]:.3g} the network's training error is "
-    f"{curves.train_error[-1, j]:.3g} against the memorizer's {sig3(opt_tr[j], roundoff=True)}, and its "
-    f"validation error {curves.val_error[-1, j]:.3g} against the memorizer's {opt_va[j]:.3g}: "
-    f"the network's relative gap is {curves.gap[-1, j]:.3g}, the memorizer's "
-    + (f"{optimal.gap[0, j]:.3g}" if opt_tr[j] > 1e-12
-       else "infinite (its training error is 0)") +
-    f". The network overfits, but it is still far from the memorizer: it "
-    f"denoises validation images {opt_va[j] / curves.val_error[-1, j]:.3g} times better "
-    f"than the optimal denoiser of its training set does."))
+display(Markdown(gap_prose.memorizer_text(curves, optimal, last)))
 
 # %% [markdown]
 # ## Reconstructions
@@ -397,47 +272,19 @@ recon_opt = training_gap.reconstructions(
     denoisers={"optimal": analytic.image_denoiser(main.splits.train.images)})
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-recon", "caption": "Reconstructions D(y + sigma n; sigma) at the peak noise level of the last snapshot. Left block: training images; right block: validation images. Rows: clean image, noisy input, the snapshots in training order, the optimal denoiser of the training set."}}
-rows = ["clean", "noisy"] + [f"step {s}" for s in recon.steps] + ["optimal"]
-fig, axes = plt.subplots(len(rows), 2 * n_recon + 1, figsize=(0.46 * (2 * n_recon + 1) + 0.9, 0.46 * len(rows) + 0.5))
-axes = np.asarray(axes).reshape(len(rows), -1)
-for c, (block, clean, noisy, outs, opt) in enumerate((
-        ("train", recon.clean_train, recon.noisy_train, recon.train, recon_opt.train["optimal"]),
-        ("val", recon.clean_val, recon.noisy_val, recon.val, recon_opt.val["optimal"]))):
-    stacks = [clean, noisy] + [outs[s] for s in recon.steps] + [opt]
-    for r, images in enumerate(stacks):
-        for i in range(n_recon):
-            a = axes[r, c * (n_recon + 1) + i]
-            a.imshow(images[i, 0].numpy(), cmap="gray_r", vmin=-1, vmax=1)
-    axes[0, c * (n_recon + 1)].set_title(block, loc="left", fontsize=9)
-for a in axes.flat:
-    a.set_xticks([]); a.set_yticks([])
-for r, name in enumerate(rows):
-    axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-for a in axes[:, n_recon]:
-    a.axis("off")
-fig.suptitle(f"$\\sigma$ = {recon.sigma:.3g}", fontsize=10)
+gap_figures.reconstruction_figure(recon, recon_opt, n_recon)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 o = "optimal"
-show_table([{"denoiser": f"step {r}", "train -> own": sig3(recon.train_own[r]), "train -> other": sig3(recon.train_nn[r]),
-             "val -> own": sig3(recon.val_own[r]), "val -> train": sig3(recon.val_nn[r])} for r in recon.steps]
-           + [{"denoiser": o, "train -> own": sig3(recon_opt.train_own[o], roundoff=True),
-               "train -> other": sig3(recon_opt.train_nn[o]), "val -> own": sig3(recon_opt.val_own[o]),
-               "val -> train": sig3(recon_opt.val_nn[o], roundoff=True)}], "tbl-gap-recon",
+show_table(gap_tables.reconstruction_rows(recon, recon_opt, o), "tbl-gap-recon",
            f"Mean squared distance per pixel of the reconstructions at sigma = {recon.sigma:.3g}: of training images to "
            f"their own image and to the nearest other training image, of validation images to their own image and to "
            f"the nearest training image.")
 
 # %% tags=["hide-input"]
-s0, s1 = recon.steps[0], recon.steps[-1]
-display(Markdown(
-    f"From step {s0} to step {s1} the reconstructions of training images move from "
-    f"{recon.train_own[s0]:.3g} to {recon.train_own[s1]:.3g} (per pixel, squared) from their own "
-    f"image, those of validation images from {recon.val_own[s0]:.3g} to {recon.val_own[s1]:.3g}; the "
-    f"validation reconstructions are {recon.val_nn[s1]:.3g} from the nearest training image "
-    f"(the optimal denoiser: {sig3(recon_opt.val_nn[o], roundoff=True)}, it returns training images)."))
+display(Markdown(gap_prose.reconstruction_text(recon, recon_opt, o)))
 
 # %% [markdown]
 # ## Why the peak sits where it does
@@ -460,21 +307,12 @@ display(Markdown(
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 sp = training_gap.spacing(main.splits.train.images, main.splits.val.images, sd)
-show_table([{"D": sp.dim, "N": sp.n_train, "sigma_data": sig3(sd), "NN distance train-train": f"{sig3(sp.train_nn)} "
-             f"({sig3(sp.per_pixel)} per pixel)", "NN distance val-train": f"{sig3(sp.val_nn)} ({sig3(sp.val_per_pixel)} "
-             f"per pixel)", "resolve sigma": sig3(sp.resolve_sigma), "peak sigma": f"{sig3(sig[last])} "
-             f"({sig3(sig[last] / sd)} sigma_data)"}], "tbl-gap-spacing",
+show_table(gap_tables.spacing_rows(sp, sig[last]), "tbl-gap-spacing",
            "The spacing of the training images (median nearest-neighbour distances) and the resolve level against the "
            "last snapshot's peak.")
 
 # %% tags=["hide-input"]
-display(Markdown(
-    f"Here the median distance from a validation image to its nearest training image is "
-    f"{sp.val_nn:.3g}, {sp.val_per_pixel:.3g} per pixel ({sp.val_per_pixel / sd:.3g} "
-    f"$\\sigma_\\mathrm{{data}}$), and the resolve level is $\\sigma_\\mathrm{{res}}$ = "
-    f"{sp.resolve_sigma:.3g}; the network's gap peaks at $\\sigma$ = {sig[last]:.3g}, a factor "
-    f"{sig[last] / sp.resolve_sigma:.3g} from $\\sigma_\\mathrm{{res}}$ and "
-    f"{sig[last] / sp.val_per_pixel:.3g} from the per-pixel spacing."))
+display(Markdown(gap_prose.spacing_text(sp, sig[last])))
 
 # %% [markdown]
 # ## Model size
@@ -483,47 +321,26 @@ display(Markdown(
 # ({numref}`fig-gap-width`).
 
 # %%
-width_runs = {w: train.train(c) for w, c in width_configs.items()}
+width_runs = {w: train.train(c) for w, c in configs.widths.items()}
 width_curves = {w: evaluation.gap_curves(run, n_eval=n_eval) for w, run in width_runs.items()}
-width_peaks = {w: summaries.peaks(c.sigmas, c.gap) for w, c in width_curves.items()}
+width_peaks = gap_study.peaks_of(width_curves)
+
+
+def width_label(w):
+    return f"width {w} ({count_parameters(width_runs[w].denoiser) / 1e6:.2f}M)"
 
 # %% tags=["remove-input"]
-n_params = {w: count_parameters(r.denoiser) for w, r in width_runs.items()}
-display(Markdown(
-    f"The widths {', '.join(map(str, sorted(n_params)))} span a factor of "
-    f"{max(n_params.values()) / min(n_params.values()):.3g} in parameter count "
-    f"({min(n_params.values()):,} to {max(n_params.values()):,}); wider networks cost time this CPU-sized chapter "
-    "does not have; the `gpu` profile compares DDPM++-sized networks of 11M, 25M and 45M parameters instead."))
+display(Markdown(gap_prose.widths_text({w: count_parameters(r.denoiser) for w, r in width_runs.items()})))
 
-
-def compare_figure(curve_sets, peak_sets, label, title):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.6))
-    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(curve_sets)))
-    for (name, c), color in zip(curve_sets.items(), colors):
-        ax1.semilogx(c.sigmas, c.gap[-1], color=color, lw=1.6, label=label(name))
-        ax2.plot(c.steps, peak_sets[name]["peak_gap"], "o-", color=color, label=label(name))
-    ax1.axhline(0, color="0.6", lw=0.8)
-    sigma_axis(ax1, sd)
-    ax1.set(xlabel="$\\sigma$", ylabel="relative gap", title=f"last snapshot ({steps} steps)")
-    ax1.legend(loc="upper left", handlelength=1.2, labelspacing=0.2)
-    ax2.set(xlabel="training step", ylabel="peak relative gap", title=title)
-    ax2.legend(handlelength=1.2, labelspacing=0.2)
-    plt.show()
-
-
-def compare_table(curve_sets, peak_sets, name_of, name, caption):
-    show_table([{"run": name_of(k), "peak gap by snapshot": " ".join(sig3(g) for g in peak_sets[k]["peak_gap"]),
-                 "peak sigma (last)": sig3(peak_sets[k]["peak_sigma"][-1]),
-                 "evaluation images": f"{c.n_eval} + {c.n_eval}"} for k, c in curve_sets.items()], name, caption)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-width", "caption": "Model size. Left: relative gap against the noise level after the same number of steps, for three U-Net widths. Right: the peak gap against the training step."}}
-compare_figure(width_curves, width_peaks,
-               lambda w: f"width {w} ({count_parameters(width_runs[w].denoiser) / 1e6:.2f}M)", "peak gap through training")
+gap_figures.comparison_figure(width_curves, width_peaks, width_label, "peak gap through training", steps, sd)
+plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-compare_table(width_curves, width_peaks, lambda w: f"width {w} ({count_parameters(width_runs[w].denoiser) / 1e6:.2f}M)",
-              "tbl-gap-width", "Model size: the peak gap of every snapshot and where the last one lies, per U-Net width.")
+show_table(gap_tables.comparison_rows(width_curves, width_peaks, width_label),
+           "tbl-gap-width", "Model size: the peak gap of every snapshot and where the last one lies, per U-Net width.")
 
 # %% [markdown]
 # For claim C2b the narrowest and the widest network are trained with each of the
@@ -532,13 +349,10 @@ compare_table(width_curves, width_peaks, lambda w: f"width {w} ({count_parameter
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-width_seed_curves = {k: evaluation.gap_curves(train.train(c), n_eval=n_eval) for k, c in width_seed_configs.items()}
-width_seed_peaks = {k: summaries.peaks(c.sigmas, c.gap) for k, c in width_seed_curves.items()}
+width_seed_curves = gap_study.curves_of(configs.width_seeds, n_eval)
+width_seed_peaks = gap_study.peaks_of(width_seed_curves)
 w_lo, w_hi = min(widths), max(widths)
-show_table([{"training seed": s, f"width {w_lo}": sig3(width_seed_peaks[(w_lo, s)]["peak_gap"][-1]),
-             f"width {w_hi}": sig3(width_seed_peaks[(w_hi, s)]["peak_gap"][-1]),
-             "ratio": sig3(width_seed_peaks[(w_hi, s)]["peak_gap"][-1] / width_seed_peaks[(w_lo, s)]["peak_gap"][-1])}
-            for s in seed_list], "tbl-gap-width-seeds",
+show_table(gap_tables.width_seed_rows(width_seed_peaks, w_lo, w_hi, seed_list), "tbl-gap-width-seeds",
            "The narrowest and the widest network with each training seed: the last snapshot's peak gap and their ratio.")
 
 # %% [markdown]
@@ -550,18 +364,18 @@ show_table([{"training seed": s, f"width {w_lo}": sig3(width_seed_peaks[(w_lo, s
 # its errors are measured on all of its images and on as many validation images.
 
 # %%
-size_runs = {n: train.train(c) for n, c in size_configs.items()}
-size_curves = {n: evaluation.gap_curves(run, n_eval=n_eval) for n, run in size_runs.items()}
-size_peaks = {n: summaries.peaks(c.sigmas, c.gap) for n, c in size_curves.items()}
+size_curves = gap_study.curves_of(configs.sizes, n_eval)
+size_peaks = gap_study.peaks_of(size_curves)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-size", "caption": "Training-set size at equal steps (so more epochs for smaller sets). Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
-compare_figure(size_curves, size_peaks, lambda n: f"N = {n} ({steps * batch_size / n:.0f} epochs)",
-               "peak gap through training")
+gap_figures.comparison_figure(size_curves, size_peaks, lambda n: f"N = {n} ({steps * batch_size / n:.0f} epochs)",
+                              "peak gap through training", steps, sd)
+plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-compare_table(size_curves, size_peaks, lambda n: f"N = {n}", "tbl-gap-size",
-              "Training-set size at equal steps: the peak gap of every snapshot and where the last one lies.")
+show_table(gap_tables.comparison_rows(size_curves, size_peaks, lambda n: f"N = {n}"), "tbl-gap-size",
+           "Training-set size at equal steps: the peak gap of every snapshot and where the last one lies.")
 
 # %% [markdown]
 # ## Class-conditional against unconditional
@@ -571,18 +385,19 @@ compare_table(size_curves, size_peaks, lambda n: f"N = {n}", "tbl-gap-size",
 # chapter), measured on the same images with their true labels ({numref}`fig-gap-class`).
 
 # %%
-class_run = train.train(class_config)
+class_run = train.train(configs.class_conditional)
 class_curves = evaluation.gap_curves(class_run, n_eval=n_eval)
 cond_curves = {"unconditional": curves, "class-conditional": class_curves}
-cond_peaks = {name: summaries.peaks(c.sigmas, c.gap) for name, c in cond_curves.items()}
+cond_peaks = gap_study.peaks_of(cond_curves)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-class", "caption": "Class-conditional against unconditional training at equal budget. Left: relative gap against the noise level at the last snapshot. Right: the peak gap against the training step."}}
-compare_figure(cond_curves, cond_peaks, lambda name: name, "peak gap through training")
+gap_figures.comparison_figure(cond_curves, cond_peaks, lambda name: name, "peak gap through training", steps, sd)
+plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-compare_table(cond_curves, cond_peaks, lambda name: name, "tbl-gap-class",
-              "Class-conditional against unconditional training: the peak gap of every snapshot and where the last one lies.")
+show_table(gap_tables.comparison_rows(cond_curves, cond_peaks, lambda name: name), "tbl-gap-class",
+           "Class-conditional against unconditional training: the peak gap of every snapshot and where the last one lies.")
 
 # %% [markdown]
 # ## A second scale
@@ -599,58 +414,34 @@ compare_table(cond_curves, cond_peaks, lambda name: name, "tbl-gap-class",
 # run's, against $\sigma/\sigma_\text{data}$.
 
 # %%
-scale2_run = train.train(scale2_config)
+scale2_run = train.train(configs.scale2)
 scale2_curves = evaluation.gap_curves(scale2_run, n_eval=n_eval)
-scale_runs = {"main run": (main, curves), "second scale": (scale2_run, scale2_curves)}
-for n, c in scale2_size_configs.items():  # the second scale's further training-set sizes
-    if c != scale2_config:
-        r = train.train(c)
-        scale_runs[f"second scale, N={n}"] = (r, evaluation.gap_curves(r, n_eval=n_eval))
+scale_runs = gap_study.scale_runs(configs, main, curves, scale2_run, scale2_curves, n_eval)
 size1, size2 = ("x".join(map(str, r.splits.image_shape[1:])) for r in (main, scale2_run))  # e.g. 8x8 and 14x14
 scale_spacing = {name: training_gap.spacing(r.splits.train.images, r.splits.val.images, r.sigma_data)
                  for name, (r, _) in scale_runs.items()}
-scale_peaks = {name: summaries.peaks(c.sigmas, c.gap) for name, (_, c) in scale_runs.items()}
+scale_peaks = gap_study.peaks_of({name: c for name, (_, c) in scale_runs.items()})
 # the second-scale run with each training seed (C2a and C3 there), with the exchanged null and the optimal denoiser
-scale2_seed_runs = {s: train.train(c) for s, c in scale2_seed_configs.items()}
+scale2_seed_runs = {s: train.train(c) for s, c in configs.scale2_seeds.items()}
 scale2_seed_curves = {s: evaluation.gap_curves(r, n_eval=n_eval) for s, r in scale2_seed_runs.items()}
 scale2_exchanged = {s: evaluation.exchanged_curves(r, n_eval=n_eval) for s, r in scale2_seed_runs.items()}
 scale2_optimal = evaluation.optimal_curves(scale2_run, n_eval=n_eval)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-scales", "caption": "The two scales. Left: relative gap against the noise level in units of sigma_data at the last snapshot, 8x8 digits (main run) and the second scale's digits (14x14 MNIST; 28x28 on the pages at 28x28), one run per training-set size; dotted: each run's resolve level. Right: the peak gap against the fraction of training done."}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7, 3.2))
-for (name, (r, c)), color in zip(scale_runs.items(), ("C0", "C3", "C1", "C2", "C4", "C5")):
-    label = f"{'x'.join(map(str, r.splits.image_shape[1:]))}, N = {r.config.n_train}, {r.config.max_steps} steps"
-    ax1.semilogx(c.sigmas / r.sigma_data, c.gap[-1], color=color, label=label)
-    ax1.axvline(scale_spacing[name].resolve_sigma / r.sigma_data, color=color, ls=":")
-    ax2.plot(c.steps / r.config.max_steps, scale_peaks[name]["peak_gap"], "o-", color=color,
-             label=", ".join(label.split(", ")[:2]))
-ax1.set(xlabel="$\\sigma / \\sigma_\\mathrm{data}$", ylabel="relative gap (last snapshot)")
-ax1.legend(fontsize=7, loc="center right")
-ax2.set(xlabel="training step / last step", ylabel="peak gap")
-ax2.legend()
+gap_figures.scales_figure(scale_runs, scale_spacing, scale_peaks)
 plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"run": name, "D": scale_spacing[name].dim, "N": r.config.n_train, "steps": r.config.max_steps,
-             "epochs": f"{r.config.max_steps * r.config.batch_size / r.config.n_train:.0f}",
-             "peak gap by snapshot": " ".join(sig3(g) for g in scale_peaks[name]["peak_gap"]),
-             "peak sigma / sigma_data": sig3(c.peak()["peak_sigma"] / r.sigma_data),
-             "resolve / sigma_data": sig3(scale_spacing[name].resolve_sigma / r.sigma_data)}
-            for name, (r, c) in scale_runs.items()], "tbl-gap-scales",
+show_table(gap_tables.scale_rows(scale_runs, scale_spacing, scale_peaks), "tbl-gap-scales",
            "The two scales: dimension, training-set size, steps and epochs, the peak gap of every snapshot, and the last "
            "snapshot's peak and the resolve level relative to sigma_data.")
 
 # %% tags=["hide-input"]
-pk2, sp2 = scale2_curves.peak(), scale_spacing["second scale"]
-display(Markdown(
-    f"At {size2} the gap peaks at {sig3(pk2['peak_sigma'] / scale2_run.sigma_data)} $\\sigma_\\mathrm{{data}}$ "
-    f"({size1}: {sig3(sig[last] / sd)}) and single images resolve below "
-    f"{sig3(sp2.resolve_sigma / scale2_run.sigma_data)} $\\sigma_\\mathrm{{data}}$ "
-    f"({size1}: {sig3(scale_spacing['main run'].resolve_sigma / sd)}): the second scale moves both towards the noise "
-    f"levels where the paper's peak sits. The claims below judge C2a and C3 on the run with "
-    f"{scale2_n_train} training images over its {len(scale2_seed_runs)} training seeds, and C2b, which needs several "
-    f"widths, only at {size1}; the next chapters judge inference at both scales."))
+display(Markdown(gap_prose.scales_text(
+    (size1, size2), (sig[last] / sd, scale2_curves.peak()["peak_sigma"] / scale2_run.sigma_data),
+    (scale_spacing["main run"].resolve_sigma / sd, scale_spacing["second scale"].resolve_sigma / scale2_run.sigma_data),
+    scale2_n_train, len(scale2_seed_runs))))
 
 # %% [markdown]
 # ## Compared with the paper
@@ -669,14 +460,7 @@ display(Markdown(
 # number is a constant of diffusion models.
 
 # %% tags=["hide-input"]
-epochs = steps * batch_size / n_train
-display(Markdown(
-    f"Here the last snapshot's gap peaks at {peaks['peak_gap'][-1]:.3g} at $\\sigma$ = {sig[last]:.3g} "
-    f"= {sig[last] / sd:.3g} $\\sigma_\\mathrm{{data}}$ ($\\sigma_\\mathrm{{data}}$ = {sd:.3g}), after "
-    f"{steps} steps of {batch_size} images, {epochs:.3g} epochs of the {n_train} training images. The peak "
-    f"sits at the scale of the spacing of the training images (per-pixel nearest-neighbour distance "
-    f"{sp.val_per_pixel:.3g}, resolve level {sp.resolve_sigma:.3g}), which for these digits is "
-    f"{sp.val_per_pixel / sd:.3g} $\\sigma_\\mathrm{{data}}$."))
+display(Markdown(gap_prose.summary_text(peaks["peak_gap"][-1], sig[last], sd, steps, batch_size, n_train, sp)))
 
 # %% [markdown]
 # **The ends of the noise range.** At large $\sigma$ the gap vanishes as the paper reports: both
@@ -693,9 +477,7 @@ display(Markdown(
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-show_table([{"sigma": sig3(sig[j]), "E_train / sigma^2": sig3(curves.train_error[-1, j] / sig[j] ** 2),
-             "E_val / sigma^2": sig3(curves.val_error[-1, j] / sig[j] ** 2), "gap": sig3(curves.gap[-1, j]),
-             "gap by snapshot": " ".join(sig3(g) for g in curves.gap[:, j])} for j in (0, 1, 2, len(sig) - 1)],
+show_table(gap_tables.end_rows(curves, (0, 1, 2, len(sig) - 1)),
            "tbl-gap-ends", "The ends of the noise range, last snapshot: both errors relative to sigma^2 (the error of "
            "returning the noisy input), the gap, and the gap of every snapshot there.")
 
@@ -738,7 +520,7 @@ show_table([{"sigma": sig3(sig[j]), "E_train / sigma^2": sig3(curves.train_error
 # %%
 # NBVAL_CHECK_OUTPUT
 w_lo, w_hi = min(widths), max(widths)
-exchanged = {s: evaluation.exchanged_curves(train.train(c), n_eval=n_eval) for s, c in seed_configs.items()}
+exchanged = {s: evaluation.exchanged_curves(train.train(c), n_eval=n_eval) for s, c in configs.seeds.items()}
 width_last = {k: p["peak_gap"][-1] for k, p in width_seed_peaks.items()}
 records = {"first": [training_gap.c2a(seed_curves, exchanged, rank_criterion, growth_criterion),
                      training_gap.c2b(width_last, w_lo, w_hi, seed_list, width_factor),
@@ -755,7 +537,6 @@ for r in records["second"]:
     print(r.line())
 
 # %% tags=["hide-input"]
-show_table([{"scale": size1 if which == "first" else size2, "claim": r.id, **row}
-            for which, rs in records.items() for r in rs for row in r.control_rows()], "tbl-c2-controls",
+show_table(gap_tables.control_rows(records, {"first": size1, "second": size2}), "tbl-c2-controls",
            "Each claim beside its positive control, judged by the same criteria (mean [90% interval] over the "
            "training seeds): a claim is only decided when its control FAILs.")

@@ -104,3 +104,15 @@ def pytest_collection_modifyitems(session, config, items):
         return (0, -seconds[path])
 
     items[:] = sorted(items, key=key)  # stable: a file's items keep their order
+
+
+@pytest.fixture
+def close_figures():
+    """For tests that draw figures: the non-interactive backend, and every figure closed afterwards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")

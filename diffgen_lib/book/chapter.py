@@ -14,6 +14,7 @@ from typing import Any
 from .aggregate import format_claim, format_scale
 from .layout import BLAS_THREAD_VARIABLES, _rel, chapter_threads
 from .params import ParamError, _fmt, chapter_source, check_relations, parse_spec_source
+from ..studies.numbers import sig3  # noqa: F401  (the chapters' number format, re-exported)
 
 
 class ChapterParams(dict):
@@ -207,12 +208,6 @@ def glue_values(values: dict[str, Any]) -> None:
 
     for name, value in values.items():
         glue(name, format_value(value), display=False)
-
-
-def sig3(x: float, roundoff: bool = False) -> str:
-    """``x`` with 3 significant digits, so checked outputs stay stable across reruns; with
-    ``roundoff``, |x| < 1e-6 (float round-off of an exact 0) prints as "<1e-6"."""
-    return "<1e-6" if roundoff and abs(x) < 1e-6 else f"{x:.3g}"
 
 
 def claim(claim_id: str, passed: bool | str, measured: str, value: Any, criterion: str,

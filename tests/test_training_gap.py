@@ -132,14 +132,14 @@ def test_spacing_closed_form():
     assert s.resolve_sigma == pytest.approx(0.5 / (2 * math.sqrt(2 * math.log(5))))
 
 
-def test_c3_draw_and_seed_band():
+def test_peak_shape_and_seed_band():
     sig = np.geomspace(0.002, 80, 8)
     gap = np.array([0.05, 0.2, 0.6, 1.0, 0.4, 0.1, 0.02, -0.01])
-    d = training_gap.c3_draw(sig, gap, margin=1)
+    d = training_gap.peak_shape(sig, gap, margin=1)
     assert d["index"] == 3 and d["sigma"] == sig[3] and d["inside"] and d["peak"] == 1.0
     assert d["end_ratio"] == pytest.approx(0.05) and d["low_end"] == pytest.approx(0.05)
     assert d["high_end"] == pytest.approx(0.01)
-    edge = training_gap.c3_draw(sig, gap[::-1] * 0 + np.arange(8), margin=1)
+    edge = training_gap.peak_shape(sig, gap[::-1] * 0 + np.arange(8), margin=1)
     assert not edge["inside"]
     band = training_gap.seed_band([gap, 2 * gap, 3 * gap])
     assert np.allclose(band["mean"], 2 * gap)

@@ -77,10 +77,10 @@ def peaks_of(curves: Mapping[Any, GapCurves]) -> Dict:
 
 
 def seed_statistics(curves: Mapping[int, GapCurves], peak_margin: int) -> Dict[str, Dict]:
-    """Per training seed: C3's statistics of the last snapshot (``"c3"``: :func:`training_gap.c3_draw`)
+    """Per training seed: C3's statistics of the last snapshot (``"c3"``: :func:`training_gap.peak_shape`)
     and the rank correlation of the peak gap with the training step (``"rho"``)."""
     peaks = peaks_of(curves)
-    return {"c3": {s: training_gap.c3_draw(c.sigmas, c.gap[-1], peak_margin) for s, c in curves.items()},
+    return {"c3": {s: training_gap.peak_shape(c.sigmas, c.gap[-1], peak_margin) for s, c in curves.items()},
             "rho": {s: metrics.rank_correlation(c.steps, peaks[s]["peak_gap"]) for s, c in curves.items()}}
 
 

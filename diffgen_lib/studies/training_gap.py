@@ -5,7 +5,7 @@
   (training) image or towards another training image.
 - :func:`spacing`: nearest-neighbour distances between training images and from validation
   images to the training set, and the noise levels they translate into.
-- :func:`c3_draw`: C3's statistics of one curve (peaks, ends: :mod:`summaries`).
+- :func:`peak_shape`: where one curve peaks and how its ends compare (:mod:`summaries`).
 - :func:`c2a`, :func:`c2b`, :func:`c3`: the chapter's claims with their positive controls.
 """
 
@@ -162,16 +162,17 @@ def spacing(train_images: Tensor, val_images: Tensor, sigma_data: float) -> Spac
 # C3 over training seeds (all_verdict, worst_verdict: from verdicts)
 
 
-def c3_draw(sigmas, gap, margin: int = 1) -> Dict[str, float]:
-    """C3's statistics of one gap curve (one training seed's last snapshot): the peak's grid
-    index and sigma, whether it lies ``margin`` points inside the grid, and the end ratio
-    (:func:`summaries.end_ratio`)."""
+def peak_shape(sigmas, gap, margin: int = 1) -> Dict[str, float]:
+    """Where one gap curve (one training seed's last snapshot) peaks and how its ends compare:
+    the peak (:func:`summaries.peak`: grid index, sigma, value), whether it lies ``margin`` points
+    inside the grid, the end ratio (:func:`summaries.end_ratio`) and each end over the peak."""
     gap = np.asarray(gap, dtype=np.float64)
-    k = int(np.nanargmax(gap))
-    return {"index": k, "sigma": float(np.asarray(sigmas)[k]), "peak": float(gap[k]),
+    top = summaries.peak(sigmas, gap)
+    k, value = top["index"], top["peak_gap"]
+    return {"index": k, "sigma": top["peak_sigma"], "peak": value,
             "inside": summaries.interior(k, len(gap), margin), "end_ratio": summaries.end_ratio(gap),
-            "low_end": abs(gap[0]) / gap[k] if gap[k] > 0 else math.inf,
-            "high_end": abs(gap[-1]) / gap[k] if gap[k] > 0 else math.inf}
+            "low_end": abs(gap[0]) / value if value > 0 else math.inf,
+            "high_end": abs(gap[-1]) / value if value > 0 else math.inf}
 
 
 def seed_band(gaps) -> Dict[str, np.ndarray]:
@@ -236,10 +237,10 @@ def c2b(width_peaks: Dict[tuple, float], narrow: int, wide: int, seeds: Sequence
 
 
 def c3_statistics(curves: GapCurves, margin: int = 1) -> Dict[str, float]:
-    """C3's statistics of a last snapshot's curve (:func:`c3_draw`); an unbounded peak (the optimal
+    """C3's statistics of a last snapshot's curve (:func:`peak_shape`); an unbounded peak (the optimal
     denoiser's gap is infinite where its training error is 0) sits at the grid's end: end ratio 1."""
     with np.errstate(invalid="ignore"):  # inf / inf for the optimal denoiser's unbounded peak
-        d = c3_draw(curves.sigmas, curves.gap[-1], margin)
+        d = peak_shape(curves.sigmas, curves.gap[-1], margin)
     if not math.isfinite(d["peak"]):
         d["end_ratio"] = 1.0
     return d

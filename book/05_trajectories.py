@@ -85,7 +85,7 @@ from IPython.display import Markdown, display
 
 from diffgen_lib import toy, train
 from diffgen_lib.measure import evaluation, intervals, metrics, summaries, trajectories
-from diffgen_lib.studies import claims, experiments, trajectory_claims as tc
+from diffgen_lib.studies import claims, experiments, trajectory_claims as tc, trajectory_figures
 from diffgen_lib.book import glue_values, scale, setup_chapter, show_table, sig3
 from diffgen_lib.book.aggregate import SCALE_NAMES
 
@@ -131,22 +131,7 @@ peak_sigma = scales["8x8 digits"]["curves"][n_train].peak()["peak_sigma"]
 #   $x$ onto that image.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-traj-measures", "caption": "Trajectory states (black) against noisy training (red) and noisy validation samples (blue) at each sampler noise level, 8x8 main run, last snapshot: normalized distance to the nearest training image r (left), log-density under the noisy empirical training distribution (middle, relative to the median of the noisy training samples), largest posterior weight of the optimal denoiser (right); medians with the 10-90 % band. Dotted: the peak of the training gap."}}
-colors = {"trajectory": "k", "train": "C3", "val": "C0"}
-fig, axes = plt.subplots(1, 3, figsize=(7, 3.2))
-sig = main_stats.sigmas
-ref = np.median(main_stats.values["train"]["logp"], axis=1)
-for name, c in colors.items():
-    for a, meas in zip(axes, ("nn_dist", "logp", "max_weight")):
-        v = main_stats.values[name][meas] - (ref[:, None] if meas == "logp" else 0)
-        a.semilogx(sig, np.median(v, 1), "-o", color=c, ms=3, label=name if name != "trajectory" else "trajectory states")
-        a.fill_between(sig, np.quantile(v, 0.1, 1), np.quantile(v, 0.9, 1), color=c, alpha=0.15)
-axes[0].set(ylabel="r = NN dist. / ($\\sigma\\sqrt{D}$)", yscale="log")
-axes[1].set(ylabel="log p$_\\sigma$(x) - median train", yscale="symlog")
-axes[2].set_ylabel("largest posterior weight")
-for a in axes:
-    a.axvline(peak_sigma, color="0.5", ls=":")
-    a.set_xlabel("$\\sigma_k$")
-axes[0].legend(handlelength=1.2, labelspacing=0.2)
+trajectory_figures.measures_figure(main_stats, peak_sigma)
 plt.show()
 
 # %% [markdown]
@@ -167,25 +152,8 @@ plt.show()
 # peak shaded: the claim is about those steps.
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-shell", "caption": "Shell index of the trajectory states (0: as far from the training images as noisy fresh images; 1: as close as noisy training images) against the sampler's noise level, last snapshot, mean over the sample seeds (the main run also over its training seeds): every training-set size and the optimal denoiser's trajectories (dashed). Shaded: the band where the main run's training gap exceeds half its peak. Steps where noisy training and noisy fresh images lie at the same distance (high noise: the index is undefined there) are left out."}}
-def defined(draws):
-    """The mean shell index per step, nan where noisy training and fresh images are not told apart."""
-    return np.where(np.all([d.resolved() for d in draws], 0), np.mean([d.index for d in draws], 0), np.nan)
-
-
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), sharey=True)
-for a, (label, sc) in zip(axes, scales.items()):
-    main_n = n_train if label == "8x8 digits" else scale2_n_train
-    sig_k = sc["seed_draws"][0][0].sigmas
-    for (n, draws), color in zip(sorted(sc["size_draws"].items()), ("C1", "C2", "C3")):
-        draws = [d for s in sc["seed_draws"] for d in sc["seed_draws"][s]] if n == main_n else draws
-        a.semilogx(sig_k, defined(draws), "-o", ms=3, color=color, label=f"N = {n}")
-    a.semilogx(sig_k, defined(sc["optimal"][main_n]), "k--", label="optimal denoiser")
-    a.axvspan(*summaries.half_peak_band(sc["curves"][main_n].sigmas, sc["curves"][main_n].gap[-1]), color="0.9")
-    a.axhline(shell_criterion, color="0.5", ls=":")
-    a.set(title=label, xlabel="$\\sigma_k$", ylim=(-0.6, 1.4))
-axes[0].set_ylabel("shell index")
-for a in axes:
-    a.legend(fontsize=7)
+trajectory_figures.shell_figure(scales, {"8x8 digits": n_train, **{k: scale2_n_train for k in scales if k != "8x8 digits"}},
+                                shell_criterion)
 plt.show()
 
 # %% [markdown]

@@ -7,7 +7,6 @@ tests/test_thread_invariance.py; the runs train with one thread each wherever th
 the repository is importable as ``diffgen_lib``.
 """
 
-import json
 import os
 from pathlib import Path
 
@@ -82,17 +81,12 @@ def pytest_sessionstart(session):
         train_chapter_runs(ROOT, stems)  # a run that fails to train fails its chapter's cells as well
 
 
-def _recorded_seconds(path: Path) -> float:
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["metadata"]["papermill"]["duration"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0
-
-
 def pytest_collection_modifyitems(session, config, items):
-    """Notebooks first, the longest (as last recorded) first, then the unit tests in their order:
-    with one file per worker (``--dist loadfile --no-loadscope-reorder``) the long notebooks start
-    at once and the short files fill the other workers."""
+    """Notebooks first, the costliest (as recorded: ``runner.longest_seconds``) first, then the unit
+    tests in their order: with one file per worker (``--dist loadfile --no-loadscope-reorder``) the
+    long notebooks start at once and the short files fill the other workers."""
+    from diffgen_lib.book.runner import longest_seconds
+
     seconds = {}
 
     def key(item):
@@ -100,7 +94,7 @@ def pytest_collection_modifyitems(session, config, items):
         if path.suffix != ".ipynb":
             return (1, 0.0)
         if path not in seconds:
-            seconds[path] = _recorded_seconds(path)
+            seconds[path] = longest_seconds(path)
         return (0, -seconds[path])
 
     items[:] = sorted(items, key=key)  # stable: a file's items keep their order

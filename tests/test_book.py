@@ -294,7 +294,7 @@ def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path, monk
     assert re.search(r"\] t_chapter: done in", res.stdout) and re.search(r"FAILED chapters: (t_fails, t_killed|t_killed, t_fails)\n", res.stderr)
     nb = json.loads((root / "book" / "t_chapter.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
-    assert "computing with 1 threads" in printed and nb["metadata"]["diffgen"] == {"threads": 1}
+    assert "computing with 1 threads" in printed and nb["metadata"]["diffgen"]["threads"] == 1
     assert book.is_up_to_date("t_chapter", {}, root) and not book.is_up_to_date("t_fails", {}, root)
     for stem in ("t_fails", "t_killed"):
         (root / "book" / f"{stem}.py").write_text(THREADS_CHAPTER.format(stem=stem, body=""))
@@ -302,7 +302,7 @@ def test_build_executes_chapters_side_by_side_sharing_the_threads(tmp_path, monk
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[t_chapter]: up to date, skipped" in res.stdout and "side by side" not in res.stdout
     nb = json.loads((root / "book" / "t_fails.ipynb").read_text())
-    assert nb["metadata"]["diffgen"] == {"threads": 2}
+    assert nb["metadata"]["diffgen"]["threads"] == 2
     res = cli("build", "--no-html", "--jobs", "0", root=root)
     assert res.returncode == 2 and "--jobs must be at least 1, got 0" in res.stderr
 
@@ -810,3 +810,27 @@ def test_timings_number_the_slowest_cell_among_the_code_cells(tmp_path):
     (root / "book" / "t_chapter.ipynb").write_text(json.dumps(nb))
     (row,) = collect_timings(root)
     assert (row["slowest_cell"], row["n_cells"], row["slowest_s"]) == (2, 2, 5.0)
+
+
+def test_the_costliest_chapter_as_recorded_goes_first(tmp_path):
+    """A chapter that computed its measurements (a cold execution) keeps that cost in its notebook
+    after executions that loaded them, so a cold build starts it first."""
+    from diffgen_lib.book.runner import longest_seconds, recorded_seconds
+
+    book_dir = tmp_path / "book"
+    book_dir.mkdir()
+
+    def notebook(stem, duration, longest=None):
+        meta = {"papermill": {"duration": duration}}
+        if longest is not None:
+            meta["diffgen"] = {"threads": 1, "longest_seconds": longest}
+        (book_dir / f"{stem}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+
+    notebook("warm_now", 16.5, longest=783.0)   # cold once, loaded since
+    notebook("always_short", 30.0, longest=30.0)
+    notebook("old_format", 100.0)               # no record yet: its last duration
+    assert longest_seconds(book_dir / "warm_now.ipynb") == 783.0
+    assert longest_seconds(book_dir / "old_format.ipynb") == 100.0
+    assert longest_seconds(book_dir / "missing.ipynb") == 0.0 and recorded_seconds("missing", tmp_path) == float("inf")
+    order = sorted(["always_short", "old_format", "warm_now"], key=lambda s: recorded_seconds(s, tmp_path), reverse=True)
+    assert order == ["warm_now", "old_format", "always_short"]

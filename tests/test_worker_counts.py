@@ -82,7 +82,7 @@ def test_the_same_chapter_outputs_with_one_two_and_four_workers(tmp_path):
         printed[jobs] = {}
         for stem in stems:
             nb = json.loads((root / "book" / f"{stem}.ipynb").read_text())
-            assert nb["metadata"]["diffgen"] == {"threads": threads}
+            assert nb["metadata"]["diffgen"]["threads"] == threads
             printed[jobs][stem] = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert printed[1] == printed[2] == printed[4]
     assert all(text.strip() for text in printed[1].values())

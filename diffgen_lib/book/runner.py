@@ -157,7 +157,8 @@ def execute_chapter(
     pm = nb.metadata.setdefault("papermill", {})
     pm["input_path"] = f"book/{stem}.py"
     pm["output_path"] = _rel(output, root)
-    nb.metadata["diffgen"] = {"threads": chapter_threads()}
+    nb.metadata["diffgen"] = {"threads": chapter_threads(),
+                              "longest_seconds": max(float(pm.get("duration") or 0.0), longest_seconds(output))}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     nb.metadata["jupytext"].pop("text_representation", None)
     jupytext.write(nb, output, fmt="ipynb")
@@ -167,14 +168,23 @@ def execute_chapter(
         print(f"      warning: {_rel(output, root)} contains this machine's path {root.resolve()}")
 
 
-def recorded_seconds(stem: str, root: Path = ROOT) -> float:
-    """How long ``book/<stem>.ipynb`` took when it was last executed (papermill's metadata), or
-    infinity when unknown."""
+def longest_seconds(notebook: Path) -> float:
+    """The longest execution recorded in an executed notebook: its ``diffgen.longest_seconds``
+    (kept over executions) or papermill's duration of the last one; 0 when unknown. A chapter that
+    computes its measurements takes far longer than one that loads them from the cache, so this is
+    what it costs in a cold build."""
     try:
-        nb = json.loads((Path(root) / "book" / f"{stem}.ipynb").read_text(encoding="utf-8"))
-        return float(nb["metadata"]["papermill"]["duration"])
+        meta = json.loads(Path(notebook).read_text(encoding="utf-8"))["metadata"]
     except (OSError, ValueError, KeyError, TypeError):
-        return float("inf")
+        return 0.0
+    values = [meta.get("diffgen", {}).get("longest_seconds"), meta.get("papermill", {}).get("duration")]
+    return max([float(v) for v in values if isinstance(v, (int, float))], default=0.0)
+
+
+def recorded_seconds(stem: str, root: Path = ROOT) -> float:
+    """What ``book/<stem>.ipynb`` costs, as recorded (:func:`longest_seconds`), or infinity when
+    unknown: the build executes the costliest chapters first."""
+    return longest_seconds(Path(root) / "book" / f"{stem}.ipynb") or float("inf")
 
 
 def _execute_in_worker(stem: str, root: str, threads: int, results) -> None:

@@ -86,7 +86,7 @@ def test_the_optimal_denoiser_fails_c4e_and_c5(tiny_study):
 def test_decided_shares_and_the_other_c4_records(tiny_study):
     assert all(d.shape == (2, 6) and ((0 <= d) & (d <= 1)).all() for d in tiny_study.decided.values())
     assert np.allclose(tiny_study.decided[0][:, -1], 1.0)  # the last step's prediction is the sample
-    opt_decided = tiny_study.optimal[100]["decided"].numpy()
+    opt_decided = tiny_study.optimal[100].decided
     assert opt_decided[:, -2:].min() == 1.0
     for record in (ic.c4b(tiny_study), ic.c4c(tiny_study), ic.c4d(tiny_study)):
         assert claims.parse_claim_line(record.line()).id == record.id

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import features
 from ..runs import TrainedRun
+from . import calibration
 from .calibration import reference_statistics, snapshot_calibration
 from .exchange import run_exchange_null
 from .statistics import index_draws, memorization_index
@@ -71,6 +72,25 @@ class RunCalibration:
         f = self.final[f"{space}/nn_val"]
         gauss = f["gaussian"][t].mean(0)
         return index_draws(f[which][t], f["null"][t], gauss)
+
+
+@dataclass
+class OptimalCalibration:
+    """The optimal (empirical) denoiser's sampler from a run's initial noise, on the run's
+    references (:func:`calibration.optimal_calibration`): the positive control of the inference
+    claims (S sample seeds, R reference draws, M samples, K sampler steps)."""
+
+    final: Dict[str, np.ndarray]    # stat -> (S, R): its samples' statistics
+    ratios: np.ndarray              # (S, M): their memorization ratios d1/d2
+    partial: Dict[str, np.ndarray]  # stat -> (S, R, K): its early-stopped outputs D*(x_k; sigma_k)
+    decided: np.ndarray             # (S, K): the share of samples whose nearest training image is decided
+
+
+def optimal_run_calibration(run: TrainedRun, seeds: Sequence[int], **kwargs) -> OptimalCalibration:
+    """:func:`calibration.optimal_calibration` of a run (cached) as an :class:`OptimalCalibration`."""
+    r = {k: v.numpy() for k, v in calibration.optimal_calibration(run, seeds, **kwargs).items()}
+    part = lambda prefix: {k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)}  # noqa: E731
+    return OptimalCalibration(part("final/"), r["ratios"], part("partial/"), r["decided"])
 
 
 def _calibration_from(rows: List[dict], refs: dict, chosen: List[int], exchange: dict) -> RunCalibration:

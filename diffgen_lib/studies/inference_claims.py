@@ -19,8 +19,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .. import diffusion
-from ..measure import calibration, evaluation, inference, intervals, metrics, summaries
-from ..measure.calibrated_run import RunCalibration, run_calibration
+from ..measure import evaluation, inference, intervals, metrics, summaries
+from ..measure.calibrated_run import OptimalCalibration, RunCalibration, optimal_run_calibration, run_calibration
 from ..measure.statistics import index_draws
 from ..measure.evaluation import GapCurves
 from ..runs import TrainedRun
@@ -46,7 +46,7 @@ class ScaleStudy:
     size_curves: Dict[int, GapCurves]
     size_calibration: Dict[int, RunCalibration]  # last snapshot, every sample seed (control: with partial)
     maps: Dict[int, RunCalibration]            # every snapshot, first sample seed
-    optimal: Dict[int, dict]                   # optimal-denoiser sampler per training-set size
+    optimal: Dict[int, OptimalCalibration]     # optimal-denoiser sampler per training-set size
     optimal_curves: Dict[int, GapCurves]       # optimal denoiser's errors per training-set size
     decided: Dict[int, np.ndarray]             # (S, K) decided share per training seed (main run)
     control_decided: Optional[np.ndarray] = None  # (S, K) of the memorizing control run
@@ -114,7 +114,7 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
                                                       partial_k=control, **kw)
     maps = {n: run_calibration(r, sample_seeds[:1], **kw) for n, r in sizes.items()}
     kw_opt = dict(n_draws=n_draws, n_gen=n_gen, n_steps=n_steps, n_ref=n_ref, extra_features=extra_features)
-    optimal = {n: calibration.optimal_calibration(r, sample_seeds, **kw_opt) for n, r in sizes.items()}
+    optimal = {n: optimal_run_calibration(r, sample_seeds, **kw_opt) for n, r in sizes.items()}
 
     def decided(run):
         return np.stack([inference.decided_share(inference.snapshot_sampler_record(run, max(run.snapshots), n_gen, n_steps, s),
@@ -136,14 +136,14 @@ def measure_scale(label: str, main_n: int, seeds: Dict[int, TrainedRun], sizes: 
 def optimal_index(study: ScaleStudy, n: int, stat: str = HEADLINE) -> np.ndarray:
     """The optimal-denoiser sampler's memorization index (S, R) against training set n's references."""
     f = study.size_calibration[n].final[stat]
-    return index_draws(study.optimal[n][f"final/{stat}"].numpy(), f["null"][-1], f["copier"][-1])
+    return index_draws(study.optimal[n].final[stat], f["null"][-1], f["copier"][-1])
 
 
 def optimal_quality(study: ScaleStudy, n: int) -> np.ndarray:
     """The optimal-denoiser sampler's quality index (S, R) on training set n's scale."""
     rc = study.size_calibration[n]
     f = rc.final[f"{QUALITY_SPACE}/nn_val"]
-    return index_draws(study.optimal[n][f"final/{QUALITY_SPACE}/nn_val"].numpy(), f["null"][-1],
+    return index_draws(study.optimal[n].final[f"{QUALITY_SPACE}/nn_val"], f["null"][-1],
                                    f["gaussian"][-1].mean(0))
 
 
@@ -241,7 +241,7 @@ def c4b(study: ScaleStudy, criterion: float = 0.25) -> ClaimRecord:
     k_ctrl = summaries.nearest_index(sig, study.size_curves[n0].peak()["peak_sigma"])
     controls = {
         "optimal-denoiser sampler": draws_estimate(
-            _partial_at(main0, k0, study.optimal[study.main_n][f"partial/{HEADLINE}"].numpy())),
+            _partial_at(main0, k0, study.optimal[study.main_n].partial[HEADLINE])),
         f"memorizing run N={n0}": draws_estimate(_partial_at(ctrl, k_ctrl)),
     }
     ks = sorted({study.peak_step(s, sig) for s in study.seeds})
@@ -284,7 +284,7 @@ def c4d(study: ScaleStudy, criterion: float = 0.1) -> ClaimRecord:
     c = study.size_curves[n0]
     ctrl_steps = summaries.steps_in(sig, *summaries.half_peak_band(c.sigmas, c.gap[-1]))
     controls = {"optimal-denoiser sampler": draws_estimate(_band_change(
-        main0.partial_index(HEADLINE, study.optimal[study.main_n][f"partial/{HEADLINE}"].numpy()), steps[first]))}
+        main0.partial_index(HEADLINE, study.optimal[study.main_n].partial[HEADLINE]), steps[first]))}
     if len(ctrl_steps) >= 2:
         controls[f"memorizing run N={n0}"] = draws_estimate(_band_change(ctrl.partial_index(HEADLINE), ctrl_steps))
     return claims.claim("C4d", [(what, seeds_estimate(per_seed, study.covers), Criterion("<", criterion))],
@@ -420,7 +420,7 @@ def run_rows(study: ScaleStudy) -> List[dict]:
     for n, rc in sorted(study.size_calibration.items()):
         if n != study.main_n:
             row(f"N={n}", rc.index(HEADLINE), rc.final["copy_fraction"]["model"][-1], rc.quality_index())
-    ratios = study.optimal[study.main_n]["ratios"].numpy()
+    ratios = study.optimal[study.main_n].ratios
     row(f"optimal-denoiser sampler, N={study.main_n}", optimal_index(study, study.main_n),
         ratios < metrics.COPY_THRESHOLD, optimal_quality(study, study.main_n))
     row("Gaussian fitted to the training pixels", main0.index(HEADLINE, which="gaussian"),
@@ -439,7 +439,7 @@ def partial_rows(study: ScaleStudy) -> List[dict]:
     steps = sorted(set(band_steps(study, s0)) | {k_peak})
     curves = study.seed_curves[s0]
     ctrl = study.size_calibration[study.control_n]
-    opt = rc.partial_index(HEADLINE, study.optimal[study.main_n][f"partial/{HEADLINE}"].numpy())
+    opt = rc.partial_index(HEADLINE, study.optimal[study.main_n].partial[HEADLINE])
     rows = []
     for k in steps:
         rows.append({"step k (sigma_k)": f"{k} ({_fmt(float(sig[k]))}{', peak' if k == k_peak else ''})",
@@ -448,5 +448,5 @@ def partial_rows(study: ScaleStudy) -> List[dict]:
                      "index: model": draws_estimate(rc.partial_index(HEADLINE)[..., k]).text(_fmt),
                      "memorizing run": draws_estimate(ctrl.partial_index(HEADLINE)[..., k]).text(_fmt),
                      "optimal denoiser (decided share)": draws_estimate(opt[..., k]).text(_fmt)
-                     + f" ({study.optimal[study.main_n]['decided'].numpy()[:, k].mean():.0%})"})
+                     + f" ({study.optimal[study.main_n].decided[:, k].mean():.0%})"})
     return rows

@@ -24,7 +24,7 @@ def partial_figure(scales: Dict[str, "ic.ScaleStudy"]) -> Figure:
         lo, hi = s.band(0)
         axes[0, col].semilogx(c.sigmas, c.gap[-1], "k-")
         axes[0, col].set(title=s.label, ylabel="relative training gap" if col == 0 else None)
-        opt = rc.partial_index(ic.HEADLINE, s.optimal[s.main_n][f"partial/{ic.HEADLINE}"].numpy())
+        opt = rc.partial_index(ic.HEADLINE, s.optimal[s.main_n].partial[ic.HEADLINE])
         resolved = ic.resolved_steps(rc)
         for label, idx, color in (("model", rc.partial_index(ic.HEADLINE), "C3"),
                                   (f"memorizing N={s.control_n}",

@@ -411,29 +411,23 @@ size_peaks = factor_study.peaks_if_trained(experiments.size_runs(
     table_sizes, channels=channels, **{k: v for k, v in common.items() if k != "n_train"}).values(), n_eval)
 toy_delta_peaks = [summaries.peak(toy_sigmas, toy.gap_curve(toy_train, toy_val, toy_sigmas, d))["peak_gap"]
                    for d in toy_deltas]
-fmt_series, measured = factor_study.fmt_series, factor_tables.direction_and_values
-
-
+fmt_series, row = factor_study.fmt_series, factor_tables.factor_row
+guided = "guidance weight (relative FD gap, seed 0; claims: calibrated)"
 rows = [
-    ("training time (steps)", "up: grows almost linearly",
-     factors.direction(main_curves.steps, main_peaks), fmt_series(main_curves.steps, main_peaks),
-     f"{dataset}, N={n_train}, width {channels}"),
-    ("model size (U-Net width)", "up", *measured(table_widths, width_peaks),
-     f"{dataset}, N={n_train}, {steps} steps"),
-    ("dataset size (N)", "down (denser support; toy model)", *measured(table_sizes, size_peaks),
-     f"{dataset}, width {channels}, {steps} steps"),
+    row("training time (steps)", "up: grows almost linearly", main_curves.steps, main_peaks,
+        f"{dataset}, N={n_train}, width {channels}"),
+    row("model size (U-Net width)", "up", table_widths, width_peaks, f"{dataset}, N={n_train}, {steps} steps"),
+    row("dataset size (N)", "down (denser support; toy model)", table_sizes, size_peaks,
+        f"{dataset}, width {channels}, {steps} steps"),
     ("conditioning: class labels vs none", "up", "up" if class_gaps.mean() > uncond_peak else "down",
      f"none: {uncond_peak:.3g}, classes: {class_gaps.mean():.3g}", f"{dataset}, N={n_train}, mean of {n_seeds} seeds"),
-    ("conditioning: k-means clusters K", "up, peak to higher sigma (0.060 -> 0.092)",
-     factors.direction(Ks, k_peak), fmt_series(Ks, k_peak), f"{dataset}, N={n_train}, mean of {n_seeds} seeds"),
-    ("guidance weight (relative FD gap, seed 0; claims: calibrated), classifier-free", "up (0.05 -> 0.21-0.23)",
-     factors.direction(W, gi["cfg"]), fmt_series(W, gi["cfg"]), f"{dataset}, {n_gen} samples"),
-    ("guidance weight (relative FD gap, seed 0; claims: calibrated), autoguidance", "up (0.05 -> 0.21-0.23)",
-     factors.direction(W, gi["auto"]), fmt_series(W, gi["auto"]), f"{dataset}, {n_gen} samples"),
-    ("receptive field (window size)", "up: smaller window, smaller gap (0.107 -> 0.023)",
-     factors.direction(win, rf_peaks), fmt_series(win, rf_peaks), f"{scale2_dataset}, N={scale2_n_train}, {scale2_steps} steps"),
-    ("toy model error delta", "down", factors.direction(toy_deltas, toy_delta_peaks),
-     fmt_series(toy_deltas, toy_delta_peaks), "2-D circle, 10 + 10 points"),
+    row("conditioning: k-means clusters K", "up, peak to higher sigma (0.060 -> 0.092)", Ks, k_peak,
+        f"{dataset}, N={n_train}, mean of {n_seeds} seeds"),
+    row(f"{guided}, classifier-free", "up (0.05 -> 0.21-0.23)", W, gi["cfg"], f"{dataset}, {n_gen} samples"),
+    row(f"{guided}, autoguidance", "up (0.05 -> 0.21-0.23)", W, gi["auto"], f"{dataset}, {n_gen} samples"),
+    row("receptive field (window size)", "up: smaller window, smaller gap (0.107 -> 0.023)", win, rf_peaks,
+        f"{scale2_dataset}, N={scale2_n_train}, {scale2_steps} steps"),
+    row("toy model error delta", "down", toy_deltas, toy_delta_peaks, "2-D circle, 10 + 10 points"),
 ]
 display(Markdown(factor_tables.markdown_table(("factor (increasing)", "paper", "here", "measured peak gap", "scale here"),
                                               rows, bold=2)))

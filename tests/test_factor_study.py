@@ -98,3 +98,9 @@ def test_figures_draw_their_panels():
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), [0.2, 0.4])  # the peak of D_w per weight
     fig = factor_figures.guidance_inference_figure(guide, _gcal(), ["cfg", "auto"], [0.0, 2.0], [0.0, 2.0])
     assert len(fig.axes) == 4
+
+
+def test_factor_row_measures_the_direction_or_says_not_measured():
+    assert factor_tables.factor_row("f", "up", [1, 2, 3], [0.1, 0.2, 0.3], "here") == \
+        ("f", "up", "up", "1: 0.1, 2: 0.2, 3: 0.3", "here")
+    assert factor_tables.factor_row("f", "up", [1, 2], None, "here")[2] == "not measured"

@@ -96,3 +96,9 @@ def direction_and_values(xs, ys) -> tuple:
     if ys is None:
         return "not measured", "runs not in the cache: execute the training-gap chapter first"
     return factors.direction(xs, ys), fmt_series(xs, ys)
+
+
+def factor_row(factor: str, paper: str, xs, ys, where: str) -> tuple:
+    """One row of the factors table: the factor, the paper's finding, the direction and values
+    measured here (:func:`direction_and_values`) and the scale they were measured at."""
+    return (factor, paper, *direction_and_values(xs, ys), where)

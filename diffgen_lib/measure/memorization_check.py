@@ -281,7 +281,8 @@ def validate(samples, train, heldout, features="pixels", n_draws: int = 5, n_ref
 def _statistics(inputs: dict, n_draws: int, n_ref: int, seed: int, progress: bool) -> tuple:
     """The stages of :func:`check_memorization` on validated inputs, timed: (the Calibration, the
     samples', the null's and copier's, the mixtures' and the Gaussian's statistics, the samples'
-    nearest-neighbour values, C_T, the samples' two nearest training distances and indices, timings)."""
+    nearest-neighbour values, C_T, the samples' two nearest training distances and indices and their
+    ratios d1/d2, timings)."""
     from ..progress import progress_bar
     from . import calibration, metrics
     from .references import GaussianFit
@@ -326,7 +327,7 @@ def _statistics(inputs: dict, n_draws: int, n_ref: int, seed: int, progress: boo
     finally:
         bar.close()
 
-    return cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, timings
+    return cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, ratios, timings
 
 
 def check_memorization(samples, train, heldout, features: Union[str, Callable] = "pixels", n_draws: int = 5,
@@ -352,9 +353,8 @@ def check_memorization(samples, train, heldout, features: Union[str, Callable] =
     x_s, x_t, x_h = inputs["samples"], inputs["train"], inputs["heldout"]
     space = inputs["space"]
     n_gen, n_draws, seed = len(x_s), int(n_draws), int(seed)
-    cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, timings = _statistics(inputs, n_draws, n_ref, seed,
-                                                                                       progress)
-    ratios = d12[:, 0] / np.maximum(d12[:, 1], 1e-12)
+    cal, model, calib, mixtures, gauss, near, c_t, d12, nn_idx, ratios, timings = _statistics(
+        inputs, n_draws, n_ref, seed, progress)
     rc = _run_calibration(cal, model, calib, mixtures, gauss, ratios, len(x_h))
     covers = f"{n_draws} reference draw{'s' if n_draws > 1 else ''}"
     index_draws = rc.index(HEADLINE).ravel()

@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from ..measure.intervals import Estimate
 from ..measure.verdicts import ORDER, VERDICTS, verdict, worst_verdict
+from . import numbers
 
 CLOSED_FORM = ("C1", "C6")
 """Claims about closed-form properties of the analysis (the optimal denoiser, the toy model): they
@@ -36,8 +37,9 @@ CANNOT_FAIL = "the test cannot fail here"
 
 
 def sig3(x: float) -> str:
-    """3 significant digits; |x| < 1e-6 prints as "<1e-6" (float round-off of an exact 0)."""
-    return "<1e-6" if abs(x) < 1e-6 and x == x and x != 0 else f"{x:.3g}"
+    """3 significant digits; a nonzero |x| < 1e-6 prints as "<1e-6" (float round-off of an exact 0,
+    :func:`numbers.sig3`), an exact 0 as "0"."""
+    return numbers.sig3(x, roundoff=x != 0)
 
 
 @dataclass(frozen=True)

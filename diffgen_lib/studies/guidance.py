@@ -192,7 +192,8 @@ def guidance_calibration(run: TrainedRun, weights: Sequence[float], negative_ste
                            desc="guidance calibration")
         out: Dict[str, Tensor] = {"n_ref": torch.tensor(cal.n_ref), "n_heldout": torch.tensor(len(held_images))}
         sets = {f"{kind}/{w:g}": _stacked(rs) for (kind, w), rs in rows.items()}
-        sets["gaussian"] = _stacked([cal.model_statistics(GaussianFit(sp.train.images).sample(n_gen, s)) for s in seeds])
+        gauss = GaussianFit(sp.train.images)
+        sets["gaussian"] = _stacked([cal.model_statistics(gauss.sample(n_gen, s)) for s in seeds])
         sets.update(cal.calibration_statistics())
         sets["exchange"] = exchange_null(sp.train.labels, held_images, held_labels, cal.spaces, n_gen, n_ref,
                                          seed=ref_seed)

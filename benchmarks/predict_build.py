@@ -7,7 +7,8 @@ cores, longest first; then it executes the chapters side by side (one thread eac
 at least as many cores as chapters), longest first; then the aggregate pages and the HTML. This
 script reads the measured times of those jobs from this checkout (each cached run's training
 time: its steps over the steps per second it trained at; each chapter's costliest recorded
-execution, the one that computed its measurements, from its committed notebook) and replays the build's schedule on P cores (list scheduling, longest first).
+execution, the one that computed its measurements, from its committed notebook) and replays the
+build's schedule on P cores (list scheduling, longest first).
 The times were measured with the jobs sharing the machine as the build shares it on two cores, so
 the prediction assumes a job takes as long on a bigger machine: it ignores memory bandwidth shared
 by more jobs and a faster or slower core. ``--fixed`` adds the parts that do not parallelize (the
@@ -22,7 +23,6 @@ core, i.e. with the networks at 100% of that rate (they train at about 70%).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import heapq
 import sys
 from pathlib import Path
@@ -78,14 +78,7 @@ def training_gflop() -> float:
     """GFLOP of training every run of the build: steps x batch x forward + backward per image."""
     from bench_flops import counted_flops
 
-    per_image = {}
-    total = 0.0
-    for config in book_configs():
-        key = repr(dataclasses.replace(config, seed=0, n_train=config.n_val))  # the network decides the FLOPs
-        if key not in per_image:
-            per_image[key] = counted_flops(config)[0] / 1e9
-        total += config.max_steps * config.batch_size * per_image[key]
-    return total
+    return sum(c.max_steps * c.batch_size * counted_flops(c)[0] / 1e9 for c in book_configs())
 
 
 def print_floor(cores) -> None:

@@ -810,6 +810,11 @@ def test_timings_number_the_slowest_cell_among_the_code_cells(tmp_path):
     (root / "book" / "t_chapter.ipynb").write_text(json.dumps(nb))
     (row,) = collect_timings(root)
     assert (row["slowest_cell"], row["n_cells"], row["slowest_s"]) == (2, 2, 5.0)
+    assert (row["duration"], row["longest"]) == (9.0, 9.0)  # no cold execution recorded: the last one
+    nb["metadata"]["diffgen"] = {"threads": 1, "longest_seconds": 700.0}  # computed once, loaded since
+    (root / "book" / "t_chapter.ipynb").write_text(json.dumps(nb))
+    (row,) = collect_timings(root)
+    assert (row["duration"], row["longest"]) == (9.0, 700.0)
 
 
 def test_the_costliest_chapter_as_recorded_goes_first(tmp_path):

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from ..studies import claims
 from .layout import AGGREGATE_PAGES, ROOT
+from .runner import longest_seconds
 from .toc import toc_chapters
 
 
@@ -238,7 +239,8 @@ def claims_markdown(rows: list[dict]) -> str:
 
 
 def collect_timings(root: Path = ROOT) -> list[dict]:
-    """Execution time of every chapter's committed notebook (papermill metadata)."""
+    """Execution time of every chapter's committed notebook (papermill metadata) and its costliest
+    recorded execution (:func:`runner.longest_seconds`: the one that computed its measurements)."""
     rows = []
     for stem in toc_chapters(root):
         path = Path(root) / "book" / f"{stem}.ipynb"
@@ -251,7 +253,8 @@ def collect_timings(root: Path = ROOT) -> list[dict]:
                  for k, c in enumerate(code, start=1)]
         slow_i, slow_s = max(cells, key=lambda t: t[1]) if cells else (None, 0.0)
         rows.append(dict(
-            chapter=stem, duration=pm.get("duration"), end_time=pm.get("end_time"),
+            chapter=stem, duration=pm.get("duration"), longest=longest_seconds(path) or None,
+            end_time=pm.get("end_time"),
             threads=(nb.get("metadata", {}).get("diffgen") or {}).get("threads"),
             parameters=pm.get("parameters") or {}, n_cells=len(cells),
             slowest_cell=slow_i, slowest_s=slow_s,
